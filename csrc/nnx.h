@@ -1,0 +1,46 @@
+/* nnx.h — the C interface of nnx's kernels.
+ *
+ * Everything here is plain C11 on raw pointers; the Cython bindings (nnx/_C) check shapes, dtypes
+ * and contiguity before any pointer reaches these functions. Arrays are row-major (C order).
+ * Images are channels-last (N, H, W, C); conv kernels are (KH, KW, C/groups, F).
+ */
+#ifndef NNX_H
+#define NNX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- cpu.c: feature detection, SIMD dispatch, threads ------------------------------------------ */
+typedef enum { NNX_SIMD_PORTABLE = 0, NNX_SIMD_AVX2 = 1, NNX_SIMD_AVX512 = 2 } nnx_simd;
+
+nnx_simd nnx_simd_detect(void);         /* best path this CPU (and OS) supports */
+nnx_simd nnx_simd_active(void);         /* path the kernels use now */
+int nnx_simd_select(nnx_simd path);     /* force a path; returns 0, or -1 if the CPU lacks it */
+const char *nnx_simd_name(nnx_simd path);
+void nnx_set_num_threads(int n);
+int nnx_get_num_threads(void);
+int nnx_have_openmp(void);
+const char *nnx_compiler(void);  /* the compiler that built the kernels, e.g. "gcc 12.2.0" */
+
+/* ---- gemm.c: C = alpha * op(A) * op(B) + beta * C ------------------------------------------------
+ * op(A) is m x k, op(B) is k x n, C is m x n. trans_a != 0 means A is stored k x m (lda >= m).
+ * beta == 0 means C is not read (so it may hold garbage or NaN).
+ * The rungs of the optimisation ladder, slowest first; NNX_GEMM_BEST is what everything else uses. */
+typedef enum {
+    NNX_GEMM_NAIVE = 0,     /* i-j-p triple loop, one dot product per element of C */
+    NNX_GEMM_REORDERED = 1, /* i-p-j: the inner loop streams rows of B and C contiguously */
+    NNX_GEMM_BLOCKED = 2,   /* cache blocking of the reordered loops */
+    NNX_GEMM_PACKED = 3,    /* BLIS/Goto: packed panels + SIMD register-blocked micro-kernel */
+    NNX_GEMM_PARALLEL = 4,  /* the packed GEMM with its loops shared among OpenMP threads */
+    NNX_GEMM_NUM_RUNGS = 5
+} nnx_gemm_rung;
+#define NNX_GEMM_BEST NNX_GEMM_PARALLEL
+
+void nnx_sgemm(nnx_gemm_rung rung, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+               float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+               float beta, float *c, ptrdiff_t ldc);
+void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+               double alpha, const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
+               double beta, double *c, ptrdiff_t ldc);
+
+#endif

@@ -1,0 +1,107 @@
+"""Which kernel implementation the ops use: 'native' (compiled), 'reference' (NumPy) or 'shadow' (both).
+
+The ops layer calls `backend.kernels()` every time it runs a kernel, so switching the backend switches
+every op of a model that is already built, even in the middle of training.
+"""
+import contextlib
+import threading
+
+import numpy as np
+
+KERNEL_NAMES = (
+    "gemm",
+    "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
+    "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+)
+BACKENDS = ("native", "reference", "shadow")
+
+_state = threading.local()
+
+
+def _module(name):
+    if name == "native":
+        from nnx import kernels
+        return kernels
+    if name == "reference":
+        from nnx import reference
+        return reference
+    return _SHADOW
+
+
+def get_backend():
+    return getattr(_state, "name", "native")
+
+
+def set_backend(name):
+    """Select the kernels every op uses: 'native', 'reference' or 'shadow'."""
+    if name not in BACKENDS:
+        raise ValueError(f"set_backend: unknown backend {name!r}; expected one of {BACKENDS}")
+    _state.name = name
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """`with nnx.use_backend('reference'):` runs the block on that backend, then restores the old one."""
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _state.name = previous
+
+
+def kernels():
+    """The kernel namespace of the current backend (has every name in KERNEL_NAMES)."""
+    return _module(get_backend())
+
+
+class ShadowMismatch(AssertionError):
+    """Raised by the shadow backend when the compiled and reference kernels disagree."""
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}:{value.dtype}"
+    return repr(value)
+
+
+def _tolerance(dtype):
+    return (1e-4, 1e-5) if np.dtype(dtype).itemsize <= 4 else (1e-10, 1e-12)
+
+
+class _Shadow:
+    """Runs every kernel on both the native and the reference backend and compares the results.
+
+    A learner who changes a C kernel trains a real model with `nnx.use_backend('shadow')` and gets
+    an exception at the first call whose result differs beyond rounding, naming the kernel and its
+    arguments."""
+
+    def __getattr__(self, name):
+        if name not in KERNEL_NAMES:
+            raise AttributeError(name)
+        native = getattr(_module("native"), name)
+        reference = getattr(_module("reference"), name)
+
+        def shadowed(*args, **kwargs):
+            got = native(*args, **kwargs)
+            want = reference(*args, **kwargs)
+            for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want))):
+                g, w = np.asarray(g), np.asarray(w)
+                rtol, atol = _tolerance(g.dtype) if g.dtype.kind == "f" else (0, 0)
+                scale = max(1.0, float(np.abs(w).max())) if w.size else 1.0
+                if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale):
+                    worst = (float(np.abs(g.astype(np.float64) - w).max())
+                             if g.shape == w.shape else "shape differs")
+                    shown = ", ".join([_describe(a) for a in args] +
+                                      [f"{k}={_describe(v)}" for k, v in kwargs.items()])
+                    raise ShadowMismatch(
+                        f"shadow backend: {name}({shown}) — native result {g.shape} differs from the "
+                        f"reference {w.shape}; worst absolute difference {worst}")
+            return got
+
+        shadowed.__name__ = name
+        return shadowed
+
+
+_SHADOW = _Shadow()
