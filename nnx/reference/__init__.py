@@ -1,0 +1,12 @@
+"""nnx.reference — every kernel of `nnx.kernels`, in plain NumPy, written to be read.
+
+Same names, signatures and results (to rounding) as the compiled kernels; the tests hold the compiled
+kernels to these, and the 'reference' backend runs whole models on them.
+"""
+from nnx.reference.matmul import GEMM_RUNGS, gemm  # noqa: F401
+from nnx.reference.convolution import (  # noqa: F401
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward,
+)
+from nnx.reference.pooling import (  # noqa: F401
+    avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward,
+)
