@@ -1,0 +1,81 @@
+"""Backend selection, the shadow backend, threads and kernels.info()."""
+import numpy as np
+import pytest
+
+import nnx
+import nnx.kernels
+import nnx.reference
+from nnx import backend
+
+
+def test_default_backend_is_native():
+    assert nnx.get_backend() == "native"
+    assert backend.kernels() is nnx.kernels
+
+
+def test_use_backend_switches_and_restores():
+    with nnx.use_backend("reference"):
+        assert backend.kernels() is nnx.reference
+        with nnx.use_backend("shadow"):
+            assert nnx.get_backend() == "shadow"
+        assert nnx.get_backend() == "reference"
+    assert nnx.get_backend() == "native"
+
+
+def test_use_backend_restores_after_exception():
+    with pytest.raises(RuntimeError):
+        with nnx.use_backend("reference"):
+            raise RuntimeError("boom")
+    assert nnx.get_backend() == "native"
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="unknown backend 'cuda'"):
+        nnx.set_backend("cuda")
+    assert nnx.get_backend() == "native"
+
+
+def test_every_backend_has_every_kernel():
+    for name in backend.BACKENDS:
+        with nnx.use_backend(name):
+            for kernel in backend.KERNEL_NAMES:
+                assert callable(getattr(backend.kernels(), kernel)), (name, kernel)
+
+
+def test_shadow_passes_matching_results():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((7, 5)), rng.standard_normal((5, 3))
+    with nnx.use_backend("shadow"):
+        np.testing.assert_allclose(backend.kernels().gemm(a, b), a @ b, rtol=1e-12)
+
+
+def test_shadow_names_the_kernel_on_mismatch(monkeypatch):
+    def wrong_gemm(a, b, *args, **kwargs):
+        return nnx.reference.gemm(a, b, *args, **kwargs) + 1.0
+
+    monkeypatch.setattr(nnx.kernels, "gemm", wrong_gemm)
+    a = np.ones((2, 3))
+    with nnx.use_backend("shadow"):
+        with pytest.raises(backend.ShadowMismatch, match=r"gemm\(array\(2, 3\):float64"):
+            backend.kernels().gemm(a, a.T)
+
+
+def test_threads_round_trip():
+    before = nnx.get_num_threads()
+    try:
+        nnx.set_num_threads(1)
+        assert nnx.get_num_threads() == 1
+        assert nnx.kernels.info()["threads"] == 1
+    finally:
+        nnx.set_num_threads(before)
+    with pytest.raises(ValueError, match="thread"):
+        nnx.set_num_threads(0)
+
+
+def test_info_reports_simd_threads_and_compiler():
+    info = nnx.kernels.info()
+    assert info["simd"] in info["simd_available"]
+    assert info["simd_available"][-1] == "portable"
+    assert info["compiler"] and info["threads"] >= 1
+    text = repr(info)
+    assert "simd" in text and "compiler" in text
