@@ -43,4 +43,28 @@ void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, ptrdiff_t m, ptrdif
                double alpha, const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
                double beta, double *c, ptrdiff_t ldc);
 
+/* ---- pool.c: 2-D max / average pooling on channels-last (N, H, W, C) images -----------------------
+ * Output (oh, ow) pools input rows [oh*sh - top, +ph) and columns [ow*sw - left, +pw), clipped to the
+ * image; the caller guarantees top, bottom < ph and left, right < pw, so no window is empty.
+ * argmax holds, per output element, the flat index h*w_in + w of the maximum in its image's H*W plane.
+ * max backward returns the number of argmax entries outside [0, H*W) (skipped, never written). */
+typedef struct {
+    ptrdiff_t n, h, w, c; /* input shape */
+    ptrdiff_t oh, ow;     /* output height and width */
+    ptrdiff_t ph, pw;     /* pool size */
+    ptrdiff_t sh, sw;     /* strides */
+    ptrdiff_t top, left;  /* padding before the first row / column */
+} nnx_pool_geom;
+
+void nnx_max_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y, int32_t *argmax);
+void nnx_max_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y, int32_t *argmax);
+ptrdiff_t nnx_max_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, const int32_t *argmax,
+                                      float *dx);
+ptrdiff_t nnx_max_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, const int32_t *argmax,
+                                      double *dx);
+void nnx_avg_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y);
+void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y);
+void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx);
+void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx);
+
 #endif

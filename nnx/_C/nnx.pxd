@@ -1,4 +1,6 @@
 # Declarations of csrc/nnx.h for Cython. Keep in step with the header.
+from libc.stdint cimport int32_t
+
 cdef extern from "nnx.h" nogil:
     ctypedef enum nnx_simd:
         NNX_SIMD_PORTABLE
@@ -26,3 +28,20 @@ cdef extern from "nnx.h" nogil:
     void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n,
                    Py_ssize_t k, double alpha, const double *a, Py_ssize_t lda, const double *b,
                    Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc)
+
+    ctypedef struct nnx_pool_geom:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t oh, ow
+        Py_ssize_t ph, pw
+        Py_ssize_t sh, sw
+        Py_ssize_t top, left
+    void nnx_max_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y, int32_t *argmax)
+    void nnx_max_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y, int32_t *argmax)
+    Py_ssize_t nnx_max_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy,
+                                           const int32_t *argmax, float *dx)
+    Py_ssize_t nnx_max_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy,
+                                           const int32_t *argmax, double *dx)
+    void nnx_avg_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y)
+    void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y)
+    void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx)
+    void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx)

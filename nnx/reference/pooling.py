@@ -1,17 +1,90 @@
-"""Pooling reference (placeholder until the real one lands)."""
+"""Pooling reference: max and average pooling of channels-last (N, H, W, C) images, in NumPy.
+
+Output pixel (oh, ow) pools the window of input rows [oh*SH - top, +PH) and columns
+[ow*SW - left, +PW), clipped to the image: padding never wins a max and is not counted in an
+average. The loops below run over output pixels; each step handles every image and channel at once.
+
+argmax (int32) holds, per output element, the flat index h * W + w of the maximum in its image's
+H*W plane: the first maximum in row-major window order, or the first NaN (NaN propagates).
+"""
+import numpy as np
+
+
+def _float(a):
+    """float32 / float64 stay; float16 (and anything smaller) computes in float32."""
+    a = np.asarray(a)
+    return a.astype(np.float64 if a.dtype == np.float64 else np.float32, copy=False)
+
+
+def _windows(x_shape, pool_size, strides, padding):
+    """Yield (oh, ow, rows, cols) for every output pixel: its window clipped to the image."""
+    _, h, w, _ = x_shape
+    (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool_size, strides, padding
+    if max(top, bottom) >= ph or max(left, right) >= pw:
+        raise ValueError(f"pooling: padding {padding} must be smaller than pool_size {pool_size}")
+    oh_count = (h + top + bottom - ph) // sh + 1
+    ow_count = (w + left + right - pw) // sw + 1
+    if oh_count < 1 or ow_count < 1:
+        raise ValueError(f"pooling: pool_size {pool_size} with padding {padding} does not fit input "
+                         f"shape {tuple(x_shape)}")
+    for oh in range(oh_count):
+        h0 = oh * sh - top
+        rows = slice(max(h0, 0), min(h0 + ph, h))
+        for ow in range(ow_count):
+            w0 = ow * sw - left
+            yield oh, ow, rows, slice(max(w0, 0), min(w0 + pw, w))
+
+
+def _output_shape(x_shape, pool_size, strides, padding):
+    n, h, w, c = x_shape
+    (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool_size, strides, padding
+    return (n, (h + top + bottom - ph) // sh + 1, (w + left + right - pw) // sw + 1, c)
 
 
 def max_pool2d_forward(x, pool_size, strides, padding):
-    raise NotImplementedError
+    x = _float(x)
+    n, h, w, c = x.shape
+    y = np.empty(_output_shape(x.shape, pool_size, strides, padding), dtype=x.dtype)
+    argmax = np.empty(y.shape, dtype=np.int32)
+    for oh, ow, rows, cols in _windows(x.shape, pool_size, strides, padding):
+        window = x[:, rows, cols, :].reshape(n, -1, c)
+        best = np.argmax(window, axis=1)  # first maximum; NaN counts as the maximum
+        y[:, oh, ow, :] = np.take_along_axis(window, best[:, None, :], axis=1)[:, 0, :]
+        width = cols.stop - cols.start
+        argmax[:, oh, ow, :] = (rows.start + best // width) * w + cols.start + best % width
+    return y, argmax
 
 
 def max_pool2d_backward(dy, argmax, x_shape):
-    raise NotImplementedError
+    dy = _float(dy)
+    n, h, w, c = x_shape
+    argmax = np.asarray(argmax)
+    if argmax.shape != dy.shape:
+        raise ValueError(f"max_pool2d_backward: argmax shape {argmax.shape} != dy shape {dy.shape}")
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= h * w):
+        raise ValueError(f"max_pool2d_backward: argmax values must lie in [0, {h * w})")
+    dx = np.zeros((n, h * w, c), dtype=dy.dtype)
+    images = np.arange(n)[:, None, None, None]
+    channels = np.arange(c)
+    np.add.at(dx, (images, argmax, channels), dy)  # add.at: repeated indices accumulate
+    return dx.reshape(n, h, w, c)
 
 
 def avg_pool2d_forward(x, pool_size, strides, padding):
-    raise NotImplementedError
+    x = _float(x)
+    y = np.empty(_output_shape(x.shape, pool_size, strides, padding), dtype=x.dtype)
+    for oh, ow, rows, cols in _windows(x.shape, pool_size, strides, padding):
+        y[:, oh, ow, :] = x[:, rows, cols, :].mean(axis=(1, 2))
+    return y
 
 
 def avg_pool2d_backward(dy, x_shape, pool_size, strides, padding):
-    raise NotImplementedError
+    dy = _float(dy)
+    expected = _output_shape(x_shape, pool_size, strides, padding)
+    if dy.shape != expected:
+        raise ValueError(f"avg_pool2d_backward: dy shape {dy.shape}, expected {expected}")
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for oh, ow, rows, cols in _windows(x_shape, pool_size, strides, padding):
+        count = (rows.stop - rows.start) * (cols.stop - cols.start)
+        dx[:, rows, cols, :] += dy[:, oh, ow, None, None, :] / count
+    return dx

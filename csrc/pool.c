@@ -1,0 +1,124 @@
+/* pool.c — 2-D max and average pooling, forward and backward, on channels-last (N, H, W, C) images.
+ *
+ * Algorithm. Output pixel (oh, ow) looks at the input window of rows [oh*SH - top, +PH) and columns
+ * [ow*SW - left, +PW), clipped to the image: padding never wins a max and is not counted in an
+ * average. Channels-last puts the C values of one pixel side by side, so every inner loop runs over
+ * C contiguous numbers with no dependence between channels: it vectorises as it stands.
+ *   max forward   y = max over the window, argmax = the flat index h*W + w of the winner in its
+ *                 image's H*W plane (int32; the first maximum in row-major order; NaN wins).
+ *   max backward  dx = 0, then dx[argmax] += dy (a scatter; windows may overlap).
+ *   avg forward   y = sum over the window / number of pixels of the window inside the image.
+ *   avg backward  dx[pixel] = sum of dy / count over the windows that contain the pixel (a gather).
+ * Cost: forward and average backward touch each output PH*PW times, i.e. N*OH*OW*PH*PW*C
+ * compare/adds, and stream x and y once: for the usual 2x2 stride-2 pool that is memory-bound (about
+ * two bytes moved per flop). Max backward is one pass over dx (zeroing) plus N*OH*OW*C scalar
+ * scatters.
+ *
+ * Optimisation steps, each visible below or in pool_impl.h:
+ *   1. Loop order n, oh, ow, window, c: the c loop is contiguous and vectorised by the compiler.
+ *   2. A 2x2 fast path for max forward: the four candidates are compared in registers and y/argmax
+ *      written once.
+ *   3. int32 argmax: the index vectors are as wide as float32 data, so compare-and-blend of values
+ *      and indices runs in the same SIMD lanes; half the memory traffic of int64.
+ *   4. Runtime dispatch: pool_impl.h is compiled twice per type, for baseline x86-64 (SSE2) and
+ *      with target("avx2,fma"); nnx_simd_active() picks one at each call.
+ *   5. OpenMP over the N*OH output rows (forward) or N*H input rows (average backward: a gather, so
+ *      each dx element has one writer). Max backward scatters and windows may overlap, so it splits
+ *      over images. Every element is computed by one thread in a fixed order: results are
+ *      bit-identical for any thread count. Tiny problems stay on one thread.
+ */
+#include <string.h>
+
+#include "nnx.h"
+
+/* Below this many output elements the OpenMP fork/join costs more than it saves. */
+#define NNX_POOL_PARALLEL_MIN 32768
+
+/* The output rows [*lo, *hi) whose windows (start o*stride - pad, length pool) contain input row i. */
+static inline void nnx_pool_covering(ptrdiff_t i, ptrdiff_t stride, ptrdiff_t pad, ptrdiff_t pool,
+                                     ptrdiff_t out, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t first = i + pad - pool + 1; /* smallest window start that still reaches i */
+    ptrdiff_t a = first <= 0 ? 0 : (first + stride - 1) / stride;
+    ptrdiff_t b = (i + pad) / stride + 1;
+    *lo = a;
+    *hi = b < out ? b : out;
+}
+
+#define TARGET
+#define T float
+#define NAME(f) f##_f32_portable
+#include "pool_impl.h"
+#undef T
+#undef NAME
+#define T double
+#define NAME(f) f##_f64_portable
+#include "pool_impl.h"
+#undef T
+#undef NAME
+#undef TARGET
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NNX_POOL_AVX2 1
+#define TARGET __attribute__((target("avx2,fma")))
+#define T float
+#define NAME(f) f##_f32_avx2
+#include "pool_impl.h"
+#undef T
+#undef NAME
+#define T double
+#define NAME(f) f##_f64_avx2
+#include "pool_impl.h"
+#undef T
+#undef NAME
+#undef TARGET
+#endif
+
+#ifdef NNX_POOL_AVX2
+#define DISPATCH(f, sfx, ...) \
+    (nnx_simd_active() >= NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__) : f##_##sfx##_portable(__VA_ARGS__))
+#else
+#define DISPATCH(f, sfx, ...) f##_##sfx##_portable(__VA_ARGS__)
+#endif
+
+void nnx_max_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y, int32_t *argmax)
+{
+    DISPATCH(max_pool2d_forward, f32, g, x, y, argmax);
+}
+
+void nnx_max_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y, int32_t *argmax)
+{
+    DISPATCH(max_pool2d_forward, f64, g, x, y, argmax);
+}
+
+ptrdiff_t nnx_max_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, const int32_t *argmax,
+                                      float *dx)
+{
+    return DISPATCH(max_pool2d_backward, f32, g, dy, argmax, dx);
+}
+
+ptrdiff_t nnx_max_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, const int32_t *argmax,
+                                      double *dx)
+{
+    return DISPATCH(max_pool2d_backward, f64, g, dy, argmax, dx);
+}
+
+void nnx_avg_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y)
+{
+    DISPATCH(avg_pool2d_forward, f32, g, x, y);
+}
+
+void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y)
+{
+    DISPATCH(avg_pool2d_forward, f64, g, x, y);
+}
+
+void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx)
+{
+    DISPATCH(avg_pool2d_backward, f32, g, dy, dx);
+}
+
+void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx)
+{
+    DISPATCH(avg_pool2d_backward, f64, g, dy, dx);
+}
