@@ -71,8 +71,8 @@ def max_pool2d_backward(dy, argmax, x_shape):
     if tuple(argmax.shape) != dy_shape:
         raise ValueError(f"{kernel}: argmax shape {argmax.shape} must equal dy shape {dy_shape}")
     n, h, w, c = shape
-    if dy_shape[0] != n or dy_shape[3] != c or dy_shape[1] > h or dy_shape[2] > w:
-        raise ValueError(f"{kernel}: dy shape {dy_shape} cannot come from pooling x_shape {shape}")
+    if dy_shape[0] != n or dy_shape[3] != c:
+        raise ValueError(f"{kernel}: dy shape {dy_shape} and x_shape {shape} differ in batch or channels")
     if h * w > 2**31 - 1:
         raise ValueError(f"{kernel}: H*W = {h * w} of x_shape {shape} does not fit the int32 argmax")
     if adt != np.int32 and (argmax.min() < 0 or argmax.max() >= h * w):

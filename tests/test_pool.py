@@ -1,0 +1,354 @@
+"""Pooling kernels (nnx.kernels) against nnx.reference, explicit loops and finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnx.kernels as K
+import nnx.reference as R
+from nnx._C import _native
+
+NO_PAD = ((0, 0), (0, 0))
+
+
+# ---- explicit-loop pooling: the definition, one element at a time ----------------------------------
+
+def _loop_windows(x_shape, pool, strides, padding):
+    _, h, w, _ = x_shape
+    (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool, strides, padding
+    for oh in range((h + top + bottom - ph) // sh + 1):
+        for ow in range((w + left + right - pw) // sw + 1):
+            rows = [r for r in range(oh * sh - top, oh * sh - top + ph) if 0 <= r < h]
+            cols = [q for q in range(ow * sw - left, ow * sw - left + pw) if 0 <= q < w]
+            yield oh, ow, [(r, q) for r in rows for q in cols]
+
+
+def loop_max_pool(x, pool, strides, padding):
+    n, h, w, c = x.shape
+    out = {}
+    for oh, ow, pixels in _loop_windows(x.shape, pool, strides, padding):
+        for i in range(n):
+            for ch in range(c):
+                best, at = None, None
+                for r, q in pixels:
+                    v = x[i, r, q, ch]
+                    if best is None or (not np.isnan(best) and (v > best or np.isnan(v))):
+                        best, at = v, r * w + q
+                out[i, oh, ow, ch] = (best, at)
+    shape = (n, oh + 1, ow + 1, c)
+    y = np.empty(shape, x.dtype)
+    a = np.empty(shape, np.int64)
+    for key, (best, at) in out.items():
+        y[key], a[key] = best, at
+    return y, a
+
+
+def loop_avg_pool(x, pool, strides, padding):
+    n, h, w, c = x.shape
+    values = {}
+    for oh, ow, pixels in _loop_windows(x.shape, pool, strides, padding):
+        values[oh, ow] = sum(x[:, r, q, :].astype(np.float64) for r, q in pixels) / len(pixels)
+    y = np.empty((n, oh + 1, ow + 1, c), x.dtype)
+    for (oh, ow), v in values.items():
+        y[:, oh, ow, :] = v
+    return y
+
+
+def loop_max_scatter(dy, argmax, x_shape):
+    n, h, w, c = x_shape
+    dx = np.zeros((n, h * w, c), dy.dtype)
+    for i, oh, ow, ch in np.ndindex(*dy.shape):
+        dx[i, argmax[i, oh, ow, ch], ch] += dy[i, oh, ow, ch]
+    return dx.reshape(x_shape)
+
+
+# ---- strategies -------------------------------------------------------------------------------------
+
+@st.composite
+def pool_cases(draw, max_hw=9, max_c=6):
+    """A pooling problem that fits: shapes, pool sizes, strides (overlapping windows too), padding."""
+    ph, pw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    top, bottom = draw(st.integers(0, ph - 1)), draw(st.integers(0, ph - 1))
+    left, right = draw(st.integers(0, pw - 1)), draw(st.integers(0, pw - 1))
+    h = draw(st.integers(max(1, ph - top - bottom), max_hw))
+    w = draw(st.integers(max(1, pw - left - right), max_hw))
+    shape = (draw(st.integers(1, 3)), h, w, draw(st.integers(1, max_c)))
+    return shape, (ph, pw), (sh, sw), ((top, bottom), (left, right))
+
+
+def make_input(shape, dtype, layout, seed):
+    """Random data of `shape` in the memory layout named by `layout`."""
+    rng = np.random.default_rng(seed)
+    if layout == "C":
+        return rng.standard_normal(shape).astype(dtype)
+    if layout == "F":
+        return np.asfortranarray(rng.standard_normal(shape).astype(dtype))
+    if layout == "sliced":
+        big = rng.standard_normal((shape[0], shape[1] + 1, shape[2], 2 * shape[3])).astype(dtype)
+        return big[:, 1:, :, ::2]
+    # "nchw": a channels-last view of NCHW memory, as a PyTorch user would hand over
+    return np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+
+
+@pytest.fixture(params=_native.simd_paths())
+def simd(request):
+    before = _native.simd_path()
+    _native.select_simd(request.param)
+    yield request.param
+    _native.select_simd(before)
+
+
+# ---- forward ----------------------------------------------------------------------------------------
+
+@settings(max_examples=30)
+@given(case=pool_cases(), dtype=st.sampled_from([np.float32, np.float64]),
+       layout=st.sampled_from(["C", "F", "sliced", "nchw"]), seed=st.integers(0, 2**16))
+def test_max_forward_matches_reference_and_loops(case, dtype, layout, seed):
+    shape, pool, strides, padding = case
+    x = make_input(shape, dtype, layout, seed)
+    y, a = K.max_pool2d_forward(x, pool, strides, padding)
+    y_ref, a_ref = R.max_pool2d_forward(x, pool, strides, padding)
+    y_loop, a_loop = loop_max_pool(x, pool, strides, padding)
+    assert y.dtype == dtype and a.dtype == np.int32
+    np.testing.assert_array_equal(y, y_ref)  # max copies values: exact
+    np.testing.assert_array_equal(a, a_ref)
+    np.testing.assert_array_equal(y, y_loop)
+    np.testing.assert_array_equal(a, a_loop)
+
+
+@settings(max_examples=30)
+@given(case=pool_cases(), dtype=st.sampled_from([np.float32, np.float64]),
+       layout=st.sampled_from(["C", "F", "sliced", "nchw"]), seed=st.integers(0, 2**16))
+def test_avg_forward_matches_reference_and_loops(case, dtype, layout, seed):
+    shape, pool, strides, padding = case
+    x = make_input(shape, dtype, layout, seed)
+    y = K.avg_pool2d_forward(x, pool, strides, padding)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, R.avg_pool2d_forward(x, pool, strides, padding), rtol=tol, atol=tol)
+    np.testing.assert_allclose(y, loop_avg_pool(x, pool, strides, padding), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool,strides,padding", [
+    ((2, 2), (2, 2), NO_PAD),               # the 2x2 fast path
+    ((2, 2), (1, 1), ((1, 0), (0, 1))),     # fast path inside, clipped windows at the borders
+    ((3, 3), (2, 2), ((1, 1), (1, 1))),
+    ((1, 4), (1, 3), ((0, 0), (2, 3))),
+])
+def test_every_simd_path_agrees_with_reference(simd, dtype, pool, strides, padding):
+    # 37 channels: full vectors plus a remainder on every path
+    x = make_input((2, 9, 11, 37), dtype, "C", 3)
+    y, a = K.max_pool2d_forward(x, pool, strides, padding)
+    y_ref, a_ref = R.max_pool2d_forward(x, pool, strides, padding)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(a, a_ref)
+    dy = make_input(y.shape, dtype, "C", 4)
+    np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), R.max_pool2d_backward(dy, a, x.shape))
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(K.avg_pool2d_forward(x, pool, strides, padding),
+                               R.avg_pool2d_forward(x, pool, strides, padding), rtol=tol, atol=tol)
+    np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, pool, strides, padding),
+                               R.avg_pool2d_backward(dy, x.shape, pool, strides, padding), rtol=tol, atol=tol)
+
+
+def test_float16_computes_in_float32():
+    x = make_input((1, 4, 4, 3), np.float16, "C", 0)
+    y, a = K.max_pool2d_forward(x, (2, 2), (2, 2), NO_PAD)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, R.max_pool2d_forward(x.astype(np.float32), (2, 2), (2, 2), NO_PAD)[0])
+    assert K.avg_pool2d_forward(x, (2, 2), (2, 2), NO_PAD).dtype == np.float32
+
+
+# ---- the tie, NaN and padding rules -----------------------------------------------------------------
+
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2)])
+def test_ties_go_to_the_first_maximum_in_row_major_order(simd, pool):
+    x = np.zeros((1, 4, 4, 9), np.float32)
+    x[0, 1, 1, 1] = x[0, 1, 0, 1] = 5.0   # tie inside one window: (1, 0) comes first
+    x[0, 0, 1, 2] = x[0, 1, 0, 2] = 5.0   # row 0 beats row 1 though its column is larger
+    y, a = K.max_pool2d_forward(x, pool, (2, 2), NO_PAD)
+    assert a[0, 0, 0, 0] == 0             # all zeros: the first pixel of the window
+    assert a[0, 0, 0, 1] == 1 * 4 + 0
+    assert a[0, 0, 0, 2] == 0 * 4 + 1
+    assert a[0, 0, 1, 0] == 2             # the next window starts at column 2
+    np.testing.assert_array_equal(a, R.max_pool2d_forward(x, pool, (2, 2), NO_PAD)[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_propagates_and_its_position_is_the_argmax(simd, dtype):
+    x = make_input((1, 4, 4, 10), dtype, "C", 1)
+    x[0, 0, 1, 3] = np.nan
+    x[0, 1, 0, 3] = np.nan                # a second NaN later in the window: the first stays
+    x[0, 3, 3, 4] = np.nan
+    x[0, 2, 2, 4] = np.inf                # NaN wins over +inf too
+    for pool, strides in [((2, 2), (2, 2)), ((3, 3), (1, 1))]:
+        y, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
+        assert np.isnan(y[0, 0, 0, 3]) and a[0, 0, 0, 3] == 1
+        assert np.isnan(y[0, -1, -1, 4]) and a[0, -1, -1, 4] == 15
+        y_ref, a_ref = R.max_pool2d_forward(x, pool, strides, NO_PAD)
+        np.testing.assert_array_equal(y, y_ref)   # NaNs compare equal in assert_array_equal
+        np.testing.assert_array_equal(a, a_ref)
+        assert np.isnan(K.avg_pool2d_forward(x, pool, strides, NO_PAD)[0, 0, 0, 3])
+
+
+def test_padding_never_wins_even_against_minus_infinity(simd):
+    x = np.full((1, 3, 3, 2), -np.inf, np.float32)
+    y, a = K.max_pool2d_forward(x, (2, 2), (1, 1), ((1, 1), (1, 1)))
+    assert np.all(y == -np.inf)
+    # each window's first in-image pixel: window (oh, ow) starts at (oh - 1, ow - 1)
+    expected = np.array([[max(oh - 1, 0) * 3 + max(ow - 1, 0) for ow in range(4)] for oh in range(4)])
+    np.testing.assert_array_equal(a[0, :, :, 0], expected)
+
+
+def test_average_excludes_padding_from_the_count():
+    x = np.ones((1, 3, 3, 1), np.float64)
+    y = K.avg_pool2d_forward(x, (3, 3), (1, 1), ((1, 1), (1, 1)))
+    np.testing.assert_array_equal(y, np.ones_like(y))  # count_include_pad=True would give 4/9 at corners
+
+
+# ---- gradients --------------------------------------------------------------------------------------
+
+@settings(max_examples=25)
+@given(case=pool_cases(), layout=st.sampled_from(["C", "F", "sliced"]), seed=st.integers(0, 2**16))
+def test_max_backward_is_the_scatter_of_dy(case, layout, seed):
+    shape, pool, strides, padding = case
+    x = make_input(shape, np.float64, "C", seed)
+    _, a = K.max_pool2d_forward(x, pool, strides, padding)
+    dy = make_input(a.shape, np.float64, layout, seed + 1)
+    dx = K.max_pool2d_backward(dy, a, shape)
+    np.testing.assert_allclose(dx, loop_max_scatter(dy, a, shape), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(dx, R.max_pool2d_backward(dy, a, shape), rtol=1e-14, atol=1e-14)
+    dx32 = K.max_pool2d_backward(dy.astype(np.float32), a.astype(np.int64), shape)
+    assert dx32.dtype == np.float32
+    np.testing.assert_allclose(dx32, dx, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=25)
+@given(case=pool_cases(), layout=st.sampled_from(["C", "F", "sliced"]), seed=st.integers(0, 2**16))
+def test_avg_backward_is_the_adjoint_of_forward(case, layout, seed):
+    shape, pool, strides, padding = case
+    x = make_input(shape, np.float64, "C", seed)
+    y = K.avg_pool2d_forward(x, pool, strides, padding)
+    dy = make_input(y.shape, np.float64, layout, seed + 1)
+    dx = K.avg_pool2d_backward(dy, shape, pool, strides, padding)
+    # <A x, dy> == <x, A^T dy> for the linear map A = average pooling
+    np.testing.assert_allclose(np.vdot(y, dy), np.vdot(x, dx), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, R.avg_pool2d_backward(dy, shape, pool, strides, padding), rtol=1e-13,
+                               atol=1e-13)
+    dx32 = K.avg_pool2d_backward(dy.astype(np.float32), shape, pool, strides, padding)
+    np.testing.assert_allclose(dx32, dx, rtol=1e-5, atol=1e-5)
+
+
+def _finite_difference(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("pool,strides,padding", [((2, 2), (2, 2), NO_PAD), ((3, 2), (1, 2), ((1, 2), (1, 0)))])
+def test_gradients_match_finite_differences(pool, strides, padding):
+    rng = np.random.default_rng(7)
+    x = rng.permutation(2 * 5 * 6 * 3).reshape(2, 5, 6, 3).astype(np.float64) / 7  # distinct: no kinks
+    y, a = K.max_pool2d_forward(x, pool, strides, padding)
+    dy = rng.standard_normal(y.shape)
+    fd = _finite_difference(lambda v: np.vdot(K.max_pool2d_forward(v, pool, strides, padding)[0], dy), x)
+    np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), fd, rtol=1e-6, atol=1e-8)
+    fd = _finite_difference(lambda v: np.vdot(K.avg_pool2d_forward(v, pool, strides, padding), dy), x)
+    np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, pool, strides, padding), fd, rtol=1e-6,
+                               atol=1e-8)
+
+
+# ---- threads ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 3), (1, 1))])
+def test_bit_identical_for_one_and_two_threads(pool, strides):
+    x = make_input((6, 30, 30, 24), np.float32, "C", 5)  # above the single-thread cut-off
+    before = _native.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            _native.set_num_threads(threads)
+            y, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
+            dy = make_input(y.shape, np.float32, "C", 6)
+            results.append((y, a, K.max_pool2d_backward(dy, a, x.shape), K.avg_pool2d_forward(x, pool, strides, NO_PAD),
+                            K.avg_pool2d_backward(dy, x.shape, pool, strides, NO_PAD)))
+    finally:
+        _native.set_num_threads(before)
+    for one, two in zip(*results):
+        assert one.tobytes() == two.tobytes()
+
+
+# ---- bad input: a clean exception naming the kernel, never a crash ----------------------------------
+
+X = np.zeros((2, 6, 6, 3), np.float32)
+Y, A = K.max_pool2d_forward(X, (2, 2), (2, 2), NO_PAD)
+GOOD = {
+    "max_pool2d_forward": dict(x=X, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
+    "avg_pool2d_forward": dict(x=X, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
+    "avg_pool2d_backward": dict(dy=Y, x_shape=X.shape, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
+    "max_pool2d_backward": dict(dy=Y, argmax=A, x_shape=X.shape),
+}
+BAD_ARGS = {
+    "x": [X[0], X[None], np.zeros((2, 0, 6, 3), np.float32), X.astype(np.int32), X.astype(np.complex64),
+          X.tolist(), None, np.zeros((2, 1, 1, 3), np.float32)],
+    "dy": [Y[0], Y[:, :2], Y.astype(np.int64), Y.tolist(), np.zeros((3, 3, 3, 3), np.float32),
+           np.zeros((2, 3, 3, 4), np.float32)],
+    "argmax": [A.astype(np.float32), A.astype(bool), A[:, :2], A.tolist(), A + 36, A - 37,
+               np.full(A.shape, 2**31 - 1, np.int32), np.full(A.shape, 2**32, np.int64),
+               np.full(A.shape, -1, np.int64)],
+    "x_shape": [(2, 6, 6), (2, 6, 6, 3, 1), (2, 0, 6, 3), (2, -6, 6, 3), "abcd", None, (2, 6, 6, 4),
+                (3, 6, 6, 3)],
+    "pool_size": [(0, 2), (2,), 2, (2, 2, 2), ("a", 2), (7, 2), (2, -1), None],
+    "strides": [(0, 2), (2, 0), (-1, 1), 2, (1,), None],
+    "padding": [((2, 0), (0, 0)), ((0, 0), (0, 5)), ((-1, 0), (0, 0)), (1, 1), 1, None, ((0, 0),)],
+}
+
+
+def _bad_calls():
+    for kernel, good in GOOD.items():
+        for arg in good:
+            for i, bad in enumerate(BAD_ARGS[arg]):
+                yield pytest.param(kernel, arg, bad, id=f"{kernel}-{arg}-{i}")
+
+
+@pytest.mark.parametrize("kernel,arg,bad", list(_bad_calls()))
+def test_bad_input_raises_a_clean_error(kernel, arg, bad):
+    args = dict(GOOD[kernel], **{arg: bad})
+    with pytest.raises((ValueError, TypeError)) as err:
+        getattr(K, kernel)(**args)
+    assert kernel in str(err.value)
+
+
+def test_bad_stride_message_says_stride():
+    for kernel in ("max_pool2d_forward", "avg_pool2d_forward", "avg_pool2d_backward"):
+        with pytest.raises(ValueError, match="stride"):
+            getattr(K, kernel)(**dict(GOOD[kernel], strides=(0, 1)))
+
+
+def test_good_calls_pass():
+    for kernel, args in GOOD.items():
+        getattr(K, kernel)(**args)  # the fuzz above only means something if these work
+
+
+@settings(max_examples=40)
+@given(values=st.lists(st.integers(-2**40, 2**40) | st.integers(-3, 40), min_size=18 * 3, max_size=18 * 3),
+       as_int32=st.booleans())
+def test_random_argmax_is_scattered_or_rejected(values, as_int32):
+    a = np.array(values, np.int64).reshape(2, 3, 3, 3)
+    if as_int32:
+        a = a.astype(np.int32)  # wraps: still must be checked, not trusted
+    dy = np.ones(a.shape, np.float32)
+    if a.min() >= 0 and a.max() < 36:
+        np.testing.assert_allclose(K.max_pool2d_backward(dy, a, X.shape), loop_max_scatter(dy, a, X.shape))
+    else:
+        with pytest.raises(ValueError, match="max_pool2d_backward"):
+            K.max_pool2d_backward(dy, a, X.shape)
