@@ -1,0 +1,343 @@
+"""Whole-sequence recurrent ops: SimpleRNN, LSTM and GRU over every time step in one call.
+
+One autograd node per layer call, not one per step: the forward pass runs the time loop on NumPy
+arrays and keeps what backpropagation through time (BPTT) needs; the backward pass runs the loop in
+reverse. See docs/recurrent.md for the equations.
+
+Layout: inputs arrive batch-major (N, T, D) as Keras gives them; the op works time-major (T, N, ...)
+so that every step reads and writes contiguous (N, k*U) blocks. Weights use Keras' layout and gate
+order: kernel (D, k*U), recurrent_kernel (U, k*U), gates i,f,c,o (LSTM, k=4) and z,r,h (GRU, k=3).
+
+Cost for N sequences of T steps, D inputs, U units and k gate blocks:
+  forward   one GEMM (T*N, D) x (D, kU) projects the inputs of all steps at once, then T GEMMs
+            (N, U) x (U, kU) for the recurrence, then O(N*kU) elementwise gate math per step;
+  backward  T GEMMs (N, kU) x (kU, U) carry dh back through time; the weight and input gradients are
+            three big GEMMs over all steps at once: dW = Xᵀ·dZ, dU = Hᵀ·dZ, dX = dZ·Wᵀ, with the gate
+            gradients dZ of all steps stacked into one (T*N, kU) matrix.
+
+Masking follows Keras: where mask[n, t] is False, step t leaves sample n's states unchanged and its
+output repeats the previous output (zero before the first unmasked step).
+"""
+import numpy as np
+
+from nnx import backend
+
+
+# --- activations applied in place, with derivatives written in terms of the activation's OUTPUT, so
+# the forward pass only keeps activated values -----------------------------------------------------
+
+def _tanh(x):
+    return np.tanh(x, out=x)
+
+
+def _sigmoid(x):
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2 never overflows, unlike 1 / (1 + exp(-x)).
+    x *= 0.5
+    np.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+    return x
+
+
+def _relu(x):
+    return np.maximum(x, 0, out=x)
+
+
+def _linear(x):
+    return x
+
+
+def _hard_sigmoid(x):  # Keras 3: relu6(x + 3) / 6
+    x /= 6.0
+    x += 0.5
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+ACTIVATIONS = {
+    "tanh": (_tanh, lambda y: 1.0 - y * y),
+    "sigmoid": (_sigmoid, lambda y: y * (1.0 - y)),
+    "relu": (_relu, lambda y: (y > 0).astype(y.dtype)),
+    "linear": (_linear, lambda y: 1.0),
+    "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) / 6.0),
+}
+
+
+def _activation(name, who):
+    if name is None:
+        name = "linear"
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{who}: unsupported activation {name!r}; the whole-sequence recurrent op "
+                         f"supports {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def _mm(a, b):
+    return backend.kernels().gemm(a, b)
+
+
+# --- cells: one time step forward and backward; the driver below runs the loop and the masking ---
+
+class _SimpleRNNCell:
+    """h_t = act(x_t·W + h_{t-1}·U + b)."""
+    gates = 1
+    n_states = 1
+
+    def __init__(self, units, recurrent_kernel, bias, activation):
+        self.U = recurrent_kernel
+        self.UT = np.ascontiguousarray(recurrent_kernel.T)
+        self.input_bias = bias
+        self.act, self.dact = activation
+
+    def step(self, xw, h_prev, states):
+        a = _mm(h_prev, self.U)
+        a += xw
+        self.act(a)
+        return (a,), a
+
+    def step_backward(self, dstates, h_prev, a):
+        dz = dstates[0] * self.dact(a)
+        return dz, None, (_mm(dz, self.UT),)
+
+    def weight_grads(self, h_prev_all, dxw_all, drec_all, caches):
+        dbias = None if self.input_bias is None else dxw_all.sum(axis=0)
+        return _mm(h_prev_all.T, dxw_all), dbias
+
+
+class _LSTMCell:
+    """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t)."""
+    gates = 4
+    n_states = 2
+
+    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation):
+        self.u = units
+        self.U = recurrent_kernel
+        self.UT = np.ascontiguousarray(recurrent_kernel.T)
+        self.input_bias = bias
+        self.act, self.dact = activation
+        self.ract, self.dract = recurrent_activation
+
+    def step(self, xw, h_prev, states):
+        u = self.u
+        c_prev = states[1]
+        z = _mm(h_prev, self.U)
+        z += xw
+        self.ract(z[:, :2 * u])          # i and f in one call
+        self.act(z[:, 2 * u:3 * u])      # g (the candidate cell)
+        self.ract(z[:, 3 * u:])          # o
+        i, f, g, o = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+        c = f * c_prev
+        c += i * g
+        tc = self.act(c.copy())
+        h = o * tc
+        return (h, c), (z, c_prev, tc)
+
+    def step_backward(self, dstates, h_prev, cache):
+        u = self.u
+        dh, dc = dstates
+        z, c_prev, tc = cache
+        i, f, g, o = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+        dc = dc + dh * o * self.dact(tc)
+        dz = np.empty_like(z)
+        dz[:, :u] = dc * g
+        dz[:, u:2 * u] = dc * c_prev
+        dz[:, 2 * u:3 * u] = dc * i
+        dz[:, 3 * u:] = dh * tc
+        dz[:, :2 * u] *= self.dract(z[:, :2 * u])
+        dz[:, 2 * u:3 * u] *= self.dact(g)
+        dz[:, 3 * u:] *= self.dract(o)
+        return dz, None, (_mm(dz, self.UT), dc * f)
+
+    weight_grads = _SimpleRNNCell.weight_grads
+
+
+class _GRUCell:
+    """Keras GRU, gates z, r, h.  reset_after=True (Keras' default, CuDNN-compatible):
+        z, r = rec_act(x·W_zr + h·U_zr + b_zr),  hh = act(x·W_h + r * (h·U_h + b_rec_h)),
+    reset_after=False:  hh = act(x·W_h + (r*h)·U_h + b_h);   then  h_t = z*h_{t-1} + (1-z)*hh."""
+    gates = 3
+    n_states = 1
+
+    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, reset_after):
+        u = self.u = units
+        self.reset_after = reset_after
+        self.act, self.dact = activation
+        self.ract, self.dract = recurrent_activation
+        self.has_bias = bias is not None
+        if reset_after:
+            self.U = recurrent_kernel
+            self.UT = np.ascontiguousarray(recurrent_kernel.T)
+            self.input_bias = None if bias is None else bias[0]
+            self.rec_bias = None if bias is None else bias[1]
+        else:
+            self.U_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u])
+            self.U_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
+            self.U_zrT = np.ascontiguousarray(self.U_zr.T)
+            self.U_hT = np.ascontiguousarray(self.U_h.T)
+            self.input_bias = bias
+
+    def step(self, xw, h_prev, states):
+        u = self.u
+        if self.reset_after:
+            hu = _mm(h_prev, self.U)
+            if self.rec_bias is not None:
+                hu += self.rec_bias
+            zr = xw[:, :2 * u] + hu[:, :2 * u]
+            self.ract(zr)
+            hu_h = hu[:, 2 * u:]
+            hh = zr[:, u:] * hu_h
+            hh += xw[:, 2 * u:]
+            extra = hu_h
+        else:
+            zr = _mm(h_prev, self.U_zr)
+            zr += xw[:, :2 * u]
+            self.ract(zr)
+            extra = zr[:, u:] * h_prev                       # r * h
+            hh = _mm(extra, self.U_h)
+            hh += xw[:, 2 * u:]
+        self.act(hh)
+        h = h_prev - hh
+        h *= zr[:, :u]
+        h += hh
+        return (h,), (zr, hh, extra)
+
+    def step_backward(self, dstates, h_prev, cache):
+        u = self.u
+        (dh,) = dstates
+        zr, hh, extra = cache
+        z, r = zr[:, :u], zr[:, u:]
+        dxw = np.empty((dh.shape[0], 3 * u), dh.dtype)
+        dxw[:, :u] = dh * (h_prev - hh) * self.dract(z)
+        dhh = dxw[:, 2 * u:]
+        np.multiply(dh, 1.0 - z, out=dhh)
+        dhh *= self.dact(hh)
+        dh_prev = dh * z
+        if self.reset_after:
+            dxw[:, u:2 * u] = dhh * extra * self.dract(r)
+            dhu = dxw.copy()
+            dhu[:, 2 * u:] *= r
+            dh_prev += _mm(dhu, self.UT)
+            return dxw, dhu, (dh_prev,)
+        drh = _mm(dhh, self.U_hT)
+        dxw[:, u:2 * u] = drh * h_prev * self.dract(r)
+        dh_prev += drh * r
+        dh_prev += _mm(dxw[:, :2 * u], self.U_zrT)
+        return dxw, None, (dh_prev,)
+
+    def weight_grads(self, h_prev_all, dxw_all, drec_all, caches):
+        u = self.u
+        if self.reset_after:
+            dU = _mm(h_prev_all.T, drec_all)
+            dbias = np.stack([dxw_all.sum(axis=0), drec_all.sum(axis=0)]) if self.has_bias else None
+            return dU, dbias
+        rh_all = np.concatenate([c[2] for c in caches])
+        dU = np.concatenate([_mm(h_prev_all.T, dxw_all[:, :2 * u]), _mm(rh_all.T, dxw_all[:, 2 * u:])],
+                            axis=1)
+        return dU, (dxw_all.sum(axis=0) if self.has_bias else None)
+
+
+def make_cell(kind, units, recurrent_kernel, bias, activation="tanh", recurrent_activation="sigmoid",
+              reset_after=True):
+    """The cell for `kind` in {'simple_rnn', 'lstm', 'gru'} bound to its recurrent weights."""
+    act = _activation(activation, kind)
+    if kind == "simple_rnn":
+        return _SimpleRNNCell(units, recurrent_kernel, bias, act)
+    ract = _activation(recurrent_activation, kind)
+    if kind == "lstm":
+        return _LSTMCell(units, recurrent_kernel, bias, act, ract)
+    if kind == "gru":
+        return _GRUCell(units, recurrent_kernel, bias, act, ract, reset_after)
+    raise ValueError(f"recurrent op: unknown cell kind {kind!r}")
+
+
+# --- the whole-sequence driver ------------------------------------------------------------------
+
+class _Tape:
+    """What the backward pass needs from the forward pass."""
+
+
+def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
+    """Run `cell` over every step of x (N, T, D).
+
+    Returns (outputs (N, T, U) in processing order — reversed when go_backwards, as in Keras —,
+    final states tuple, tape for rnn_backward)."""
+    n, steps, d = x.shape
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2))
+    mt = None
+    if mask is not None:
+        mt = np.asarray(mask, bool).T
+        mt = np.ascontiguousarray(mt[::-1] if go_backwards else mt)[:, :, None]
+    xw = _mm(xt.reshape(steps * n, d), kernel)
+    if cell.input_bias is not None:
+        xw += cell.input_bias
+    xw = xw.reshape(steps, n, -1)
+
+    states = tuple(initial_states)
+    units = states[0].shape[1]
+    outputs = np.empty((steps, n, units), x.dtype)
+    h_prev_all = np.empty((steps, n, units), x.dtype)
+    caches = []
+    y_prev = np.zeros((n, units), x.dtype)
+    for t in range(steps):
+        h_prev_all[t] = states[0]
+        new, cache = cell.step(xw[t], states[0], states)
+        if mt is not None:
+            m = mt[t]
+            new = tuple(np.where(m, s_new, s_old) for s_new, s_old in zip(new, states))
+            y_prev = np.where(m, new[0], y_prev)
+            outputs[t] = y_prev
+        else:
+            outputs[t] = new[0]
+        states = new
+        caches.append(cache)
+
+    tape = _Tape()
+    tape.cell, tape.xt, tape.mt, tape.caches = cell, xt, mt, caches
+    tape.h_prev_all, tape.kernel, tape.go_backwards = h_prev_all, kernel, go_backwards
+    return outputs.transpose(1, 0, 2), states, tape
+
+
+def rnn_backward(tape, d_outputs, d_final_states):
+    """BPTT. d_outputs: (N, T, U) gradient of the outputs (processing order) or None;
+    d_final_states: one array or None per state.  Returns (dx, dkernel, drecurrent_kernel, dbias,
+    d_initial_states)."""
+    cell, xt, mt, caches = tape.cell, tape.xt, tape.mt, tape.caches
+    steps, n, d = xt.shape
+    units = tape.h_prev_all.shape[2]
+    dtype = xt.dtype
+    zeros = lambda: np.zeros((n, units), dtype)  # noqa: E731
+    dstates = tuple(zeros() if g is None else np.asarray(g, dtype) for g in d_final_states)
+    dy = None if d_outputs is None else np.asarray(d_outputs, dtype).transpose(1, 0, 2)
+    dxw_all = np.empty((steps, n, cell.gates * units), dtype)
+    drec_all = None
+    carry = zeros()                              # gradient reaching the output repeated by masked steps
+    for t in range(steps - 1, -1, -1):
+        if mt is not None:
+            m = mt[t]
+            g = carry if dy is None else carry + dy[t]
+            dh = dstates[0] + np.where(m, g, 0)
+            carry = np.where(m, 0, g)
+            dstates = (dh,) + dstates[1:]
+        elif dy is not None:
+            dstates = (dstates[0] + dy[t],) + dstates[1:]
+        dxw, drec, dprev = cell.step_backward(dstates, tape.h_prev_all[t], caches[t])
+        if mt is not None:
+            dxw *= m
+            if drec is not None:
+                drec *= m
+            dprev = tuple(np.where(m, a, b) for a, b in zip(dprev, dstates))
+        dxw_all[t] = dxw
+        if drec is not None:
+            if drec_all is None:
+                drec_all = np.empty_like(dxw_all)
+            drec_all[t] = drec
+        dstates = dprev
+
+    flat = dxw_all.reshape(steps * n, -1)
+    drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, -1)
+    dkernel = _mm(xt.reshape(steps * n, d).T, flat)
+    drecurrent, dbias = cell.weight_grads(tape.h_prev_all.reshape(steps * n, units), flat, drec_flat,
+                                          caches)
+    dxt = _mm(flat, np.ascontiguousarray(tape.kernel.T)).reshape(steps, n, d)
+    if tape.go_backwards:
+        dxt = dxt[::-1]
+    return dxt.transpose(1, 0, 2), dkernel, drecurrent, dbias, dstates
