@@ -1,0 +1,266 @@
+"""The autograd engine: grad mode, custom differentiable functions, and reverse-mode backward.
+
+Define-by-run. Every differentiable op is a `Function`; `Function.apply` runs its `forward` on NumPy
+arrays and, when grad mode is on and some input requires grad, records a `Context` node holding the
+input Tensors (`parents`) and whatever `forward` saved. Each output Tensor points at its node, so the
+graph is the web of nodes reachable from a result.
+
+`backward(root, grad)` walks that graph without recursion (a 10,000-op chain is fine):
+  1. a depth-first pass counts, for every node, how many edges from other nodes of the graph reach it;
+  2. Kahn's algorithm then runs each node's `backward` once all of its consumers have handed it their
+     gradient, so every node sees its complete gradient exactly once (reverse topological order);
+  3. gradients reaching a leaf (a Tensor with requires_grad and no node) are added to its `.grad`,
+     which therefore accumulates across calls, as in PyTorch;
+  4. each node drops its parents and saved arrays after use, so activations are freed as soon as
+     backward has passed them (unless `retain_graph=True`); a second backward through a freed graph
+     raises RuntimeError.
+
+The engine also sums a gradient over broadcast dimensions to its input's shape and casts it to the
+input's dtype, so every op (and every user-written Function) may return broadcast-shaped gradients.
+"""
+import functools
+
+import numpy as np
+
+from nnx.tensor import Tensor, _wrap
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+def set_grad_enabled(mode):
+    global _grad_enabled
+    _grad_enabled = bool(mode)
+
+
+class _GradMode:
+    """Base of `no_grad` / `enable_grad`: a context manager that is also a decorator."""
+    mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():  # a fresh instance per call: re-entrant and thread-safe to nest
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """`with nnx.no_grad():` (or `@nnx.no_grad()`) runs ops without recording a graph."""
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Turns recording back on inside a `no_grad` block."""
+    mode = True
+
+
+class Context:
+    """The graph node of one op call, handed to `forward` and `backward` as `ctx`.
+
+    Holds the op (`fn`), the inputs (`parents`: the Tensor arguments, None for the others), the
+    arrays saved by `save_for_backward`, and any attribute forward sets (`ctx.k = 3`)."""
+    __slots__ = ("fn", "parents", "saved_tensors", "n_outputs", "output_meta", "__dict__")
+
+    def __init__(self):
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    @property
+    def needs_input_grad(self):
+        """One bool per forward argument: does backward need that input's gradient?"""
+        return tuple(p is not None and p.requires_grad for p in self.parents)
+
+    def _free(self):
+        self.parents = None
+        self.saved_tensors = ()
+        self.__dict__.clear()
+
+
+class Function:
+    """Base class of differentiable ops (PyTorch style).
+
+    Subclasses define `forward(ctx, *args)` on NumPy arrays (Tensor arguments arrive as their `.data`;
+    anything else passes through) returning an array or a tuple of arrays, and
+    `backward(ctx, *grads)` returning one gradient per forward argument (None where there is none).
+    Call `YourOp.apply(*args)`, which returns Tensor(s)."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        track = False
+        arrays = list(args)
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                arrays[i] = a.data
+                if a.requires_grad:
+                    track = True
+        ctx = Context()
+        out = cls.forward(ctx, *arrays)
+        if not (track and _grad_enabled):
+            if type(out) is tuple:
+                return tuple(_wrap(o, False, None) for o in out)
+            return _wrap(out, False, None)
+        ctx.fn = cls
+        ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+        if type(out) is tuple:
+            ctx.n_outputs = len(out)
+            results = tuple(_wrap(o, True, ctx) for o in out)
+            for i, r in enumerate(results):
+                r._index = i
+            ctx.output_meta = tuple((r.data.shape, r.data.dtype) for r in results)
+            return results
+        ctx.n_outputs = 1
+        return _wrap(out, True, ctx)
+
+
+def _sum_to_shape(grad, shape, node):
+    """Reduce a broadcast gradient to `shape` (the input's shape)."""
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        grad = grad.reshape(shape)
+    else:
+        if extra:
+            grad = grad.sum(axis=tuple(range(extra)))
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != shape:
+        raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {shape}")
+    return grad
+
+
+def _accumulate_leaf(leaf, grad, fresh):
+    """Add `grad` to `leaf.grad`. A gradient that may be shared (a view, or passed through unchanged
+    from upstream) is copied before it is stored, so no two `.grad`s alias one buffer."""
+    if leaf.grad is None:
+        leaf.grad = grad if fresh and grad.flags.owndata else np.array(grad)
+    else:
+        leaf.grad = leaf.grad + grad
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Back-propagate from Tensor `root`; see the module docstring for the algorithm."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no graph "
+                           "(was it computed under no_grad, or from inputs without requires_grad?)")
+    data = root.data
+    if grad is None:
+        if data.size != 1:
+            raise ValueError(f"backward: grad can be omitted only for a scalar (1-element) tensor, got "
+                             f"shape {data.shape}; pass grad= of that shape")
+        grad = np.ones_like(data)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=data.dtype)
+        if grad.shape != data.shape:
+            raise ValueError(f"backward: grad shape {grad.shape} does not match the tensor's shape "
+                             f"{data.shape}")
+    root_node = root._node
+    if root_node is None:
+        _accumulate_leaf(root, grad, False)
+        return
+
+    # 1. count the graph edges into every node
+    consumers = {root_node: 0}
+    stack = [root_node]
+    while stack:
+        parents = stack.pop().parents
+        if parents is None:
+            raise RuntimeError("backward: trying to backward through the graph a second time (its "
+                               "saved arrays were freed); pass retain_graph=True to the first call")
+        for p in parents:
+            if p is not None:
+                node = p._node
+                if node is not None:
+                    if node in consumers:
+                        consumers[node] += 1
+                    else:
+                        consumers[node] = 1
+                        stack.append(node)
+
+    # 2. run the nodes in reverse topological order
+    pending = {}
+    _add_pending(pending, root_node, root, grad)
+    ready = [root_node]
+    while ready:
+        node = ready.pop()
+        parents = node.parents
+        upstream = pending.pop(node, None)
+        if upstream is None:
+            grads = (None,) * len(parents)
+        else:
+            if node.n_outputs == 1:
+                grads = node.fn.backward(node, upstream)
+            else:
+                upstream = [np.zeros(s, d) if g is None else g
+                            for g, (s, d) in zip(upstream, node.output_meta)]
+                grads = node.fn.backward(node, *upstream)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if len(grads) != len(parents):
+                raise RuntimeError(f"{node.fn.__name__}.backward returned {len(grads)} gradients for "
+                                   f"{len(parents)} forward arguments")
+        for p, g in zip(parents, grads):
+            if p is None:
+                continue
+            parent_node = p._node
+            if g is not None and p.requires_grad:
+                pdata = p.data
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g.data if isinstance(g, Tensor) else g)
+                if g.shape != pdata.shape:
+                    g = _sum_to_shape(g, pdata.shape, node)
+                if g.dtype != pdata.dtype:
+                    g = g.astype(pdata.dtype)
+                if parent_node is None:
+                    _accumulate_leaf(p, g, upstream is None or not _passes_through(g, upstream))
+                else:
+                    _add_pending(pending, parent_node, p, g)
+            if parent_node is not None:
+                consumers[parent_node] -= 1
+                if consumers[parent_node] == 0:
+                    ready.append(parent_node)
+        if not retain_graph:
+            node._free()
+
+
+def _passes_through(g, upstream):
+    if type(upstream) is list:
+        return any(g is u for u in upstream)
+    return g is upstream
+
+
+def _add_pending(pending, node, tensor, grad):
+    """Sum the gradients arriving at one output of `node` (never in place: they may be shared)."""
+    if node.n_outputs == 1:
+        previous = pending.get(node)
+        pending[node] = grad if previous is None else previous + grad
+    else:
+        slots = pending.get(node)
+        if slots is None:
+            slots = pending[node] = [None] * node.n_outputs
+        i = tensor._index
+        slots[i] = grad if slots[i] is None else slots[i] + grad

@@ -1,0 +1,15 @@
+"""nnx.functional — the differentiable ops, on Tensors (NumPy arrays are accepted as inputs).
+
+Submodules by topic; every public name is re-exported here, so `import nnx.functional as F` is all a
+user needs. Kernels are looked up through `nnx.backend.kernels()` at call time.
+"""
+from nnx.functional.math import (  # noqa: F401
+    abs, add, astype, clip, concatenate, divide, exp, index, log, matmul, max, mean, min, multiply,
+    negative, power, reshape, sqrt, square, stack, subtract, sum, transpose,
+)
+from nnx.functional.activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from nnx.functional.linear import dense  # noqa: F401
+from nnx.functional.dropout import dropout  # noqa: F401
+from nnx.functional.losses import (  # noqa: F401
+    binary_cross_entropy_with_logits, softmax_cross_entropy, sparse_softmax_cross_entropy,
+)

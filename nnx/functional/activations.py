@@ -1,0 +1,113 @@
+"""Activation functions and (log-)softmax, all numerically stable for inputs of +-1e4."""
+import numpy as np
+
+from nnx.autograd import Function
+from nnx.functional.math import _axes, _t
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.saved_tensors = (y,)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] > 0)
+
+
+def _stable_sigmoid(x):
+    """1 / (1 + e^-x) without overflow: for x < 0 use e^x / (1 + e^x)."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = _stable_sigmoid(x).astype(x.dtype, copy=False)
+        ctx.saved_tensors = (y,)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved_tensors[0]
+        return g * y * (1 - y)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.saved_tensors = (y,)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved_tensors[0]
+        return g * (1 - y * y)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = x - x.max(axis=axis, keepdims=True)   # largest exponent is e^0: no overflow
+        np.exp(y, out=y)
+        y /= y.sum(axis=axis, keepdims=True)
+        ctx.saved_tensors = (y,)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved_tensors[0]
+        gy = g * y
+        gy -= y * gy.sum(axis=ctx.axis, keepdims=True)
+        return gy, None
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = x - x.max(axis=axis, keepdims=True)
+        y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
+        ctx.saved_tensors = (y,)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved_tensors[0]
+        return g - np.exp(y) * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+def relu(x):
+    return Relu.apply(_t(x, "relu"))
+
+
+def sigmoid(x):
+    return Sigmoid.apply(_t(x, "sigmoid"))
+
+
+def tanh(x):
+    return Tanh.apply(_t(x, "tanh"))
+
+
+def _float_input(x, op):
+    x = _t(x, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected at least 1-D input, got shape {x.shape}")
+    return x
+
+
+def softmax(x, axis=-1):
+    x = _float_input(x, "softmax")
+    return Softmax.apply(x, _axes(axis, x.ndim, "softmax"))
+
+
+def log_softmax(x, axis=-1):
+    x = _float_input(x, "log_softmax")
+    return LogSoftmax.apply(x, _axes(axis, x.ndim, "log_softmax"))

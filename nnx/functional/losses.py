@@ -1,0 +1,130 @@
+"""Building blocks of the losses, from logits, each returning PER-SAMPLE losses (the batch shape).
+
+All are computed from log-sum-exp with the row maximum subtracted first, so logits of +-1e4 give
+finite, exact results; the gradients are the closed forms (softmax - target, sigmoid - target).
+"""
+import numpy as np
+
+from nnx.autograd import Function
+from nnx.functional.activations import _stable_sigmoid
+from nnx.functional.math import _t
+from nnx.tensor import Tensor
+
+
+def _log_softmax_rows(z):
+    """(log_softmax, softmax) of the last axis of z, stably."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=-1, keepdims=True)
+    return shifted - np.log(s), e / s
+
+
+class SparseSoftmaxCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, logits, labels):
+        k = logits.shape[-1]
+        rows = logits.reshape(-1, k)
+        log_p, p = _log_softmax_rows(rows)
+        flat = labels.reshape(-1)
+        picked = np.arange(flat.size)
+        ctx.saved_tensors = (p, flat)
+        ctx.logits_shape = logits.shape
+        return -log_p[picked, flat].reshape(labels.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, labels = ctx.saved_tensors
+        g = g.reshape(-1, 1)
+        d = p * g
+        d[np.arange(labels.size), labels] -= g[:, 0]
+        return d.reshape(ctx.logits_shape), None
+
+
+class SoftmaxCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, logits, targets):
+        log_p, p = _log_softmax_rows(logits)
+        ctx.saved_tensors = (log_p, p, targets)
+        return -(targets * log_p).sum(axis=-1)
+
+    @staticmethod
+    def backward(ctx, g):
+        log_p, p, targets = ctx.saved_tensors
+        need_logits, need_targets = ctx.needs_input_grad
+        g = g[..., None]
+        d_logits = (p * targets.sum(axis=-1, keepdims=True) - targets) * g if need_logits else None
+        return d_logits, (-log_p * g if need_targets else None)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    @staticmethod
+    def forward(ctx, x, t):
+        # max(x, 0) - x t + log(1 + e^-|x|): the stable form of -t log s(x) - (1-t) log(1-s(x))
+        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        ctx.saved_tensors = (x, t)
+        return loss.mean(axis=-1)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        need_x, need_t = ctx.needs_input_grad
+        g = g[..., None] / x.shape[-1]
+        dx = (_stable_sigmoid(x) - t) * g if need_x else None
+        return dx, (-x * g if need_t else None)
+
+
+def _logits(logits, op):
+    logits = _t(logits, op)
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{op}: logits must be floating point, got dtype {logits.dtype}")
+    if logits.ndim < 1 or logits.shape[-1] == 0:
+        raise ValueError(f"{op}: logits need a non-empty class axis, got shape {logits.shape}")
+    return logits
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] per sample. logits (..., K); labels integer (...) or (..., 1)."""
+    op = "sparse_softmax_cross_entropy"
+    logits = _logits(logits, op)
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    batch = logits.shape[:-1]
+    if labels.shape == batch + (1,) and labels.shape != batch:
+        labels = labels.reshape(batch)
+    if labels.shape != batch:
+        raise ValueError(f"{op}: labels shape {labels.shape} does not match logits shape "
+                         f"{logits.shape} (expected {batch})")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError(f"{op}: labels must be integer class indices")
+    elif labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
+    labels = labels.astype(np.intp, copy=False)
+    k = logits.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"{op}: labels must lie in [0, {k}), got values in "
+                         f"[{labels.min()}, {labels.max()}] (logits shape {logits.shape})")
+    return SparseSoftmaxCrossEntropy.apply(logits, labels)
+
+
+def _targets(targets, logits, op):
+    targets = targets if isinstance(targets, Tensor) else Tensor(targets, dtype=logits.dtype)
+    if targets.shape != logits.shape:
+        raise ValueError(f"{op}: targets shape {targets.shape} does not match logits shape "
+                         f"{logits.shape}")
+    if targets.dtype != logits.dtype:
+        targets = Tensor(targets.data.astype(logits.dtype)) if not targets.requires_grad else targets
+    return targets
+
+
+def softmax_cross_entropy(logits, targets):
+    """-sum(targets * log_softmax(logits)) over the last axis, per sample."""
+    op = "softmax_cross_entropy"
+    logits = _logits(logits, op)
+    return SoftmaxCrossEntropy.apply(logits, _targets(targets, logits, op))
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    """Sigmoid cross-entropy, averaged over the last axis (as Keras does), per sample."""
+    op = "binary_cross_entropy_with_logits"
+    logits = _logits(logits, op)
+    return BinaryCrossEntropyWithLogits.apply(logits, _targets(targets, logits, op))
