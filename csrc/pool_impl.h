@@ -18,6 +18,15 @@ TARGET static inline void NAME(window)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t 
     *hi = start + pool > size ? size : start + pool;
 }
 
+/* 1 / (number of the window's pixels inside the image). Whole windows, the common case, share one
+ * precomputed reciprocal: a division per window costs more than the window's adds. */
+TARGET static inline T NAME(inv_count)(ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t w0, ptrdiff_t w1,
+                                       ptrdiff_t whole, T inv_whole)
+{
+    ptrdiff_t count = (h1 - h0) * (w1 - w0);
+    return count == whole ? inv_whole : (T)1 / (T)count;
+}
+
 /* Does v replace the running maximum `best`? When v is greater, or v is NaN and best is not: a NaN
  * wins over numbers and the first NaN stays (NaN propagates, as in PyTorch); among equal values the
  * first in row-major order stays. Spelled with an unordered compare, !(v <= best), because GCC 12
@@ -94,33 +103,93 @@ TARGET static void NAME(max_pool2d_forward)(const nnx_pool_geom *g, const T *x, 
  * send to the same pixel: each image belongs to one thread and is summed in output order, which
  * makes the result race-free and identical for any thread count. Returns how many indices fell
  * outside the H*W plane (they are skipped, never written). */
+TARGET static ptrdiff_t NAME(max_scatter_image)(ptrdiff_t HW, ptrdiff_t C, ptrdiff_t P, const T *dy,
+                                               const int32_t *argmax, T *dx)
+{
+    ptrdiff_t bad = 0;
+    memset(dx, 0, (size_t)(HW * C) * sizeof(T));
+    for (ptrdiff_t p = 0; p < P * C; p += C)
+        for (ptrdiff_t c = 0; c < C; c++) {
+            uint32_t at = (uint32_t)argmax[p + c];
+            if (at < (uint32_t)HW)
+                dx[(ptrdiff_t)at * C + c] += dy[p + c];
+            else
+                bad++;
+        }
+    return bad;
+}
+
+/* Step 6 (fast path, max backward): when the shapes say "2x2 tiles" (H / OH == W / OW == 2, the
+ * usual 2x2 stride-2 pool), each output is assumed to own the 2x2 tile at (2*oh, 2*ow) and writes
+ * all four of its pixels: dy where argmax points, 0 elsewhere. That is one vectorised pass writing
+ * dx once, instead of zeroing dx and scattering scalar by scalar. The backward kernel does not know
+ * the forward's pool size, so the assumption is checked: if any argmax lies outside its tile the
+ * function returns 0 and the caller scatters the image instead (exact for any argmax). The restrict
+ * on the arguments matters: without it GCC 12 (with -fno-strict-aliasing) leaves the loop scalar. */
+TARGET static int NAME(max_tiles_2x2_image)(ptrdiff_t H, ptrdiff_t W, ptrdiff_t C, ptrdiff_t OH,
+                                            ptrdiff_t OW, const T *restrict dy,
+                                            const int32_t *restrict argmax, T *restrict dx)
+{
+    int miss = 0;
+    for (ptrdiff_t oh = 0; oh < OH; oh++) {
+        for (ptrdiff_t ow = 0; ow < OW; ow++) {
+            const T *restrict d = dy + (oh * OW + ow) * C;
+            const int32_t *restrict a = argmax + (oh * OW + ow) * C;
+            T *restrict d00 = dx + (2 * oh * W + 2 * ow) * C, *restrict d01 = d00 + C;
+            T *restrict d10 = d00 + W * C, *restrict d11 = d10 + C;
+            int32_t p00 = (int32_t)(2 * oh * W + 2 * ow), p01 = p00 + 1, p10 = p00 + (int32_t)W, p11 = p10 + 1;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                int32_t at = a[c];
+                T v = d[c] + (T)0; /* + 0 turns -0 into +0, as the scatter's 0 + dy does */
+                d00[c] = at == p00 ? v : (T)0;
+                d01[c] = at == p01 ? v : (T)0;
+                d10[c] = at == p10 ? v : (T)0;
+                d11[c] = at == p11 ? v : (T)0;
+                miss |= (at != p00) & (at != p01) & (at != p10) & (at != p11);
+            }
+        }
+        if (W > 2 * OW) /* the last column, beyond every tile, gets no gradient */
+            for (ptrdiff_t r = 2 * oh; r < 2 * oh + 2; r++)
+                memset(dx + (r * W + 2 * OW) * C, 0, (size_t)((W - 2 * OW) * C) * sizeof(T));
+    }
+    if (H > 2 * OH)
+        memset(dx + 2 * OH * W * C, 0, (size_t)((H - 2 * OH) * W * C) * sizeof(T));
+    return !miss;
+}
+
 TARGET static ptrdiff_t NAME(max_pool2d_backward)(const nnx_pool_geom *g, const T *dy,
                                                  const int32_t *argmax, T *dx)
 {
-    const ptrdiff_t HW = g->h * g->w, C = g->c, P = g->oh * g->ow;
+    const ptrdiff_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow, HW = H * W, P = OH * OW;
+    const int tiles2x2 = H / OH == 2 && W / OW == 2;
     ptrdiff_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad) if (g->n * HW * C > NNX_POOL_PARALLEL_MIN)
     for (ptrdiff_t n = 0; n < g->n; n++) {
-        T *dxn = dx + n * HW * C;
-        memset(dxn, 0, (size_t)(HW * C) * sizeof(T));
         const T *dyn = dy + n * P * C;
         const int32_t *an = argmax + n * P * C;
-        for (ptrdiff_t p = 0; p < P * C; p += C)
-            for (ptrdiff_t c = 0; c < C; c++) {
-                uint32_t at = (uint32_t)an[p + c];
-                if (at < (uint32_t)HW)
-                    dxn[(ptrdiff_t)at * C + c] += dyn[p + c];
-                else
-                    bad++;
-            }
+        T *dxn = dx + n * HW * C;
+        if (!(tiles2x2 && NAME(max_tiles_2x2_image)(H, W, C, OH, OW, dyn, an, dxn)))
+            bad += NAME(max_scatter_image)(HW, C, P, dyn, an, dxn);
     }
     return bad;
+}
+
+/* Step 2 again, for the average: a 2x2 window inside the image is summed in registers and y written
+ * once. Same summation order as the general loop below, so both give the same bits. */
+TARGET static void NAME(avg_pixel_2x2)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
+                                       ptrdiff_t w0, T *restrict y)
+{
+    const T *x00 = x + (h0 * W + w0) * C, *x01 = x00 + C, *x10 = x00 + W * C, *x11 = x10 + C;
+    for (ptrdiff_t c = 0; c < C; c++)
+        y[c] = (((x00[c] + x01[c]) + x10[c]) + x11[c]) * (T)0.25;
 }
 
 /* Average over the window's pixels inside the image (padding is not counted). */
 TARGET static void NAME(avg_pool2d_forward)(const nnx_pool_geom *g, const T *x, T *y)
 {
     const ptrdiff_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow;
+    const int fast2x2 = g->ph == 2 && g->pw == 2;
+    const T inv_whole = (T)1 / (T)(g->ph * g->pw);
 #pragma omp parallel for schedule(static) if (g->n * OH * OW * C > NNX_POOL_PARALLEL_MIN)
     for (ptrdiff_t row = 0; row < g->n * OH; row++) {
         ptrdiff_t n = row / OH, oh = row % OH, h0, h1;
@@ -130,11 +199,15 @@ TARGET static void NAME(avg_pool2d_forward)(const nnx_pool_geom *g, const T *x, 
             ptrdiff_t w0, w1;
             NAME(window)(ow, g->sw, g->left, g->pw, W, &w0, &w1);
             T *restrict yp = y + (row * OW + ow) * C;
-            const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
+            if (fast2x2 && h1 - h0 == 2 && w1 - w0 == 2) {
+                NAME(avg_pixel_2x2)(xn, W, C, h0, w0, yp);
+                continue;
+            }
+            const T inv = NAME(inv_count)(h0, h1, w0, w1, g->ph * g->pw, inv_whole);
             for (ptrdiff_t c = 0; c < C; c++)
-                yp[c] = 0;
+                yp[c] = xn[(h0 * W + w0) * C + c];
             for (ptrdiff_t h = h0; h < h1; h++)
-                for (ptrdiff_t w = w0; w < w1; w++) {
+                for (ptrdiff_t w = (h == h0 ? w0 + 1 : w0); w < w1; w++) {
                     const T *restrict xp = xn + (h * W + w) * C;
                     for (ptrdiff_t c = 0; c < C; c++)
                         yp[c] += xp[c];
@@ -145,34 +218,56 @@ TARGET static void NAME(avg_pool2d_forward)(const nnx_pool_geom *g, const T *x, 
     }
 }
 
-/* Gather: each input pixel sums dy / count over the output windows that contain it. Every dx
- * element is written once by one thread, so there is no zeroing pass and no race, and the
- * parallel loop can run over all N*H input rows. */
+/* Gather, row by row: input row h receives dy / count from the output rows whose windows cover it
+ * (at most ceil(PH / SH) of them), each adding to the columns of its windows. Every dx row is
+ * written by one thread, in a fixed order (oh, then ow), so there is no race and no dependence on
+ * the thread count, and the parallel loop runs over all N*H input rows; the row being summed stays
+ * in L1. Step 7 (disjoint windows, stride >= pool, e.g. 2x2 stride 2): each pixel gets at most one
+ * contribution, so it is stored directly and only the gaps between windows are zeroed. */
 TARGET static void NAME(avg_pool2d_backward)(const nnx_pool_geom *g, const T *dy, T *dx)
 {
     const ptrdiff_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow;
+    const int disjoint = g->sh >= g->ph && g->sw >= g->pw;
+    const T inv_whole = (T)1 / (T)(g->ph * g->pw);
 #pragma omp parallel for schedule(static) if (g->n * H * W * C > NNX_POOL_PARALLEL_MIN)
     for (ptrdiff_t row = 0; row < g->n * H; row++) {
         ptrdiff_t n = row / H, h = row % H, oh0, oh1;
         nnx_pool_covering(h, g->sh, g->top, g->ph, OH, &oh0, &oh1);
-        const T *dyn = dy + n * OH * OW * C;
-        for (ptrdiff_t w = 0; w < W; w++) {
-            ptrdiff_t ow0, ow1;
-            nnx_pool_covering(w, g->sw, g->left, g->pw, OW, &ow0, &ow1);
-            T *restrict dxp = dx + (row * W + w) * C;
-            for (ptrdiff_t c = 0; c < C; c++)
-                dxp[c] = 0;
-            for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
+        T *restrict dxr = dx + row * W * C;
+        if (disjoint) {
+            ptrdiff_t done = 0; /* columns [0, done) are written */
+            for (ptrdiff_t oh = oh0; oh < oh1; oh++) { /* at most one */
                 ptrdiff_t h0, h1;
                 NAME(window)(oh, g->sh, g->top, g->ph, H, &h0, &h1);
-                for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+                const T *dyr = dy + (n * OH + oh) * OW * C;
+                for (ptrdiff_t ow = 0; ow < OW; ow++) {
                     ptrdiff_t w0, w1;
                     NAME(window)(ow, g->sw, g->left, g->pw, W, &w0, &w1);
-                    const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
-                    const T *restrict dyp = dyn + (oh * OW + ow) * C;
-                    for (ptrdiff_t c = 0; c < C; c++)
-                        dxp[c] += dyp[c] * inv;
+                    const T inv = NAME(inv_count)(h0, h1, w0, w1, g->ph * g->pw, inv_whole);
+                    const T *restrict dyp = dyr + ow * C;
+                    memset(dxr + done * C, 0, (size_t)((w0 - done) * C) * sizeof(T));
+                    for (ptrdiff_t w = w0; w < w1; w++)
+                        for (ptrdiff_t c = 0; c < C; c++)
+                            dxr[w * C + c] = dyp[c] * inv;
+                    done = w1;
                 }
+            }
+            memset(dxr + done * C, 0, (size_t)((W - done) * C) * sizeof(T));
+            continue;
+        }
+        memset(dxr, 0, (size_t)(W * C) * sizeof(T));
+        for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
+            ptrdiff_t h0, h1;
+            NAME(window)(oh, g->sh, g->top, g->ph, H, &h0, &h1);
+            const T *dyr = dy + (n * OH + oh) * OW * C;
+            for (ptrdiff_t ow = 0; ow < OW; ow++) {
+                ptrdiff_t w0, w1;
+                NAME(window)(ow, g->sw, g->left, g->pw, W, &w0, &w1);
+                const T inv = NAME(inv_count)(h0, h1, w0, w1, g->ph * g->pw, inv_whole);
+                const T *restrict dyp = dyr + ow * C;
+                for (ptrdiff_t w = w0; w < w1; w++)
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        dxr[w * C + c] += dyp[c] * inv;
             }
         }
     }

@@ -225,6 +225,17 @@ def test_max_backward_is_the_scatter_of_dy(case, layout, seed):
     np.testing.assert_allclose(dx32, dx, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("moved_to", [0, 5 * 11 + 10, 8 * 11 + 10])  # another tile; the last column/row
+def test_max_backward_with_an_argmax_outside_its_2x2_tile(simd, moved_to):
+    # 9x11 -> 4x5 looks like 2x2 tiles to the backward kernel; one index that leaves its tile must
+    # still be scattered exactly (the kernel falls back for that image)
+    x = make_input((3, 9, 11, 37), np.float32, "C", 8)
+    _, a = K.max_pool2d_forward(x, (2, 2), (2, 2), NO_PAD)
+    a[1, 2, 3, 17] = moved_to
+    dy = make_input(a.shape, np.float32, "C", 9)
+    np.testing.assert_array_equal(K.max_pool2d_backward(dy, a, x.shape), loop_max_scatter(dy, a, x.shape))
+
+
 @settings(max_examples=25)
 @given(case=pool_cases(), layout=st.sampled_from(["C", "F", "sliced"]), seed=st.integers(0, 2**16))
 def test_avg_backward_is_the_adjoint_of_forward(case, layout, seed):

@@ -1,0 +1,58 @@
+"""Print a Markdown table of pooling times: nnx vs PyTorch CPU (NCHW and channels-last), 1 and 2 threads.
+
+    python benchmarks/pool_table.py [--repeats 50]
+
+Every figure is the median of `repeats` calls after a warm-up call; the ratios compare numbers taken
+in the same run, so they hold up better than the absolute times on a shared machine. A ratio above 1
+means nnx is faster.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # bench_pool, and the checkout's nnx over any installed one
+import nnx  # noqa: E402
+from bench_pool import BATCHES, LAYERS, OPS, make_call, torch  # noqa: E402
+
+
+def median_us(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    if torch is None:
+        sys.exit("pool_table.py needs torch for its comparison columns")
+    print(f"nnx {nnx.kernels.info()['simd']}, torch {torch.__version__}; times in microseconds (median)\n")
+    print("| threads | op | layer | batch | nnx | torch NCHW | torch channels_last | NCHW / nnx | CL / nnx |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    before = nnx.get_num_threads()
+    for threads in args.threads:
+        nnx.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        for op in OPS:
+            for layer in LAYERS:
+                for batch in BATCHES:
+                    t = {impl: median_us(make_call(impl, op, batch, layer), args.repeats)
+                         for impl in ("nnx", "torch_nchw", "torch_channels_last")}
+                    print(f"| {threads} | {op} | {layer} | {batch} | {t['nnx']:.0f} | {t['torch_nchw']:.0f} | "
+                          f"{t['torch_channels_last']:.0f} | {t['torch_nchw'] / t['nnx']:.1f} | "
+                          f"{t['torch_channels_last'] / t['nnx']:.2f} |", flush=True)
+    nnx.set_num_threads(before)
+
+
+if __name__ == "__main__":
+    main()
