@@ -21,6 +21,8 @@ output repeats the previous output (zero before the first unmasked step).
 import numpy as np
 
 from nnx import backend
+from nnx.autograd import Function
+from nnx.functional.math import _t
 
 
 # --- activations applied in place, with derivatives written in terms of the activation's OUTPUT, so
@@ -296,10 +298,10 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
     return outputs.transpose(1, 0, 2), states, tape
 
 
-def rnn_backward(tape, d_outputs, d_final_states):
+def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
     """BPTT. d_outputs: (N, T, U) gradient of the outputs (processing order) or None;
-    d_final_states: one array or None per state.  Returns (dx, dkernel, drecurrent_kernel, dbias,
-    d_initial_states)."""
+    d_final_states: one array or None per state.  Returns (dx or None, dkernel, drecurrent_kernel,
+    dbias, d_initial_states)."""
     cell, xt, mt, caches = tape.cell, tape.xt, tape.mt, tape.caches
     steps, n, d = xt.shape
     units = tape.h_prev_all.shape[2]
@@ -337,7 +339,108 @@ def rnn_backward(tape, d_outputs, d_final_states):
     dkernel = _mm(xt.reshape(steps * n, d).T, flat)
     drecurrent, dbias = cell.weight_grads(tape.h_prev_all.reshape(steps * n, units), flat, drec_flat,
                                           caches)
+    if not need_dx:
+        return None, dkernel, drecurrent, dbias, dstates
     dxt = _mm(flat, np.ascontiguousarray(tape.kernel.T)).reshape(steps, n, d)
     if tape.go_backwards:
         dxt = dxt[::-1]
     return dxt.transpose(1, 0, 2), dkernel, drecurrent, dbias, dstates
+
+
+# --- autograd: one graph node per layer call ------------------------------------------------------
+
+class Recurrent(Function):
+    """forward(x, kernel, recurrent_kernel, bias, mask, spec, *initial_states)
+    -> (output, *final_states); output is (N, T, U) with spec['return_sequences'], else (N, U)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, recurrent_kernel, bias, mask, spec, *initial_states):
+        dtype = kernel.dtype
+        x = x.astype(dtype, copy=False)
+        units = recurrent_kernel.shape[0]
+        cell = make_cell(spec["kind"], units, recurrent_kernel, bias, spec["activation"],
+                         spec["recurrent_activation"], spec["reset_after"])
+        states = [s.astype(dtype, copy=False) for s in initial_states]
+        outputs, finals, tape = rnn_forward(cell, x, kernel, states, mask, spec["go_backwards"])
+        ctx.tape, ctx.return_sequences = tape, spec["return_sequences"]
+        ctx.has_bias = bias is not None
+        out = outputs if spec["return_sequences"] else np.ascontiguousarray(outputs[:, -1])
+        return (out,) + tuple(finals)
+
+    @staticmethod
+    def backward(ctx, g_out, *g_states):
+        tape = ctx.tape
+        if ctx.return_sequences:
+            d_outputs = g_out
+        else:
+            steps = tape.xt.shape[0]
+            d_outputs = np.zeros((g_out.shape[0], steps, g_out.shape[1]), g_out.dtype)
+            d_outputs[:, -1] = g_out
+        dx, dkernel, drec, dbias, dinit = rnn_backward(tape, d_outputs, g_states,
+                                                       need_dx=ctx.needs_input_grad[0])
+        return (dx, dkernel, drec, dbias, None, None) + tuple(dinit)
+
+
+_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+_STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
+
+
+def recurrent(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None, mask=None,
+              go_backwards=False, return_sequences=False, activation="tanh",
+              recurrent_activation="sigmoid", reset_after=True):
+    """Run a SimpleRNN ('simple_rnn'), LSTM ('lstm') or GRU ('gru') over x (N, T, D).
+
+    Weights in Keras' layout; mask: bool (N, T), False marks padded steps. Returns
+    (output, [final states]): output (N, T, U) with return_sequences, else (N, U); the states are
+    [h] ([h, c] for the LSTM)."""
+    if kind not in _GATES:
+        raise ValueError(f"recurrent: unknown kind {kind!r}; expected one of {sorted(_GATES)}")
+    x, kernel, recurrent_kernel = (_t(a, kind) for a in (x, kernel, recurrent_kernel))
+    if x.ndim != 3:
+        raise ValueError(f"{kind}: expected input of rank 3 (batch, timesteps, features), got shape "
+                         f"{x.shape}")
+    k = _GATES[kind]
+    units = recurrent_kernel.shape[0]
+    if kernel.ndim != 2 or kernel.shape != (x.shape[2], k * units) \
+            or recurrent_kernel.shape != (units, k * units):
+        raise ValueError(f"{kind}: input {x.shape}, kernel {kernel.shape} and recurrent_kernel "
+                         f"{recurrent_kernel.shape} do not fit; expected kernel "
+                         f"({x.shape[2]}, {k}*units) and recurrent_kernel (units, {k}*units)")
+    if bias is not None:
+        bias = _t(bias, kind)
+        want = (2, 3 * units) if kind == "gru" and reset_after else (k * units,)
+        if bias.shape != want:
+            raise ValueError(f"{kind}: bias shape {bias.shape}, expected {want}")
+    n, steps = x.shape[:2]
+    if steps == 0:
+        raise ValueError(f"{kind}: input {x.shape} has no time steps")
+    if initial_states is None:
+        initial_states = [np.zeros((n, units), kernel.dtype) for _ in range(_STATES[kind])]
+    initial_states = [_t(s, kind) for s in initial_states]
+    if len(initial_states) != _STATES[kind] or any(s.shape != (n, units) for s in initial_states):
+        raise ValueError(f"{kind}: expected {_STATES[kind]} initial state(s) of shape {(n, units)}, "
+                         f"got {[s.shape for s in initial_states]}")
+    if mask is not None:
+        mask = np.asarray(getattr(mask, "data", mask)).astype(bool, copy=False)
+        if mask.shape != (n, steps):
+            raise ValueError(f"{kind}: mask shape {mask.shape} does not match input {x.shape}; "
+                             f"expected {(n, steps)}")
+    spec = dict(kind=kind, activation=activation, recurrent_activation=recurrent_activation,
+                reset_after=reset_after, go_backwards=go_backwards, return_sequences=return_sequences)
+    out = Recurrent.apply(x, kernel, recurrent_kernel, bias, mask, spec, *initial_states)
+    return out[0], list(out[1:])
+
+
+def simple_rnn(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """`recurrent('simple_rnn', ...)`."""
+    return recurrent("simple_rnn", x, kernel, recurrent_kernel, bias, **kwargs)
+
+
+def lstm(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """`recurrent('lstm', ...)`."""
+    return recurrent("lstm", x, kernel, recurrent_kernel, bias, **kwargs)
+
+
+def gru(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """`recurrent('gru', ...)`."""
+    return recurrent("gru", x, kernel, recurrent_kernel, bias, **kwargs)

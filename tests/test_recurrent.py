@@ -1,0 +1,232 @@
+"""Recurrent ops and layers vs a step-by-step NumPy reference (written straight from Keras' equations,
+one sample and one step at a time) and central finite differences in float64."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nnx
+from nnx.functional import recurrent as R
+from nnx.tensor import Tensor
+
+# --- the step-by-step reference ------------------------------------------------------------------
+ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
+       "linear": lambda x: x, "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1)}
+
+
+def ref_step(kind, x, states, W, U, b, act, ract, reset_after):
+    f_act, f_ract = ACT[act], ACT[ract]
+    u = U.shape[0]
+    if kind == "simple_rnn":
+        return [f_act(x @ W + states[0] @ U + (0 if b is None else b))]
+    if kind == "lstm":
+        h, c = states
+        z = x @ W + h @ U + (0 if b is None else b)
+        i, f, g, o = (z[k * u:(k + 1) * u] for k in range(4))
+        c = f_ract(f) * c + f_ract(i) * f_act(g)
+        return [f_ract(o) * f_act(c), c]
+    h = states[0]
+    if reset_after:
+        bi, br = (np.zeros(3 * u), np.zeros(3 * u)) if b is None else (b[0], b[1])
+        xw, hu = x @ W + bi, h @ U + br
+        z = f_ract(xw[:u] + hu[:u])
+        r = f_ract(xw[u:2 * u] + hu[u:2 * u])
+        hh = f_act(xw[2 * u:] + r * hu[2 * u:])
+    else:
+        xw = x @ W + (np.zeros(3 * u) if b is None else b)
+        z = f_ract(xw[:u] + h @ U[:, :u])
+        r = f_ract(xw[u:2 * u] + h @ U[:, u:2 * u])
+        hh = f_act(xw[2 * u:] + (r * h) @ U[:, 2 * u:])
+    return [z * h + (1 - z) * hh]
+
+
+def ref_run(kind, x, W, U, b, initial, mask=None, go_backwards=False, act="tanh", ract="sigmoid",
+            reset_after=True):
+    """Keras semantics: (outputs (N, T, U) in processing order, final states). A masked step keeps
+    the states and repeats the previous output (zeros before the first unmasked step)."""
+    n, steps, _ = x.shape
+    u = U.shape[0]
+    outs = np.zeros((n, steps, u))
+    finals = [np.zeros((n, u)) for _ in initial]
+    for s in range(n):
+        states = [a[s].copy() for a in initial]
+        y = np.zeros(u)
+        order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+        for k, t in enumerate(order):
+            if mask is None or mask[s, t]:
+                states = ref_step(kind, x[s, t], states, W, U, b, act, ract, reset_after)
+                y = states[0]
+            outs[s, k] = y
+        for a, v in zip(finals, states):
+            a[s] = v
+    return outs, finals
+
+
+def numeric_grad(f, a, eps=1e-6):
+    """Central differences of the scalar f() with respect to every element of a (changed in place)."""
+    g = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        p = f()
+        a[i] = old - eps
+        m = f()
+        a[i] = old
+        g[i] = (p - m) / (2 * eps)
+    return g
+
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+NSTATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
+CASES = [("simple_rnn", True), ("lstm", True), ("gru", True), ("gru", False)]
+
+
+def make_problem(kind, reset_after, n=3, steps=5, d=4, u=3, masked=False, seed=0):
+    rng = np.random.default_rng(seed)
+    k = GATES[kind]
+    p = dict(x=rng.normal(size=(n, steps, d)), W=rng.normal(size=(d, k * u)) * 0.6,
+             U=rng.normal(size=(u, k * u)) * 0.6,
+             b=rng.normal(size=(2, 3 * u) if kind == "gru" and reset_after else (k * u,)) * 0.5,
+             init=[rng.normal(size=(n, u)) for _ in range(NSTATES[kind])])
+    p["mask"] = None
+    if masked:
+        p["mask"] = rng.random((n, steps)) > 0.4
+        p["mask"][0] = [False, True, True, False, False][:steps] + [True] * max(0, steps - 5)
+    return p
+
+
+# --- the whole-sequence math against the reference -------------------------------------------------
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_forward_matches_step_reference(kind, reset_after, masked, go_backwards):
+    p = make_problem(kind, reset_after, masked=masked)
+    want, want_states = ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"], p["mask"],
+                                go_backwards, reset_after=reset_after)
+    cell = R.make_cell(kind, 3, p["U"], p["b"], reset_after=reset_after)
+    got, got_states, _ = R.rnn_forward(cell, p["x"], p["W"], p["init"], p["mask"], go_backwards)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    for g, w in zip(got_states, want_states):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+@pytest.mark.parametrize("masked,go_backwards", [(False, False), (True, False), (True, True)])
+def test_bptt_matches_finite_differences(kind, reset_after, masked, go_backwards):
+    p = make_problem(kind, reset_after, masked=masked, seed=1)
+    rng = np.random.default_rng(2)
+    g_out = rng.normal(size=(3, 5, 3))
+    g_states = [rng.normal(size=(3, 3)) for _ in p["init"]]
+
+    def loss():  # the reference, so the analytic gradients are checked against independent code
+        out, states = ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"], p["mask"],
+                              go_backwards, reset_after=reset_after)
+        return (out * g_out).sum() + sum((s * g).sum() for s, g in zip(states, g_states))
+
+    cell = R.make_cell(kind, 3, p["U"], p["b"], reset_after=reset_after)
+    _, _, tape = R.rnn_forward(cell, p["x"], p["W"], p["init"], p["mask"], go_backwards)
+    dx, dW, dU, db, dinit = R.rnn_backward(tape, g_out, g_states)
+    for got, wrt in [(dx, p["x"]), (dW, p["W"]), (dU, p["U"]), (db, p["b"])] + list(zip(dinit, p["init"])):
+        np.testing.assert_allclose(got, numeric_grad(loss, wrt), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid")])
+def test_other_activations(act, ract):
+    p = make_problem("lstm", True, seed=3)
+    want, _ = ref_run("lstm", p["x"], p["W"], p["U"], p["b"], p["init"], act=act, ract=ract)
+    cell = R.make_cell("lstm", 3, p["U"], p["b"], act, ract)
+    got, _, tape = R.rnn_forward(cell, p["x"], p["W"], p["init"])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(4).normal(size=got.shape)
+    dx, dW, *_ = R.rnn_backward(tape, g, [None, None])
+
+    def loss():
+        return (ref_run("lstm", p["x"], p["W"], p["U"], p["b"], p["init"], act=act, ract=ract)[0] * g).sum()
+    np.testing.assert_allclose(dW, numeric_grad(loss, p["W"]), rtol=1e-5, atol=1e-6)
+
+
+@given(n=st.integers(1, 4), steps=st.integers(1, 6), d=st.integers(1, 5), u=st.integers(1, 5),
+       case=st.sampled_from(CASES), masked=st.booleans(), go_backwards=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_forward_property_over_shapes(n, steps, d, u, case, masked, go_backwards, seed):
+    kind, reset_after = case
+    p = make_problem(kind, reset_after, n, steps, d, u, seed=seed)
+    mask = np.random.default_rng(seed).random((n, steps)) > 0.3 if masked else None
+    want, want_states = ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"], mask, go_backwards,
+                                reset_after=reset_after)
+    cell = R.make_cell(kind, u, p["U"], p["b"], reset_after=reset_after)
+    got, got_states, _ = R.rnn_forward(cell, p["x"], p["W"], p["init"], mask, go_backwards)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    for g, w in zip(got_states, want_states):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_agrees_with_float64():
+    p = make_problem("lstm", True, n=4, steps=20, d=6, u=8, seed=5)
+    want, _ = ref_run("lstm", p["x"], p["W"], p["U"], p["b"], p["init"])
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    cell = R.make_cell("lstm", 8, f32(p["U"]), f32(p["b"]))
+    got, _, _ = R.rnn_forward(cell, f32(p["x"]), f32(p["W"]), [f32(s) for s in p["init"]])
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_sigmoid_is_stable_for_huge_preactivations():
+    p = make_problem("gru", True, seed=6)
+    cell = R.make_cell("gru", 3, p["U"], p["b"] * 1e4)
+    with np.errstate(all="raise"):
+        got, _, _ = R.rnn_forward(cell, p["x"] * 1e4, p["W"], p["init"])
+    assert np.all(np.isfinite(got))
+
+
+# --- the autograd op ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_functional_op_gradients(kind, reset_after, return_sequences):
+    p = make_problem(kind, reset_after, masked=True, seed=7)
+    x, W, U, b = (Tensor(p[k], requires_grad=True) for k in ("x", "W", "U", "b"))
+    init = [Tensor(s, requires_grad=True) for s in p["init"]]
+    out, states = R.recurrent(kind, x, W, U, b, initial_states=init, mask=p["mask"],
+                              return_sequences=return_sequences, reset_after=reset_after)
+    rng = np.random.default_rng(8)
+    g_out, g_last = rng.normal(size=out.shape), rng.normal(size=states[-1].shape)
+    ((out * g_out).sum() + (states[-1] * g_last).sum()).backward()
+
+    def loss():
+        seq, fin = ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"], p["mask"],
+                           reset_after=reset_after)
+        return (((seq if return_sequences else seq[:, -1]) * g_out).sum() + (fin[-1] * g_last).sum())
+    for t, k in [(x, "x"), (W, "W"), (U, "U"), (b, "b")]:
+        np.testing.assert_allclose(t.grad, numeric_grad(loss, p[k]), rtol=1e-6, atol=1e-7)
+    for t, s in zip(init, p["init"]):
+        np.testing.assert_allclose(t.grad, numeric_grad(loss, s), rtol=1e-6, atol=1e-7)
+
+
+def test_functional_op_records_one_node_and_honours_no_grad():
+    p = make_problem("lstm", True)
+    W = Tensor(p["W"], requires_grad=True)
+    out, _ = R.lstm(p["x"], W, p["U"], p["b"])
+    assert out.requires_grad and out._node.fn is R.Recurrent
+    with nnx.no_grad():
+        out, _ = R.lstm(p["x"], W, p["U"], p["b"])
+    assert not out.requires_grad
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(x=np.zeros((3, 4))), "rank 3"),
+    (dict(W=np.zeros((5, 12))), "kernel"),
+    (dict(b=np.zeros(7)), "bias"),
+    (dict(mask=np.ones((3, 4), bool)), "mask"),
+    (dict(init=[np.zeros((2, 3)), np.zeros((3, 3))]), "initial state"),
+])
+def test_functional_op_rejects_bad_shapes(bad, match):
+    p = make_problem("lstm", True)
+    p.update(bad)
+    with pytest.raises(ValueError, match=match):
+        R.lstm(p["x"], p["W"], p["U"], p["b"], initial_states=p["init"], mask=p["mask"])
+
+
+def test_unsupported_activation_is_a_clear_error():
+    with pytest.raises(ValueError, match="softmax"):
+        R.make_cell("lstm", 3, np.zeros((3, 12)), None, activation="softmax")
