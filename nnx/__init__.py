@@ -8,5 +8,6 @@ from nnx.tensor import Tensor, tensor
 from nnx.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from nnx.random import get_rng, manual_seed
 from nnx import functional  # noqa: F401
+from nnx.gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"

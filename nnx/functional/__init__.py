@@ -9,6 +9,7 @@ from nnx.functional.math import (  # noqa: F401
 )
 from nnx.functional.activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from nnx.functional.linear import dense  # noqa: F401
+from nnx.functional.convolution import avg_pool2d, conv2d, max_pool2d  # noqa: F401
 from nnx.functional.dropout import dropout  # noqa: F401
 from nnx.functional.losses import (  # noqa: F401
     binary_cross_entropy_with_logits, softmax_cross_entropy, sparse_softmax_cross_entropy,

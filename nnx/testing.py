@@ -1,0 +1,155 @@
+"""Test helpers for people writing kernels and ops: gradient checks, kernel-vs-reference comparison,
+and hypothesis strategies for image batches and convolution / pooling configurations.
+
+hypothesis is imported only inside the strategy functions, so this module imports without it.
+"""
+import numpy as np
+
+from nnx.gradcheck import GradcheckError, gradcheck  # noqa: F401  (re-exported)
+
+_TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-10, 1e-12)}
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}:{value.dtype}"
+    return repr(value)
+
+
+def assert_kernel_matches_reference(name, *args, **kwargs):
+    """Run `nnx.kernels.<name>` and `nnx.reference.<name>` on the same arguments and assert the results
+    agree: exactly for integer outputs, else within rtol and atol * max(1, |reference|) for the
+    output's dtype (float32: 1e-4 / 1e-5; float64: 1e-10 / 1e-12). Returns the compiled result."""
+    from nnx import kernels, reference
+    got = getattr(kernels, name)(*args, **kwargs)
+    want = getattr(reference, name)(*args, **kwargs)
+    call = f"{name}({', '.join([_describe(a) for a in args] + [f'{k}={_describe(v)}' for k, v in kwargs.items()])})"
+    got_parts = got if isinstance(got, tuple) else (got,)
+    want_parts = want if isinstance(want, tuple) else (want,)
+    if len(got_parts) != len(want_parts):
+        raise AssertionError(f"{call}: kernel returned {len(got_parts)} results, reference {len(want_parts)}")
+    for k, (g, w) in enumerate(zip(got_parts, want_parts)):
+        g, w = np.asarray(g), np.asarray(w)
+        where = f"{call}, result {k}"
+        if g.shape != w.shape:
+            raise AssertionError(f"{where}: shape {g.shape} != reference shape {w.shape}")
+        if g.dtype != w.dtype:
+            raise AssertionError(f"{where}: dtype {g.dtype} != reference dtype {w.dtype}")
+        if g.dtype.kind != "f":
+            bad = np.argwhere(g != w)
+            if bad.size:
+                i = tuple(bad[0])
+                raise AssertionError(f"{where}: {len(bad)} elements differ, first at {i}: "
+                                     f"{g[i]} vs reference {w[i]}")
+            continue
+        rtol, atol = _TOLERANCE.get(g.dtype, (1e-3, 1e-3))
+        scale = max(1.0, float(np.nanmax(np.abs(w)))) if w.size and not np.all(np.isnan(w)) else 1.0
+        close = np.isclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True)
+        if not close.all():
+            i = tuple(np.argwhere(~close)[0])
+            worst = float(np.nanmax(np.abs(g.astype(np.float64) - w)))
+            raise AssertionError(f"{where}: {int((~close).sum())} of {g.size} elements differ beyond "
+                                 f"rtol={rtol}, atol={atol * scale:g}; first at {i}: {g[i]!r} vs "
+                                 f"reference {w[i]!r}; worst absolute difference {worst:g}")
+    return got
+
+
+def with_layout(array, layout):
+    """The same values in another memory layout: 'C', 'F' (Fortran order), 'sliced' (a strided view
+    into a larger buffer) or 'transposed' (a non-contiguous transposed view)."""
+    array = np.asarray(array)
+    if layout == "C":
+        return np.ascontiguousarray(array)
+    if layout == "F":
+        return np.asfortranarray(array)
+    if layout == "sliced":
+        big = np.zeros(tuple(2 * n for n in array.shape), dtype=array.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in array.shape)]
+        view[...] = array
+        return view
+    if layout == "transposed":
+        return np.ascontiguousarray(array.T).T
+    raise ValueError(f"with_layout: unknown layout {layout!r}")
+
+
+LAYOUTS = ("C", "F", "sliced", "transposed")
+
+
+def _strategies():
+    try:
+        from hypothesis import strategies as st
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("nnx.testing strategies need hypothesis: pip install hypothesis") from e
+    return st
+
+
+def arrays(shape, dtype=np.float64, scale=1.0):
+    """A strategy for a standard-normal array of `shape` (seeded by hypothesis, so it shrinks)."""
+    st = _strategies()
+    return st.integers(0, 2**32 - 1).map(
+        lambda seed: (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype))
+
+
+def image_batches(max_batch=3, min_side=1, max_side=8, max_channels=4, dtype=np.float64, layouts=LAYOUTS):
+    """A strategy for (N, H, W, C) float arrays in any of `layouts`."""
+    st = _strategies()
+
+    @st.composite
+    def draw(draw_):
+        shape = (draw_(st.integers(1, max_batch)), draw_(st.integers(min_side, max_side)),
+                 draw_(st.integers(min_side, max_side)), draw_(st.integers(1, max_channels)))
+        return with_layout(draw_(arrays(shape, dtype)), draw_(st.sampled_from(layouts)))
+    return draw()
+
+
+def conv_configs(max_batch=2, max_side=8, max_channels=4, max_kernel=3, dtype=np.float64,
+                 layouts=LAYOUTS):
+    """A strategy for kernel-level conv2d arguments that produce at least a 1x1 output: a dict with
+    x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), strides, padding
+    ((top, bottom), (left, right)), dilation and groups — exactly `nnx.kernels.conv2d_forward`'s
+    arguments, so `kernels.conv2d_forward(**config)` works."""
+    st = _strategies()
+
+    @st.composite
+    def draw(draw_):
+        groups = draw_(st.integers(1, 2))
+        c_in = groups * draw_(st.integers(1, max(1, max_channels // groups)))
+        c_out = groups * draw_(st.integers(1, max(1, max_channels // groups)))
+        kh, kw = draw_(st.integers(1, max_kernel)), draw_(st.integers(1, max_kernel))
+        dh, dw = draw_(st.integers(1, 2)), draw_(st.integers(1, 2))
+        sh, sw = draw_(st.integers(1, 3)), draw_(st.integers(1, 3))
+        pads = tuple((draw_(st.integers(0, k - 1)), draw_(st.integers(0, k - 1))) for k in (kh, kw))
+        h = draw_(st.integers(max(1, (kh - 1) * dh + 1 - sum(pads[0])), max_side + (kh - 1) * dh))
+        w = draw_(st.integers(max(1, (kw - 1) * dw + 1 - sum(pads[1])), max_side + (kw - 1) * dw))
+        n = draw_(st.integers(1, max_batch))
+        x = with_layout(draw_(arrays((n, h, w, c_in), dtype)), draw_(st.sampled_from(layouts)))
+        kernel = with_layout(draw_(arrays((kh, kw, c_in // groups, c_out), dtype)),
+                             draw_(st.sampled_from(layouts)))
+        return dict(x=x, kernel=kernel, strides=(sh, sw), padding=pads, dilation=(dh, dw), groups=groups)
+    return draw()
+
+
+def pool_configs(max_batch=2, max_side=8, max_channels=3, max_pool=3, dtype=np.float64, layouts=LAYOUTS):
+    """A strategy for kernel-level pooling arguments: a dict with x, pool_size, strides and padding
+    (each side smaller than the pool), producing at least a 1x1 output."""
+    st = _strategies()
+
+    @st.composite
+    def draw(draw_):
+        ph, pw = draw_(st.integers(1, max_pool)), draw_(st.integers(1, max_pool))
+        sh, sw = draw_(st.integers(1, 3)), draw_(st.integers(1, 3))
+        pads = tuple((draw_(st.integers(0, k - 1)), draw_(st.integers(0, k - 1))) for k in (ph, pw))
+        h = draw_(st.integers(max(1, ph - sum(pads[0])), max_side))
+        w = draw_(st.integers(max(1, pw - sum(pads[1])), max_side))
+        shape = (draw_(st.integers(1, max_batch)), h, w, draw_(st.integers(1, max_channels)))
+        x = with_layout(draw_(arrays(shape, dtype)), draw_(st.sampled_from(layouts)))
+        return dict(x=x, pool_size=(ph, pw), strides=(sh, sw), padding=pads)
+    return draw()
+
+
+def broadcastable_shapes(max_dims=3, max_side=4):
+    """A strategy for a pair of shapes that broadcast against each other."""
+    st = _strategies()
+    from hypothesis.extra.numpy import mutually_broadcastable_shapes
+    return mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side).map(
+        lambda s: s.input_shapes)
