@@ -48,9 +48,9 @@ def main():
                 for batch in BATCHES:
                     t = {impl: median_us(make_call(impl, op, batch, layer), args.repeats)
                          for impl in ("nnx", "torch_nchw", "torch_channels_last")}
-                    print(f"| {threads} | {op} | {layer} | {batch} | {t['nnx']:.0f} | {t['torch_nchw']:.0f} | "
-                          f"{t['torch_channels_last']:.0f} | {t['torch_nchw'] / t['nnx']:.1f} | "
-                          f"{t['torch_channels_last'] / t['nnx']:.2f} |", flush=True)
+                    nnx_t, nchw, cl = t["nnx"], t["torch_nchw"], t["torch_channels_last"]
+                    print(f"| {threads} | {op} | {layer} | {batch} | {nnx_t:.0f} | {nchw:.0f} | {cl:.0f} | "
+                          f"{nchw / nnx_t:.1f} | {cl / nnx_t:.2f} |", flush=True)
     nnx.set_num_threads(before)
 
 

@@ -11,21 +11,26 @@
  *   avg backward  dx[pixel] = sum of dy / count over the windows that contain the pixel (a gather).
  * Cost: forward and average backward touch each output PH*PW times, i.e. N*OH*OW*PH*PW*C
  * compare/adds, and stream x and y once: for the usual 2x2 stride-2 pool that is memory-bound (about
- * two bytes moved per flop). Max backward is one pass over dx (zeroing) plus N*OH*OW*C scalar
- * scatters.
+ * two bytes moved per flop). Max backward writes dx once and reads dy and argmax once.
  *
- * Optimisation steps, each visible below or in pool_impl.h:
- *   1. Loop order n, oh, ow, window, c: the c loop is contiguous and vectorised by the compiler.
- *   2. A 2x2 fast path for max forward: the four candidates are compared in registers and y/argmax
- *      written once.
- *   3. int32 argmax: the index vectors are as wide as float32 data, so compare-and-blend of values
- *      and indices runs in the same SIMD lanes; half the memory traffic of int64.
+ * Optimisation steps, each named where it happens in pool_impl.h:
+ *   1. Loop order n, oh, ow, window, c: the c loop is contiguous and the compiler vectorises it
+ *      (the max's NaN-aware compare is spelled so that GCC can).
+ *   2. 2x2 fast paths for max and average forward: the four candidates are combined in registers
+ *      and y / argmax written once, instead of read and rewritten per window element.
+ *   3. int32 argmax: index vectors are as wide as float32 data, so compare-and-blend of values and
+ *      indices runs in the same SIMD lanes; half the memory traffic of int64.
  *   4. Runtime dispatch: pool_impl.h is compiled twice per type, for baseline x86-64 (SSE2) and
  *      with target("avx2,fma"); nnx_simd_active() picks one at each call.
  *   5. OpenMP over the N*OH output rows (forward) or N*H input rows (average backward: a gather, so
  *      each dx element has one writer). Max backward scatters and windows may overlap, so it splits
  *      over images. Every element is computed by one thread in a fixed order: results are
  *      bit-identical for any thread count. Tiny problems stay on one thread.
+ *   6. Max backward on 2x2 tiles: instead of zeroing dx and scattering scalar by scalar, each output
+ *      writes its whole tile (dy where argmax points, 0 elsewhere) in one vectorised pass, with a
+ *      check that falls back to the scatter when an index leaves its tile.
+ *   7. Average backward gathers row by row; disjoint windows (stride >= pool) store instead of
+ *      zero-then-add, and whole windows share one precomputed 1/count instead of dividing.
  */
 #include <string.h>
 

@@ -18,8 +18,8 @@ TARGET static inline void NAME(window)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t 
     *hi = start + pool > size ? size : start + pool;
 }
 
-/* 1 / (number of the window's pixels inside the image). Whole windows, the common case, share one
- * precomputed reciprocal: a division per window costs more than the window's adds. */
+/* 1 / (number of the window's pixels inside the image). Step 7: whole windows, the common case,
+ * share one precomputed reciprocal: a division per window costs more than the window's adds. */
 TARGET static inline T NAME(inv_count)(ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t w0, ptrdiff_t w1,
                                        ptrdiff_t whole, T inv_whole)
 {
@@ -137,7 +137,8 @@ TARGET static int NAME(max_tiles_2x2_image)(ptrdiff_t H, ptrdiff_t W, ptrdiff_t 
             const int32_t *restrict a = argmax + (oh * OW + ow) * C;
             T *restrict d00 = dx + (2 * oh * W + 2 * ow) * C, *restrict d01 = d00 + C;
             T *restrict d10 = d00 + W * C, *restrict d11 = d10 + C;
-            int32_t p00 = (int32_t)(2 * oh * W + 2 * ow), p01 = p00 + 1, p10 = p00 + (int32_t)W, p11 = p10 + 1;
+            int32_t p00 = (int32_t)(2 * oh * W + 2 * ow), p01 = p00 + 1;
+            int32_t p10 = p00 + (int32_t)W, p11 = p10 + 1;
             for (ptrdiff_t c = 0; c < C; c++) {
                 int32_t at = a[c];
                 T v = d[c] + (T)0; /* + 0 turns -0 into +0, as the scatter's 0 + dy does */
@@ -174,7 +175,7 @@ TARGET static ptrdiff_t NAME(max_pool2d_backward)(const nnx_pool_geom *g, const 
     return bad;
 }
 
-/* Step 2 again, for the average: a 2x2 window inside the image is summed in registers and y written
+/* Step 2 for the average: a 2x2 window inside the image is summed in registers and y written
  * once. Same summation order as the general loop below, so both give the same bits. */
 TARGET static void NAME(avg_pixel_2x2)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
                                        ptrdiff_t w0, T *restrict y)

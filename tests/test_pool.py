@@ -88,7 +88,8 @@ def make_input(shape, dtype, layout, seed):
         big = rng.standard_normal((shape[0], shape[1] + 1, shape[2], 2 * shape[3])).astype(dtype)
         return big[:, 1:, :, ::2]
     # "nchw": a channels-last view of NCHW memory, as a PyTorch user would hand over
-    return np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+    nchw = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2))
+    return nchw.transpose(0, 2, 3, 1)
 
 
 @pytest.fixture(params=_native.simd_paths())
@@ -265,7 +266,10 @@ def _finite_difference(f, x, eps=1e-6):
     return g
 
 
-@pytest.mark.parametrize("pool,strides,padding", [((2, 2), (2, 2), NO_PAD), ((3, 2), (1, 2), ((1, 2), (1, 0)))])
+@pytest.mark.parametrize("pool,strides,padding", [
+    ((2, 2), (2, 2), NO_PAD),
+    ((3, 2), (1, 2), ((1, 2), (1, 0))),
+])
 def test_gradients_match_finite_differences(pool, strides, padding):
     rng = np.random.default_rng(7)
     x = rng.permutation(2 * 5 * 6 * 3).reshape(2, 5, 6, 3).astype(np.float64) / 7  # distinct: no kinks
@@ -290,7 +294,8 @@ def test_bit_identical_for_one_and_two_threads(pool, strides):
             _native.set_num_threads(threads)
             y, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
             dy = make_input(y.shape, np.float32, "C", 6)
-            results.append((y, a, K.max_pool2d_backward(dy, a, x.shape), K.avg_pool2d_forward(x, pool, strides, NO_PAD),
+            results.append((y, a, K.max_pool2d_backward(dy, a, x.shape),
+                            K.avg_pool2d_forward(x, pool, strides, NO_PAD),
                             K.avg_pool2d_backward(dy, x.shape, pool, strides, NO_PAD)))
     finally:
         _native.set_num_threads(before)
