@@ -112,13 +112,13 @@ class Tensor:
     def __bool__(self):
         if self.data.size != 1:
             raise ValueError(f"The truth value of a Tensor of shape {self.data.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self.data.item())
 
     def __float__(self):
-        return float(self.data)
+        return float(self.data.item())
 
     def __int__(self):
-        return int(self.data)
+        return int(self.data.item())
 
     __hash__ = object.__hash__  # identity: Tensors are dict keys (optimizer slots) despite __eq__
 

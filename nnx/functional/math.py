@@ -119,11 +119,9 @@ class MatMul(Function):
         need_a, need_b = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a            # (..., m, k)
         b2 = b[:, None] if b.ndim == 1 else b            # (..., k, n)
-        g2 = g
+        g2 = np.expand_dims(g, -1) if b.ndim == 1 else g
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)                  # (..., m, n)
+            g2 = np.expand_dims(g2, -2)                  # (..., m, n)
         ga = gb = None
         if need_a:
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))

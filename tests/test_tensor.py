@@ -1,0 +1,225 @@
+"""Tensor: dtype rules, attributes, operators, broadcasting, indexing, reductions, shape methods."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nnx
+from nnx.testing import broadcastable_shapes
+
+
+# --- construction and dtype rules ---------------------------------------------------------------
+@pytest.mark.parametrize("data, dtype", [
+    (1.5, np.float32), ([1.0, 2.0], np.float32), ([1, 2], np.float32), (3, np.float32),
+    (np.zeros(2, np.float64), np.float64), (np.zeros(2, np.float32), np.float32),
+    (np.zeros(2, np.float16), np.float32), (np.arange(3), np.float32),
+    (np.arange(3, dtype=np.uint8), np.float32), (np.array([True, False]), np.bool_),
+    (np.float64(2.0), np.float64),
+])
+def test_default_dtype_rules(data, dtype):
+    t = nnx.Tensor(data)
+    assert t.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(t.data, np.asarray(data).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float64", np.float64, np.dtype("float64"), "f8"])
+def test_dtype_argument_accepts_names_and_dtypes(dtype):
+    assert nnx.Tensor([1, 2], dtype=dtype).dtype == np.float64
+    assert nnx.tensor(1.0, dtype=dtype).dtype == np.float64
+
+
+def test_explicit_integer_dtype_is_kept():
+    assert nnx.Tensor([1, 2], dtype="int64").dtype == np.int64
+
+
+@pytest.mark.parametrize("data", [np.array(["a"]), np.array([object()]), np.array([1j]), "text"])
+def test_bad_data_raises_type_error_naming_tensor(data):
+    with pytest.raises(TypeError, match="Tensor"):
+        nnx.Tensor(data)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", object, "U3"])
+def test_bad_dtype_argument_raises_type_error(dtype):
+    with pytest.raises(TypeError, match="Tensor"):
+        nnx.Tensor([1.0], dtype=dtype)
+
+
+def test_only_float_tensors_require_grad():
+    with pytest.raises(TypeError, match="floating"):
+        nnx.Tensor([1, 2], dtype="int32", requires_grad=True)
+
+
+def test_float32_array_is_shared_not_copied():
+    a = np.zeros(3, np.float32)
+    assert nnx.Tensor(a).data is a
+
+
+def test_attributes_and_protocols():
+    t = nnx.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3), 2, 6, 2)
+    assert t.grad is None and t.requires_grad and t.is_leaf
+    assert np.asarray(t) is t.data and t.numpy() is t.data
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert "requires_grad=True" in repr(t) and "float64" in repr(t)
+    assert [r.shape for r in t] == [(3,), (3,)]
+    assert float(nnx.Tensor([2.5])) == 2.5 and nnx.Tensor(3.0).item() == 3.0
+    with pytest.raises(TypeError):
+        len(nnx.Tensor(1.0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
+
+
+def test_tensors_hash_by_identity():
+    a, b = nnx.Tensor([1.0]), nnx.Tensor([1.0])
+    assert len({a: 1, b: 2}) == 2
+
+
+# --- operators ----------------------------------------------------------------------------------
+def _leaf(shape, seed, dtype=np.float64, positive=False):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return nnx.Tensor(np.abs(x) + 0.5 if positive else x, requires_grad=True)
+
+
+@pytest.mark.parametrize("op, ref", [
+    (lambda a, b: a + b, np.add), (lambda a, b: a - b, np.subtract),
+    (lambda a, b: a * b, np.multiply), (lambda a, b: a / b, np.divide),
+    (lambda a, b: a ** b, np.power),
+])
+def test_operators_match_numpy_with_arrays_on_either_side(op, ref):
+    a = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    b = np.array([0.5, 2.0], np.float32)
+    for left, right in [(nnx.Tensor(a), b), (a, nnx.Tensor(b)), (nnx.Tensor(a), nnx.Tensor(b))]:
+        out = op(left, right)
+        assert isinstance(out, nnx.Tensor) and out.dtype == np.float32
+        np.testing.assert_allclose(out.data, ref(a, b), rtol=1e-6)
+
+
+def test_scalar_and_float64_constants_do_not_upcast_float32():
+    t = nnx.Tensor(np.ones(3, np.float32))
+    for out in (t * 2.0, 2 * t, t + np.ones(3), np.ones(3) - t, t / np.float64(3), t ** 2):
+        assert out.dtype == np.float32
+
+
+def test_unary_minus_and_matmul():
+    a, b = _leaf((2, 3), 0), _leaf((3, 4), 1)
+    np.testing.assert_allclose((-a).data, -a.data)
+    np.testing.assert_allclose((a @ b).data, a.data @ b.data)
+    np.testing.assert_allclose((a.data @ b).data, a.data @ b.data)
+
+
+@pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)),
+                                    ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((1, 2, 3), (4, 3, 2))])
+def test_matmul_gradients_for_all_rank_combinations(sa, sb):
+    assert nnx.gradcheck(lambda a, b: a @ b, [_leaf(sa, 2), _leaf(sb, 3)])
+
+
+def test_comparisons_return_bool_tensors_without_grad():
+    t = _leaf((4,), 0)
+    for out in (t < 0, t <= 0, t > 0, t >= 0, t == t, t != 0, t > np.zeros(4)):
+        assert isinstance(out, nnx.Tensor) and out.dtype == np.bool_ and not out.requires_grad
+    np.testing.assert_array_equal((t > 0).data, t.data > 0)
+
+
+@given(broadcastable_shapes(), st.sampled_from(["add", "sub", "mul", "div"]))
+def test_broadcasting_gradients_reduce_to_each_operand(shapes, name):
+    op = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[name]
+    a, b = _leaf(shapes[0], 0), _leaf(shapes[1], 1, positive=True)
+    assert nnx.gradcheck(op, [a, b])
+    op(a, b).sum().backward()
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+
+
+def test_pow_gradients_with_tensor_exponent_and_base():
+    a, b = _leaf((3,), 0, positive=True), _leaf((3,), 1)
+    assert nnx.gradcheck(lambda a, b: a ** b, [a, b])
+    assert nnx.gradcheck(lambda b: 2.0 ** b, [b])
+    assert nnx.gradcheck(lambda a: a ** 3, [a])
+
+
+@pytest.mark.parametrize("op", [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b])
+def test_bad_broadcasting_names_the_op_and_both_shapes(op):
+    a, b = nnx.Tensor(np.ones((2, 3))), nnx.Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):
+        op(a, b)
+
+
+# --- indexing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("index", [
+    1, slice(1, 3), (slice(None), 2), (Ellipsis, 0), (None, 1), np.array([0, 2, 2, 0]),
+    (np.array([0, 1, 1]), np.array([2, 2, 2])), np.array([True, False, True, True]), [3, 3],
+])
+def test_indexing_values_and_gradients(index):
+    x = _leaf((4, 3), 0)
+    np.testing.assert_array_equal(x[index].data, x.data[index])
+    assert nnx.gradcheck(lambda t: t[index], [x])
+
+
+def test_repeated_fancy_index_accumulates_gradient():
+    x = _leaf((3,), 0)
+    x[np.array([1, 1, 1, 2])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 3, 1])
+
+
+def test_tensor_index_is_accepted():
+    x = _leaf((4,), 0)
+    np.testing.assert_array_equal(x[nnx.Tensor([2, 0], dtype="int64")].data, x.data[[2, 0]])
+
+
+# --- reductions and shapes ----------------------------------------------------------------------
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (2, 0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+def test_reductions_match_numpy_and_gradcheck(name, axis, keepdims):
+    x = _leaf((2, 3, 4), 0)
+    out = getattr(x, name)(axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(out.data, getattr(np, name)(x.data, axis=axis, keepdims=keepdims))
+    assert nnx.gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x])
+
+
+def test_max_sends_gradient_to_first_maximum_on_ties():
+    x = nnx.Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [1, 0, 0]])
+    x.grad = None
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [0, 0, 0]])
+
+
+def test_reduction_axis_out_of_range_raises():
+    with pytest.raises(ValueError, match="sum.*axis 3"):
+        nnx.Tensor(np.ones((2, 2))).sum(axis=3)
+
+
+def test_reshape_transpose_and_T():
+    x = _leaf((2, 3, 4), 0)
+    assert x.reshape(6, 4).shape == (6, 4) and x.reshape((4, -1)).shape == (4, 6)
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3) and x.transpose((1, 0, 2)).shape == (3, 2, 4)
+    assert x.T.shape == (4, 3, 2)
+    assert nnx.gradcheck(lambda t: t.reshape(4, 6).T * np.arange(24.0).reshape(6, 4), [x])
+    assert nnx.gradcheck(lambda t: t.transpose(2, 0, 1) * np.arange(24.0).reshape(4, 2, 3), [x])
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3, 4\).*\(5, 5\)"):
+        x.reshape(5, 5)
+    with pytest.raises(ValueError, match="transpose"):
+        x.transpose(0, 0, 1)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "square", "relu", "sigmoid", "tanh"])
+def test_elementwise_methods_gradcheck(name):
+    x = _leaf((3, 4), 0, positive=name in ("log", "sqrt"))
+    if name in ("abs", "relu"):  # keep away from the kink at 0
+        x.data[np.abs(x.data) < 1e-3] = 0.5
+    assert nnx.gradcheck(lambda t: getattr(t, name)(), [x])
+
+
+def test_clip_passes_gradient_only_inside_the_range():
+    x = nnx.Tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
+    x.clip(-1.0, 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 1, 1, 0])
+    np.testing.assert_array_equal(x.clip(min=0.0).data, [0, 0, 0.5, 2])
+
+
+def test_detach_cuts_the_graph():
+    x = _leaf((2,), 0)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    np.testing.assert_array_equal(d.data, x.data * 2)
