@@ -187,7 +187,7 @@ def test_functional_op_gradients(kind, reset_after, return_sequences):
     p = make_problem(kind, reset_after, masked=True, seed=7)
     x, W, U, b = (Tensor(p[k], requires_grad=True) for k in ("x", "W", "U", "b"))
     init = [Tensor(s, requires_grad=True) for s in p["init"]]
-    out, states = R.recurrent(kind, x, W, U, b, initial_states=init, mask=p["mask"],
+    out, states = R.rnn(kind, x, W, U, b, initial_states=init, mask=p["mask"],
                               return_sequences=return_sequences, reset_after=reset_after)
     rng = np.random.default_rng(8)
     g_out, g_last = rng.normal(size=out.shape), rng.normal(size=states[-1].shape)

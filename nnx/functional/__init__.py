@@ -15,4 +15,4 @@ from nnx.functional.losses import (  # noqa: F401
     binary_cross_entropy_with_logits, softmax_cross_entropy, sparse_softmax_cross_entropy,
 )
 from nnx.functional.embedding import embedding  # noqa: F401
-from nnx.functional.recurrent import gru, lstm, recurrent, simple_rnn  # noqa: F401
+from nnx.functional.recurrent import gru, lstm, rnn, simple_rnn  # noqa: F401

@@ -385,7 +385,7 @@ _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 _STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
 
 
-def recurrent(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None, mask=None,
+def rnn(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None, mask=None,
               go_backwards=False, return_sequences=False, activation="tanh",
               recurrent_activation="sigmoid", reset_after=True):
     """Run a SimpleRNN ('simple_rnn'), LSTM ('lstm') or GRU ('gru') over x (N, T, D).
@@ -394,7 +394,7 @@ def recurrent(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None,
     (output, [final states]): output (N, T, U) with return_sequences, else (N, U); the states are
     [h] ([h, c] for the LSTM)."""
     if kind not in _GATES:
-        raise ValueError(f"recurrent: unknown kind {kind!r}; expected one of {sorted(_GATES)}")
+        raise ValueError(f"rnn: unknown kind {kind!r}; expected one of {sorted(_GATES)}")
     x, kernel, recurrent_kernel = (_t(a, kind) for a in (x, kernel, recurrent_kernel))
     if x.ndim != 3:
         raise ValueError(f"{kind}: expected input of rank 3 (batch, timesteps, features), got shape "
@@ -432,15 +432,15 @@ def recurrent(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None,
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, **kwargs):
-    """`recurrent('simple_rnn', ...)`."""
-    return recurrent("simple_rnn", x, kernel, recurrent_kernel, bias, **kwargs)
+    """`rnn('simple_rnn', ...)`."""
+    return rnn("simple_rnn", x, kernel, recurrent_kernel, bias, **kwargs)
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, **kwargs):
-    """`recurrent('lstm', ...)`."""
-    return recurrent("lstm", x, kernel, recurrent_kernel, bias, **kwargs)
+    """`rnn('lstm', ...)`."""
+    return rnn("lstm", x, kernel, recurrent_kernel, bias, **kwargs)
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, **kwargs):
-    """`recurrent('gru', ...)`."""
-    return recurrent("gru", x, kernel, recurrent_kernel, bias, **kwargs)
+    """`rnn('gru', ...)`."""
+    return rnn("gru", x, kernel, recurrent_kernel, bias, **kwargs)
