@@ -1,28 +1,101 @@
-# GEMM binding (placeholder: being rewritten with transposed-view handling and the rung API).
+# GEMM binding: alpha * a @ b + beta * out on the rungs of csrc/gemm.c. Included by _native.pyx.
+#
+# The C code takes row-major matrices with a leading dimension and a transpose flag, so most layouts
+# reach it without a copy: a C-ordered array (or a row slice of one) as it is, an F-ordered array (a
+# transposed view) as its transpose with the flag set. Only other strides are copied.
 
 GEMM_RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
 
 
+cdef tuple _gemm_operand(object x, object dtype):
+    """(array, transposed, ld): a view or copy of x in `dtype` that C can read as row-major
+    (transposed == 0) or as the transpose of a row-major matrix (transposed == 1)."""
+    if x.dtype == dtype and x.flags.aligned:
+        rows, cols = x.shape
+        s0, s1 = x.strides
+        size = x.itemsize
+        if x.flags.c_contiguous:
+            return x, 0, max(cols, 1)
+        if x.flags.f_contiguous:
+            return x, 1, max(rows, 1)
+        if s1 == size and s0 % size == 0 and s0 >= cols * size:  # rows of a wider C array
+            return x, 0, s0 // size
+        if s0 == size and s1 % size == 0 and s1 >= rows * size:  # columns of a wider F array
+            return x, 1, s1 // size
+    return _contiguous(x, dtype), 0, max(x.shape[1], 1)
+
+
+cdef void _gemm_call(object dtype, int r, int ta, int tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     double alpha, cnp.ndarray A, Py_ssize_t lda, cnp.ndarray B, Py_ssize_t ldb,
+                     double beta, cnp.ndarray C, Py_ssize_t ldc):
+    cdef char *pa = A.data
+    cdef char *pb = B.data
+    cdef char *pc = C.data
+    cdef nnx_gemm_rung rung = <nnx_gemm_rung>r
+    if dtype == np.float32:
+        with nogil:
+            nnx_sgemm(rung, ta, tb, m, n, k, <float>alpha, <float*>pa, lda, <float*>pb, ldb,
+                      <float>beta, <float*>pc, ldc)
+    else:
+        with nogil:
+            nnx_dgemm(rung, ta, tb, m, n, k, alpha, <double*>pa, lda, <double*>pb, ldb,
+                      beta, <double*>pc, ldc)
+
+
 def gemm(a, b, out=None, alpha=1.0, beta=0.0, rung="parallel"):
-    """alpha * a @ b + beta * out for 2-D float arrays."""
+    """alpha * a @ b + beta * out for 2-D float arrays a (m, k) and b (k, n).
+
+    float32 and float64 are computed natively, float16 in float32. Without `out` a new C-ordered
+    array is returned and beta is ignored; with `out` (shape (m, n), any float dtype and layout) the
+    result is written into it and `out` is returned; beta == 0 never reads out. `rung` picks the step
+    of the optimisation ladder (GEMM_RUNGS); every rung gives the same result to rounding."""
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"gemm: {name} must be a NumPy array, got {type(x).__name__}")
     dt = _compute_dtype("gemm", [("a", a), ("b", b)])
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"gemm: expected a (m, k) and b (k, n), got shapes {a.shape} and {b.shape}")
-    cdef int r = GEMM_RUNGS.index(rung)
-    A = _contiguous(a, dt)
-    B = _contiguous(b, dt)
-    m, k = A.shape
-    n = B.shape[1]
-    if beta != 0 and out is not None:
-        C = np.array(out, dtype=dt, order="C")
-    else:
-        C = np.empty((m, n), dtype=dt)
-        beta = 0.0
-    cdef cnp.ndarray cA = A, cB = B, cC = C
-    if dt == np.float32:
-        nnx_sgemm(<nnx_gemm_rung>r, 0, 0, m, n, k, alpha, <float*>cA.data, k, <float*>cB.data, n,
-                  beta, <float*>cC.data, n)
-    else:
-        nnx_dgemm(<nnx_gemm_rung>r, 0, 0, m, n, k, alpha, <double*>cA.data, k, <double*>cB.data, n,
-                  beta, <double*>cC.data, n)
-    return C
+    if not isinstance(rung, str):
+        raise TypeError(f"gemm: rung must be a str, one of {GEMM_RUNGS}, got {rung!r}")
+    if rung not in GEMM_RUNGS:
+        raise ValueError(f"gemm: unknown rung {rung!r}; expected one of {GEMM_RUNGS}")
+    try:
+        alpha = float(alpha)
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise TypeError(f"gemm: alpha and beta must be real numbers, got {alpha!r} and {beta!r}") from None
+    m, k = a.shape
+    n = b.shape[1]
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"gemm: out must be a NumPy array, got {type(out).__name__}")
+        if out.dtype.kind != "f" or out.dtype.itemsize > 8:
+            raise TypeError(f"gemm: out must be a float array, got dtype {out.dtype}")
+        if out.shape != (m, n):
+            raise ValueError(f"gemm: out must have shape {(m, n)} for a {a.shape} @ b {b.shape}, "
+                             f"got {out.shape}")
+        if not out.flags.writeable:
+            raise ValueError(f"gemm: out {out.shape} is read-only")
+    A, ta, lda = _gemm_operand(a, dt)
+    B, tb, ldb = _gemm_operand(b, dt)
+
+    # C: out itself when C can write it as row-major and it overlaps neither input; else a temporary.
+    C = None
+    if (out is not None and out.dtype == dt and out.flags.aligned
+            and not np.may_share_memory(out, A) and not np.may_share_memory(out, B)):
+        if out.flags.c_contiguous:
+            C, ldc = out, max(n, 1)
+        elif out.strides[1] == out.itemsize and out.strides[0] % out.itemsize == 0 \
+                and out.strides[0] >= n * out.itemsize:
+            C, ldc = out, out.strides[0] // out.itemsize
+    if C is None:
+        if out is None:
+            beta = 0.0
+        C = np.empty((m, n), dtype=dt) if beta == 0 else np.array(out, dtype=dt, order="C")
+        ldc = max(n, 1)
+    if m and n:
+        _gemm_call(dt, GEMM_RUNGS.index(rung), ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    if out is None or C is out:
+        return C
+    np.copyto(out, C, casting="unsafe")
+    return out

@@ -1,0 +1,295 @@
+/* gemm_impl.h — every rung of the GEMM ladder for one element type.
+ *
+ * A template: csrc/gemm.c includes it once for float and once for double after defining
+ *   T              the element type
+ *   NAME(f)        f with a type suffix (static helpers)
+ *   GEMM_PUBLIC    the exported function (nnx_sgemm / nnx_dgemm)
+ *   GEMM_KERNELS   the micro-kernel table, indexed by nnx_simd: {run, mr, nr, mc, kc, nc} per path
+ * See gemm.c for the algorithm, its cost and the list of optimisation steps.
+ */
+
+/* Element (i, j) of op(X) for a row-major X with leading dimension ld, transposed when t != 0. */
+#define GEMM_AT(x, ld, t, i, j) ((t) ? (x)[(ptrdiff_t)(j) * (ld) + (i)] : (x)[(ptrdiff_t)(i) * (ld) + (j)])
+
+typedef void (*NAME(ukernel_fn))(ptrdiff_t kc, T alpha, const T *a, const T *b, T beta, T *c, ptrdiff_t ldc);
+
+typedef struct {
+    NAME(ukernel_fn) run;
+    ptrdiff_t mr, nr;     /* register tile */
+    ptrdiff_t mc, kc, nc; /* cache blocks: A block mc x kc in L2, B panel kc x nc in L3 */
+} NAME(kernel);
+
+static const NAME(kernel) NAME(kernels)[3] = GEMM_KERNELS;
+
+/* C = beta * C, where beta == 0 writes zeros without reading C (it may hold NaN). */
+static void NAME(scale_c)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t ldc)
+{
+    if (beta == 1)
+        return;
+    for (ptrdiff_t i = 0; i < m; i++)
+        for (ptrdiff_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+}
+
+/* ---- Rung 0, naive: i-j-p. One dot product per element of C; the p loop walks down a column of B
+ * with stride ldb, so for large n every multiply-add costs a cache miss. */
+static void NAME(gemm_naive)(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a,
+                             ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
+{
+    for (ptrdiff_t i = 0; i < m; i++)
+        for (ptrdiff_t j = 0; j < n; j++) {
+            T sum = 0;
+            for (ptrdiff_t p = 0; p < k; p++)
+                sum += GEMM_AT(a, lda, ta, i, p) * GEMM_AT(b, ldb, tb, p, j);
+            T *cij = c + i * ldc + j;
+            *cij = beta == 0 ? alpha * sum : alpha * sum + beta * *cij;
+        }
+}
+
+/* ---- Rung 1, reordered: i-p-j. The inner loop streams a row of B and a row of C contiguously and
+ * has no dependence between iterations, so it vectorises; a(i, p) stays in a register. */
+static void NAME(gemm_reordered)(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                                 const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c,
+                                 ptrdiff_t ldc)
+{
+    NAME(scale_c)(m, n, beta, c, ldc);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        T *restrict ci = c + i * ldc;
+        for (ptrdiff_t p = 0; p < k; p++) {
+            T aip = alpha * GEMM_AT(a, lda, ta, i, p);
+            if (tb)
+                for (ptrdiff_t j = 0; j < n; j++)
+                    ci[j] += aip * b[j * ldb + p];
+            else
+                for (ptrdiff_t j = 0; j < n; j++)
+                    ci[j] += aip * b[p * ldb + j];
+        }
+    }
+}
+
+/* ---- Rung 2, cache-blocked: the reordered loops on GEMM_BI x GEMM_BK x GEMM_BJ blocks, so the
+ * GEMM_BK x GEMM_BJ block of B (128 KiB in float) is reused from L2 by GEMM_BI rows of A, and the
+ * GEMM_BJ-wide slice of a row of C stays in L1 across the GEMM_BK updates. */
+#ifndef GEMM_BI
+#define GEMM_BI 64
+#define GEMM_BK 128
+#define GEMM_BJ 256
+#endif
+static void NAME(gemm_blocked)(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                               const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c,
+                               ptrdiff_t ldc)
+{
+    NAME(scale_c)(m, n, beta, c, ldc);
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += GEMM_BJ) {
+        ptrdiff_t j1 = j0 + GEMM_BJ < n ? j0 + GEMM_BJ : n;
+        for (ptrdiff_t p0 = 0; p0 < k; p0 += GEMM_BK) {
+            ptrdiff_t p1 = p0 + GEMM_BK < k ? p0 + GEMM_BK : k;
+            for (ptrdiff_t i0 = 0; i0 < m; i0 += GEMM_BI) {
+                ptrdiff_t i1 = i0 + GEMM_BI < m ? i0 + GEMM_BI : m;
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    T *restrict ci = c + i * ldc;
+                    for (ptrdiff_t p = p0; p < p1; p++) {
+                        T aip = alpha * GEMM_AT(a, lda, ta, i, p);
+                        if (tb)
+                            for (ptrdiff_t j = j0; j < j1; j++)
+                                ci[j] += aip * b[j * ldb + p];
+                        else
+                            for (ptrdiff_t j = j0; j < j1; j++)
+                                ci[j] += aip * b[p * ldb + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- Rungs 3 and 4: packed (BLIS/Goto) ---------------------------------------------------------- */
+
+/* Pack the mc x kc block of op(A) whose top-left element is op(A)[i0][p0] into micro-panels of mr
+ * rows, each stored k-major (mr values per k) so the micro-kernel reads it with unit stride. Rows past
+ * mc are zero, so edge tiles run the same full-size micro-kernel. */
+static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t kc, const T *a,
+                         ptrdiff_t lda, ptrdiff_t i0, ptrdiff_t p0, T *restrict dst)
+{
+    const ptrdiff_t mr = K->mr;
+    for (ptrdiff_t i = 0; i < mc; i += mr, dst += mr * kc) {
+        ptrdiff_t rows = mc - i < mr ? mc - i : mr;
+        if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                const T *src = a + (p0 + p) * lda + i0 + i;
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    dst[p * mr + r] = src[r];
+            }
+        } else {
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                const T *src = a + (i0 + i + r) * lda + p0;
+                for (ptrdiff_t p = 0; p < kc; p++)
+                    dst[p * mr + r] = src[p];
+            }
+        }
+        for (ptrdiff_t r = rows; r < mr; r++)
+            for (ptrdiff_t p = 0; p < kc; p++)
+                dst[p * mr + r] = 0;
+    }
+}
+
+/* Pack the kc x nr micro-panel of op(B) at op(B)[p0][j0] (cols <= nr real columns, the rest zero),
+ * k-major: nr values per k. */
+static void NAME(pack_b_panel)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t cols, const T *b,
+                               ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t j0, T *restrict dst)
+{
+    const ptrdiff_t nr = K->nr;
+    if (tb) {
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            const T *src = b + (j0 + j) * ldb + p0;
+            for (ptrdiff_t p = 0; p < kc; p++)
+                dst[p * nr + j] = src[p];
+        }
+    } else {
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            const T *src = b + (p0 + p) * ldb + j0;
+            for (ptrdiff_t j = 0; j < cols; j++)
+                dst[p * nr + j] = src[j];
+        }
+    }
+    if (cols < nr)
+        for (ptrdiff_t p = 0; p < kc; p++)
+            for (ptrdiff_t j = cols; j < nr; j++)
+                dst[p * nr + j] = 0;
+}
+
+/* The two inner loops (jr over B micro-panels [jp0, jp1), ir over A micro-panels): C tile by tile.
+ * Full tiles go straight to C; edge tiles are computed into a small buffer and the real part is
+ * merged, so the micro-kernel never reads or writes outside C. */
+static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc,
+                               ptrdiff_t jp0, ptrdiff_t jp1, T alpha, const T *apack, const T *bpack,
+                               T beta, T *c, ptrdiff_t ldc)
+{
+    const ptrdiff_t mr = K->mr, nr = K->nr;
+    for (ptrdiff_t jp = jp0; jp < jp1; jp++) {
+        ptrdiff_t j = jp * nr, cols = nc - j < nr ? nc - j : nr;
+        const T *bp = bpack + j * kc;
+        for (ptrdiff_t i = 0; i < mc; i += mr) {
+            ptrdiff_t rows = mc - i < mr ? mc - i : mr;
+            T *cij = c + i * ldc + j;
+            if (rows == mr && cols == nr) {
+                K->run(kc, alpha, apack + i * kc, bp, beta, cij, ldc);
+            } else {
+                _Alignas(64) T tile[GEMM_MAX_TILE];
+                K->run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    for (ptrdiff_t q = 0; q < cols; q++) {
+                        T *cp = cij + r * ldc + q;
+                        *cp = beta == 0 ? tile[r * nr + q] : beta * *cp + tile[r * nr + q];
+                    }
+            }
+        }
+    }
+}
+
+/* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
+ *
+ * Threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so the busiest thread
+ * has the fewest micro-tiles: tall C (im2col forward) splits over M, wide C over N. Within a
+ * (jc, pc) step the threads first pack the shared B panel together, then each packs its own A blocks
+ * and runs the macro-kernel on its rectangle. Each C element is owned by one thread and accumulated
+ * over the same kc blocks in the same order, whatever the grid: results do not depend on the thread
+ * count. Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
+static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
+                             ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
+                             ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
+{
+    const ptrdiff_t mr = K->mr, nr = K->nr;
+    const ptrdiff_t mc_max = K->mc < m ? K->mc : (m + mr - 1) / mr * mr;
+    const ptrdiff_t nc_max = K->nc < n ? K->nc : (n + nr - 1) / nr * nr;
+    const ptrdiff_t kc_max = K->kc < k ? K->kc : k;
+    const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (nc_max + nr - 1) / nr;
+
+    /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and a micro-tile row/column. */
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (nthreads > flops / GEMM_MIN_FLOPS)
+        nthreads = (int)(flops / GEMM_MIN_FLOPS);
+    if (nthreads > tiles_m * tiles_n)
+        nthreads = (int)(tiles_m * tiles_n);
+    if (nthreads < 1)
+        nthreads = 1;
+
+    size_t b_len = (size_t)(kc_max * nc_max), a_len = (size_t)(kc_max * mc_max);
+    size_t bytes = (b_len + (size_t)nthreads * a_len) * sizeof(T);
+    T *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!buf)
+        return -1;
+    T *bpack = buf;
+
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        int nt = gemm_thread_count(), tid = gemm_thread_id();
+        T *apack = buf + b_len + (size_t)tid * a_len; /* per-thread A block */
+        /* Grid: the divisor wm of nt that minimises the busiest thread's tiles (ties: split M, which
+         * shares B and packs no A twice). */
+        ptrdiff_t wm = 1, best = -1;
+        for (ptrdiff_t d = 1; d <= nt; d++) {
+            if (nt % d)
+                continue;
+            ptrdiff_t load = ((tiles_m + d - 1) / d) * ((tiles_n + nt / d - 1) / (nt / d));
+            if (best < 0 || load <= best)
+                best = load, wm = d;
+        }
+        ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
+        ptrdiff_t m0 = tiles_m * tm / wm * mr, m1 = tiles_m * (tm + 1) / wm * mr;
+        if (m1 > m)
+            m1 = m;
+
+        for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {
+            ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max, panels = (nc + nr - 1) / nr;
+            ptrdiff_t jp0 = panels * tn / wn, jp1 = panels * (tn + 1) / wn;
+            for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
+                ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+                T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
+#pragma omp for schedule(static)
+                for (ptrdiff_t jp = 0; jp < panels; jp++) {
+                    ptrdiff_t cols = nc - jp * nr < nr ? nc - jp * nr : nr;
+                    NAME(pack_b_panel)(K, tb, kc, cols, b, ldb, pc, jc + jp * nr, bpack + jp * nr * kc);
+                }
+                if (jp0 < jp1)
+                    for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {
+                        ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
+                        NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
+                        NAME(macro_kernel)(K, mc, nc, kc, jp0, jp1, alpha, apack, bpack, beta_pc,
+                                           c + ic * ldc + jc, ldc);
+                    }
+#pragma omp barrier
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+void GEMM_PUBLIC(nnx_gemm_rung rung, int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                 const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        NAME(scale_c)(m, n, beta, c, ldc);
+        return;
+    }
+    switch (rung) {
+    case NNX_GEMM_NAIVE:
+        NAME(gemm_naive)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    case NNX_GEMM_REORDERED:
+        NAME(gemm_reordered)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    case NNX_GEMM_BLOCKED:
+        NAME(gemm_blocked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    default: {
+        int threads = rung == NNX_GEMM_PACKED ? 1 : nnx_get_num_threads();
+        if (NAME(gemm_packed)(&NAME(kernels)[nnx_simd_active()], threads, ta, tb, m, n, k, alpha, a, lda,
+                              b, ldb, beta, c, ldc) != 0) /* out of memory: the unbuffered rung */
+            NAME(gemm_blocked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    }
+}

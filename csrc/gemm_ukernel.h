@@ -1,0 +1,82 @@
+/* gemm_ukernel.h — the register-blocked micro-kernel, written once, instantiated per (type, SIMD path).
+ *
+ * A template: csrc/gemm.c includes it once for every (float/double, portable/AVX2/AVX-512) pair after
+ * defining the macros below. It computes one MR x NR tile of C:
+ *
+ *     C[0:MR, 0:NR] = alpha * Apanel * Bpanel + beta * C        (beta == 0: C is written, never read)
+ *
+ * Apanel is MR x kc packed k-major (MR values of A for each k), Bpanel is kc x NR packed k-major (NR
+ * values of B for each k, 64-byte aligned). The MR x NR accumulators stay in vector registers for the
+ * whole k loop: per k we load NV vectors of B, broadcast MR scalars of A and issue MR*NV FMAs, and
+ * touch C only once at the end. AVX2 float: 6 x 16 = 12 ymm accumulators + 2 for B + 1 broadcast,
+ * i.e. 15 of the 16 registers, 12 FMAs per 3 loads.
+ *
+ * Parameters (all #undef'd at the end):
+ *   UK_NAME      the function's name          UK_T        float or double
+ *   UK_MR        rows of the tile             UK_NV       vectors per row (NR = UK_NV * V_LANES)
+ *   UK_TARGET    function attribute (empty or __attribute__((target(...))))
+ *   V            vector type                  V_LANES     elements per vector
+ *   V_ZERO() V_LOAD(p) (aligned) V_LOADU(p) V_STOREU(p, v) V_BCAST(p) V_SET1(x)
+ *   V_FMA(a, b, c) = a*b + c                  V_MUL(a, b)
+ */
+UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, const UK_T *restrict b,
+                              UK_T beta, UK_T *restrict c, ptrdiff_t ldc)
+{
+    V acc[UK_MR][UK_NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < UK_MR; r++) {
+#pragma GCC unroll 8
+        for (int v = 0; v < UK_NV; v++)
+            acc[r][v] = V_ZERO();
+        __builtin_prefetch(c + r * ldc, 1);  /* C is needed only at the end: fetch it meanwhile */
+    }
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        V bv[UK_NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < UK_NV; v++)
+            bv[v] = V_LOAD(b + v * V_LANES);
+#pragma GCC unroll 16
+        for (int r = 0; r < UK_MR; r++) {
+            V ar = V_BCAST(a + r);
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++)
+                acc[r][v] = V_FMA(ar, bv[v], acc[r][v]);
+        }
+        a += UK_MR;
+        b += UK_NV * V_LANES;
+    }
+    V va = V_SET1(alpha);
+    if (beta == 0) {
+#pragma GCC unroll 16
+        for (int r = 0; r < UK_MR; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++)
+                V_STOREU(c + r * ldc + v * V_LANES, V_MUL(va, acc[r][v]));
+    } else {
+        V vb = V_SET1(beta);
+#pragma GCC unroll 16
+        for (int r = 0; r < UK_MR; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++) {
+                UK_T *cp = c + r * ldc + v * V_LANES;
+                V_STOREU(cp, V_FMA(vb, V_LOADU(cp), V_MUL(va, acc[r][v])));
+            }
+    }
+}
+
+#undef UK_NAME
+#undef UK_T
+#undef UK_MR
+#undef UK_NV
+#undef UK_TARGET
+#undef V
+#undef V_LANES
+#undef V_ZERO
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STOREU
+#undef V_BCAST
+#undef V_SET1
+#undef V_FMA
+#undef V_MUL
