@@ -221,7 +221,7 @@ def test_max_backward_is_the_scatter_of_dy(case, layout, seed):
     dx = K.max_pool2d_backward(dy, a, shape)
     np.testing.assert_allclose(dx, loop_max_scatter(dy, a, shape), rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dx, R.max_pool2d_backward(dy, a, shape), rtol=1e-14, atol=1e-14)
-    dx32 = K.max_pool2d_backward(dy.astype(np.float32), a.astype(np.int64), shape)
+    dx32 = K.max_pool2d_backward(dy.astype(np.float32), np.asfortranarray(a.astype(np.int64)), shape)
     assert dx32.dtype == np.float32
     np.testing.assert_allclose(dx32, dx, rtol=1e-5, atol=1e-5)
 
