@@ -82,24 +82,25 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for i in tracked:
         x = inputs[i]
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad, np.float64)
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs the input
-        for j in range(flat.size):
-            original = flat[j]
+        data = x.data  # perturbed in place, in whatever memory layout the caller chose
+        for j in range(data.size):
+            element = np.unravel_index(j, data.shape)
+            original = data[element]
             with no_grad():
-                flat[j] = original + eps
+                data[element] = original + eps
                 plus = project(_outputs(fn(*inputs)))
-                flat[j] = original - eps
+                data[element] = original - eps
                 minus = project(_outputs(fn(*inputs)))
-            flat[j] = original
+            data[element] = original
             numeric = (plus - minus) / (2 * eps)
-            a = analytic.reshape(-1)[j]
+            a = analytic[element]
             excess = abs(a - numeric) - (atol + rtol * abs(numeric))
             checked += 1
             if not excess <= 0:  # also catches NaN
                 ok = False
             if excess > worst_excess or (worst is None) or np.isnan(excess):
                 worst_excess = np.inf if np.isnan(excess) else excess
-                worst = (i, tuple(int(k) for k in np.unravel_index(j, x.shape)), float(a), float(numeric))
+                worst = (i, tuple(int(k) for k in element), float(a), float(numeric))
     result = GradcheckResult(ok, worst, checked)
     if not ok and raise_exception:
         raise GradcheckError(f"gradcheck failed (eps={eps}, atol={atol}, rtol={rtol}): {result}")

@@ -38,19 +38,19 @@ def assert_kernel_matches_reference(name, *args, **kwargs):
         if g.dtype.kind != "f":
             bad = np.argwhere(g != w)
             if bad.size:
-                i = tuple(bad[0])
+                i = tuple(int(k) for k in bad[0])
                 raise AssertionError(f"{where}: {len(bad)} elements differ, first at {i}: "
-                                     f"{g[i]} vs reference {w[i]}")
+                                     f"{g[i].item()} vs reference {w[i].item()}")
             continue
         rtol, atol = _TOLERANCE.get(g.dtype, (1e-3, 1e-3))
         scale = max(1.0, float(np.nanmax(np.abs(w)))) if w.size and not np.all(np.isnan(w)) else 1.0
         close = np.isclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True)
         if not close.all():
-            i = tuple(np.argwhere(~close)[0])
+            i = tuple(int(k) for k in np.argwhere(~close)[0])
             worst = float(np.nanmax(np.abs(g.astype(np.float64) - w)))
             raise AssertionError(f"{where}: {int((~close).sum())} of {g.size} elements differ beyond "
-                                 f"rtol={rtol}, atol={atol * scale:g}; first at {i}: {g[i]!r} vs "
-                                 f"reference {w[i]!r}; worst absolute difference {worst:g}")
+                                 f"rtol={rtol}, atol={atol * scale:g}; first at {i}: {g[i].item()!r} vs "
+                                 f"reference {w[i].item()!r}; worst absolute difference {worst:g}")
     return got
 
 
