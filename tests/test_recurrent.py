@@ -230,3 +230,150 @@ def test_functional_op_rejects_bad_shapes(bad, match):
 def test_unsupported_activation_is_a_clear_error():
     with pytest.raises(ValueError, match="softmax"):
         R.make_cell("lstm", 3, np.zeros((3, 12)), None, activation="softmax")
+
+
+# --- the layers ----------------------------------------------------------------------------------------
+
+from nnx.layers.recurrent import GRU, LSTM, SimpleRNN, Bidirectional  # noqa: E402
+
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+
+
+def make_layer(kind, reset_after=True, **kwargs):
+    extra = {"reset_after": reset_after} if kind == "gru" else {}
+    return LAYERS[kind](3, dtype="float64", **extra, **kwargs)
+
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+def test_layer_weights_have_keras_layout_and_initialisers(kind, reset_after):
+    layer = make_layer(kind, reset_after)
+    layer(np.zeros((2, 5, 4)))
+    k = GATES[kind]
+    bias_shape = (2, 3 * 3) if kind == "gru" and reset_after else (k * 3,)
+    assert [w.shape for w in layer.get_weights()] == [(4, k * 3), (3, k * 3), bias_shape]
+    assert layer.weights[0] is layer.kernel and layer.weights[1] is layer.recurrent_kernel
+    u = layer.recurrent_kernel.data
+    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-12)      # orthogonal rows, as in Keras
+    want_bias = np.zeros(bias_shape)
+    if kind == "lstm":
+        want_bias[3:6] = 1.0                                         # unit_forget_bias
+    np.testing.assert_array_equal(layer.bias.data, want_bias)
+
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+@pytest.mark.parametrize("options", [
+    dict(), dict(return_sequences=True), dict(return_state=True),
+    dict(return_sequences=True, return_state=True, go_backwards=True), dict(masked=True),
+    dict(masked=True, return_sequences=True, go_backwards=True),
+])
+def test_layer_outputs_and_weight_gradients(kind, reset_after, options):
+    options = dict(options)
+    masked = options.pop("masked", False)
+    p = make_problem(kind, reset_after, masked=masked, seed=11)
+    layer = make_layer(kind, reset_after, **options)
+    layer(p["x"])
+    layer.set_weights([p["W"], p["U"], p["b"]])
+    zeros = [np.zeros_like(s) for s in p["init"]]
+    result = layer(p["x"], mask=p["mask"])
+    outs = result if options.get("return_state") else [result]
+    seq, fin = ref_run(kind, p["x"], p["W"], p["U"], p["b"], zeros, p["mask"],
+                       options.get("go_backwards", False), reset_after=reset_after)
+    want = [seq if options.get("return_sequences") else seq[:, -1]]
+    if options.get("return_state"):
+        want += fin
+    assert len(outs) == len(want)
+    assert [o.shape for o in outs] == [w.shape for w in want]
+    for o, w in zip(outs, want):
+        np.testing.assert_allclose(o.data, w, rtol=1e-12, atol=1e-12)
+
+    rng = np.random.default_rng(12)
+    gs = [rng.normal(size=w.shape) for w in want]
+    sum(((o * g).sum() for o, g in zip(outs, gs)), Tensor(0.0, dtype="float64")).backward()
+
+    def loss():
+        seq, fin = ref_run(kind, p["x"], p["W"], p["U"], p["b"], zeros, p["mask"],
+                           options.get("go_backwards", False), reset_after=reset_after)
+        ws = [seq if options.get("return_sequences") else seq[:, -1]]
+        ws += fin if options.get("return_state") else []
+        return sum((w * g).sum() for w, g in zip(ws, gs))
+    for weight, key in zip(layer.weights, ("W", "U", "b")):
+        np.testing.assert_allclose(weight.grad, numeric_grad(loss, p[key]), rtol=1e-6, atol=1e-7)
+
+
+def test_layer_initial_state_and_float32_default():
+    p = make_problem("lstm", True, seed=13)
+    layer = LSTM(3, return_state=True)
+    layer(p["x"])
+    layer.set_weights([p["W"], p["U"], p["b"]])
+    out, h, c = layer(p["x"], initial_state=p["init"])
+    assert out.dtype == np.float32
+    _, (h_ref, c_ref) = ref_run("lstm", p["x"], p["W"], p["U"], p["b"], p["init"])
+    np.testing.assert_allclose(h.data, h_ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(c.data, c_ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="initial_state"):
+        layer(p["x"], initial_state=p["init"][:1])
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_merges_forward_and_flipped_backward(merge_mode):
+    p = make_problem("gru", True, masked=True, seed=14)
+    bi = Bidirectional(GRU(3, return_sequences=True, dtype="float64"), merge_mode=merge_mode)
+    bi(p["x"])
+    rng = np.random.default_rng(15)
+    w_bw = [rng.normal(size=w.shape) * 0.5 for w in (p["W"], p["U"], p["b"])]
+    bi.set_weights([p["W"], p["U"], p["b"]] + w_bw)
+    assert bi.forward_layer.name.startswith("forward_") and bi.backward_layer.go_backwards
+    zeros = [np.zeros((3, 3))]
+    fw, _ = ref_run("gru", p["x"], p["W"], p["U"], p["b"], zeros, p["mask"])
+    bw, _ = ref_run("gru", p["x"], *w_bw, zeros, p["mask"], go_backwards=True)
+    bw = bw[:, ::-1]
+    want = {"concat": np.concatenate([fw, bw], -1), "sum": fw + bw, "mul": fw * bw,
+            "ave": (fw + bw) / 2, None: [fw, bw]}[merge_mode]
+    got = bi(p["x"], mask=p["mask"])
+    if merge_mode is None:
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.data, w, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-12)
+        assert got.shape[1:] == bi.compute_output_shape((None, 5, 4))[1:]
+
+
+def test_bidirectional_gradients_and_state_outputs():
+    p = make_problem("lstm", True, seed=16)
+    bi = Bidirectional(LSTM(3, return_state=True, dtype="float64"))
+    out, *states = bi(p["x"])
+    assert out.shape == (3, 6) and len(states) == 4
+    g = np.random.default_rng(17).normal(size=(3, 6))
+    (out * g).sum().backward()
+    kernel = bi.backward_layer.kernel
+    zeros = [np.zeros((3, 3))] * 2
+    W, U, b = (w.data for w in bi.backward_layer.weights)
+    W = W.copy()
+
+    def loss():
+        seq, _ = ref_run("lstm", p["x"], W, U, b, zeros, go_backwards=True)
+        return (seq[:, -1] * g[:, 3:]).sum()
+    np.testing.assert_allclose(kernel.grad, numeric_grad(loss, W), rtol=1e-6, atol=1e-7)
+
+
+def test_layer_config_round_trip():
+    for layer in (LSTM(5, return_sequences=True, go_backwards=True, unit_forget_bias=False),
+                  GRU(4, reset_after=False, activation="relu"), SimpleRNN(2, return_state=True),
+                  Bidirectional(LSTM(3), merge_mode="sum")):
+        config = layer.get_config()
+        clone = type(layer).from_config(config)
+        assert clone.get_config() == config
+
+
+def test_layer_bad_inputs_name_the_layer():
+    layer = LSTM(3, name="encoder")
+    with pytest.raises(ValueError, match=r"LSTM 'encoder'.*\(batch, timesteps, features\)"):
+        layer(np.zeros((4, 5), np.float32))
+    with pytest.raises(ValueError, match=r"GRU .*pad_sequences"):
+        GRU(2)([[[1.0], [2.0]], [[1.0]]])
+    with pytest.raises(ValueError, match=r"SimpleRNN .*activation"):
+        SimpleRNN(2, activation="softmax")
+    with pytest.raises(ValueError, match="mask shape"):
+        LSTM(2)(np.zeros((2, 3, 1)), mask=np.ones((2, 4), bool))
+    with pytest.raises(TypeError, match="Bidirectional"):
+        Bidirectional("lstm")

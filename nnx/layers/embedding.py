@@ -21,12 +21,6 @@ def as_padded_array(inputs, who):
                          f"nnx.preprocessing.pad_sequences(sequences, maxlen=...)") from e
 
 
-def _uniform(shape, dtype="float32"):
-    """Keras' 'uniform' embeddings initializer: RandomUniform(-0.05, 0.05)."""
-    from nnx.random import get_rng
-    return get_rng().uniform(-0.05, 0.05, size=shape).astype(dtype)
-
-
 class Embedding(Layer):
     """Turns token ids in [0, input_dim) into dense vectors of size output_dim."""
     input_layout = "(batch, sequence_length)"
@@ -46,8 +40,8 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape):
-        init = _uniform if self.embeddings_initializer == "uniform" else self.embeddings_initializer
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), init)
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer)
         super().build(input_shape)
 
     def _ids(self, inputs):

@@ -209,6 +209,7 @@ class Bidirectional(Layer):
         if not isinstance(layer, _RNN):
             raise TypeError(f"Bidirectional: layer must be a SimpleRNN, LSTM or GRU instance, got "
                             f"{type(layer).__name__}")
+        kwargs.setdefault("dtype", layer.dtype.name)   # inputs are cast to the wrapper's dtype
         super().__init__(**kwargs)
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"{self._who()}: merge_mode must be one of {_MERGE_MODES}, got "
