@@ -1,0 +1,230 @@
+"""`Layer`: the base of every Keras-style layer (and of the models, which are layers of layers).
+
+A layer owns weights (Tensors created by `add_weight`) and computes `call(inputs, training)`. It builds
+lazily: the first call (or a model that knows the input shape) runs `build(input_shape)` with the full
+input shape, batch axis included as None, so weight shapes follow the data.
+
+Contract shared with the other layer authors (sequence layers, models):
+- Subclasses implement `build(input_shape)` (create weights with `add_weight`, then
+  `super().build(input_shape)`), `call(inputs, training=False)` on Tensors, and
+  `compute_output_shape(input_shape)`; `get_config()` returns the constructor arguments as a JSON-able
+  dict (extend the parent's).
+- Input checks: a subclass states the expected rank in `input_rank` (exact) or `min_rank`, and a
+  readable layout in `input_layout` ("(N, H, W, C)"); `build` may pin axis sizes in `self.input_axes`
+  ({-1: channels}). `check_input_shape` then raises a ValueError naming the layer and the shapes.
+- Activation fusion: a layer with an output activation implements `call_linear(inputs, training)`
+  (everything but the activation) and keeps `self.activation`; models use this to compute
+  softmax + cross-entropy from the logits.
+- Masks (sequence layers): `supports_masking` tells whether a layer passes a mask through unchanged,
+  `compute_mask(inputs, mask)` returns the mask of the output, and a layer whose `call` takes a
+  `mask=` keyword sets `accepts_mask = True`; Sequential threads the mask through.
+- Every concrete subclass registers itself by class name (`Layer.registry`), which is all `load_model`
+  ever instantiates: a saved file can name only classes that exist here.
+"""
+import re
+
+import numpy as np
+
+from nnx.tensor import Tensor
+
+
+def _snake_case(name):
+    """Keras' rule: 'Conv2D' -> 'conv2d', 'MaxPooling2D' -> 'max_pooling2d'."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_name_counts = {}
+
+
+def unique_name(prefix):
+    """'dense', 'dense_1', 'dense_2', ... (per prefix, for the whole session)."""
+    n = _name_counts.get(prefix, 0)
+    _name_counts[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def clear_session():
+    """Restart automatic layer names from 'dense', 'conv2d', ... (like keras.backend.clear_session)."""
+    _name_counts.clear()
+
+
+def format_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Layer:
+    """Base class of layers; see the module docstring for the subclass contract."""
+
+    registry = {}
+    input_rank = None      # exact input rank (batch included), or None
+    min_rank = 1           # minimum input rank when input_rank is None
+    input_layout = ""      # shown in rank errors, e.g. "(N, H, W, C)"
+    supports_masking = False
+    accepts_mask = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):   # private bases are not loadable
+            Layer.registry[cls.__name__] = cls
+
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = np.dtype("float32" if dtype is None else dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"{self._who()}: dtype must be a float dtype, got {self.dtype}")
+        if input_shape is not None:
+            input_shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else (input_shape,)
+            if not all(d is None or (isinstance(d, (int, np.integer)) and d > 0) for d in input_shape):
+                raise ValueError(f"{self._who()}: input_shape must hold positive ints (or None), "
+                                 f"got {input_shape}")
+            input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        self.input_shape_arg = input_shape   # per sample, without the batch axis (Keras' input_shape=)
+        self.built = False
+        self.input_spec_shape = None          # full input shape seen by build
+        self.input_axes = {}
+        self._trainable = []                  # Tensors, in creation order
+        self._non_trainable = []
+
+    def _who(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+    # --- weights ------------------------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
+        """Create, register and return a weight Tensor (requires_grad when trainable)."""
+        from nnx import initializers
+        init = initializers.get(initializer)
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        if value.shape != tuple(shape):
+            raise ValueError(f"{self._who()}: initializer {initializer!r} returned shape {value.shape} "
+                             f"for weight '{name}' of shape {tuple(shape)}")
+        weight = Tensor(value, requires_grad=trainable)
+        weight.name = f"{self.name}/{name}"
+        (self._trainable if trainable else self._non_trainable).append(weight)
+        return weight
+
+    def sublayers(self):
+        """Layers nested inside this one (their weights count as this layer's)."""
+        return []
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return self._trainable + [w for l in self.sublayers() for w in l.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        own = self._non_trainable if self.trainable else self._trainable + self._non_trainable
+        nested = [w for l in self.sublayers() for w in
+                  (l.non_trainable_weights if self.trainable else l.weights)]
+        return own + nested
+
+    @property
+    def weights(self):
+        """Every weight, Keras' order: per layer, trainable ones then the others."""
+        return self._trainable + self._non_trainable + [w for l in self.sublayers() for w in l.weights]
+
+    def count_params(self):
+        return int(sum(w.data.size for w in self.weights))
+
+    def get_weights(self):
+        """Copies of the weights as NumPy arrays, in `weights` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, arrays):
+        """Replace every weight's values (shapes must match; values are cast to each weight's dtype)."""
+        weights = self.weights
+        arrays = list(arrays)
+        if len(arrays) != len(weights):
+            raise ValueError(f"{self._who()}: set_weights expected {len(weights)} arrays, got {len(arrays)}")
+        checked = []
+        for w, a in zip(weights, arrays):
+            a = np.asarray(a.data if isinstance(a, Tensor) else a)
+            if a.shape != w.data.shape:
+                raise ValueError(f"{self._who()}: set_weights got shape {a.shape} for weight "
+                                 f"'{getattr(w, 'name', '?')}' of shape {w.data.shape}")
+            checked.append(a)
+        for w, a in zip(weights, checked):   # all checked first: a bad list changes nothing
+            w.data[...] = a
+
+    def zero_grad(self):
+        for w in self.weights:
+            w.grad = None
+
+    # --- shapes and building ----------------------------------------------------------------------
+    def check_input_shape(self, shape):
+        """Raise a ValueError naming this layer unless `shape` (batch axis included) fits it."""
+        rank = len(shape)
+        if self.input_rank is not None and rank != self.input_rank:
+            raise ValueError(f"{self._who()}: expected input of rank {self.input_rank} "
+                             f"{self.input_layout}, got shape {format_shape(shape)}".replace("  ", " "))
+        if self.input_rank is None and rank < self.min_rank:
+            raise ValueError(f"{self._who()}: expected input of rank >= {self.min_rank} "
+                             f"{self.input_layout}, got shape {format_shape(shape)}".replace("  ", " "))
+        for axis, size in self.input_axes.items():
+            if shape[axis] is not None and shape[axis] != size:
+                raise ValueError(f"{self._who()}: expected input with {size} on axis {axis} "
+                                 f"(built for input shape {format_shape(self.input_spec_shape)}), got shape "
+                                 f"{format_shape(shape)}")
+
+    def build(self, input_shape):
+        """Create the weights for `input_shape` (batch axis included, usually None). Subclasses
+        create their weights, then call `super().build(input_shape)`."""
+        self.input_spec_shape = tuple(input_shape)
+        self.built = True
+
+    def ensure_built(self, input_shape):
+        """Check `input_shape` and build on first use; returns the output shape."""
+        input_shape = tuple(input_shape)
+        self.check_input_shape(input_shape)
+        if not self.built:
+            self.build(input_shape)
+        return self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    # --- calling ----------------------------------------------------------------------------------
+    def call(self, inputs, training=False):
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def __call__(self, inputs, training=False, **kwargs):
+        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        self.check_input_shape(x.shape)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        if x.dtype != self.dtype and x.dtype.kind == "f":
+            x = x.astype(self.dtype)
+        return self.call(x, training=training, **kwargs)
+
+    # --- configuration ----------------------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self.input_shape_arg is not None:
+            config["input_shape"] = list(self.input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+class ActivationMixin:
+    """For layers that end in an activation: `call` = activation(`call_linear`)."""
+
+    def call(self, inputs, training=False):
+        return self.activation(self.call_linear(inputs, training))
+
+    def call_linear(self, inputs, training=False):
+        raise NotImplementedError

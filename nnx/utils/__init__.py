@@ -1,0 +1,2 @@
+"""Small helpers for the model API."""
+from nnx.utils.progbar import Progbar
