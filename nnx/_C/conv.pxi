@@ -1,12 +1,136 @@
-# Convolution bindings (placeholder until csrc/conv.c lands).
+# Convolution bindings: check everything, then call csrc/conv.c without the GIL.
+#
+# x (N, H, W, C), kernel (KH, KW, C // groups, F), y / dy (N, OH, OW, F); padding is explicit
+# ((top, bottom), (left, right)); strides and dilation are (h, w) pairs (API.md section 4).
+
+import operator
+
+cdef object _groups(str kernel, object groups):
+    """Check that `groups` is an int >= 1."""
+    if isinstance(groups, bool):
+        raise TypeError(f"{kernel}: groups must be an int, got {groups!r}")
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise TypeError(f"{kernel}: groups must be an int, got {groups!r}") from None
+    if groups < 1:
+        raise ValueError(f"{kernel}: groups must be >= 1, got {groups}")
+    return groups
+
+
+cdef tuple _rank4(str kernel, str what, object a, str axes):
+    """The shape of a rank-4 array with no empty dimension."""
+    if a.ndim != 4:
+        raise ValueError(f"{kernel}: expected {what} of rank 4 {axes}, got shape {a.shape}")
+    if min(a.shape) < 1:
+        raise ValueError(f"{kernel}: {what} must not be empty, got shape {a.shape}")
+    return tuple(a.shape)
+
+
+cdef nnx_conv_geom _conv_geom(str kernel, tuple x_shape, tuple k_shape, object strides, object padding,
+                              object dilation, object groups) except *:
+    """Check a convolution's arguments against the input and kernel shapes; return its geometry."""
+    cdef nnx_conv_geom g
+    sh, sw = _pair(kernel, "strides", strides, 1)
+    dh, dw = _pair(kernel, "dilation", dilation, 1)
+    (top, bottom), (left, right) = _padding(kernel, padding)
+    groups = _groups(kernel, groups)
+    n, h, w, c = x_shape
+    kh, kw, kc, f = k_shape
+    if kc * groups != c or f % groups:
+        raise ValueError(f"{kernel}: input shape {x_shape} (C={c}) and kernel shape {k_shape} do not agree "
+                         f"for groups={groups}: need C == kernel.shape[2] * groups and kernel.shape[3] "
+                         f"divisible by groups")
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + left + right - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{kernel}: kernel shape {k_shape} with dilation {(dh, dw)} and padding {padding!r} "
+                         f"does not fit input shape {x_shape}: output would be {oh}x{ow}")
+    g.n, g.h, g.w, g.c = n, h, w, c
+    g.oh, g.ow, g.f = oh, ow, f
+    g.kh, g.kw, g.sh, g.sw, g.dh, g.dw = kh, kw, sh, sw, dh, dw
+    g.top, g.left, g.groups = top, left, groups
+    return g
+
+
+cdef void _check_conv_dy(str kernel, tuple dy_shape, nnx_conv_geom g, tuple x_shape) except *:
+    expected = (g.n, g.oh, g.ow, g.f)
+    if dy_shape != expected:
+        raise ValueError(f"{kernel}: dy has shape {dy_shape}, but x_shape {x_shape} convolves to {expected}")
+
+
+cdef void _check_status(str kernel, int status) except *:
+    if status != 0:
+        raise MemoryError(f"{kernel}: could not allocate the im2col workspace")
+
 
 def conv2d_forward(x, kernel, strides, padding, dilation, groups):
-    raise NotImplementedError("conv2d_forward: not built yet")
+    """y (N, OH, OW, F) = the cross-correlation of x (N, H, W, C) with kernel (KH, KW, C // groups, F)."""
+    name = "conv2d_forward"
+    dt = _compute_dtype(name, [("x", x), ("kernel", kernel)])
+    x_shape = _rank4(name, "x", x, "(N, H, W, C)")
+    k_shape = _rank4(name, "kernel", kernel, "(KH, KW, C // groups, F)")
+    cdef nnx_conv_geom g = _conv_geom(name, x_shape, k_shape, strides, padding, dilation, groups)
+    X = _contiguous(x, dt)
+    Wt = _contiguous(kernel, dt)
+    Y = np.empty((g.n, g.oh, g.ow, g.f), dtype=dt)
+    cdef cnp.ndarray cX = X, cW = Wt, cY = Y
+    cdef int status
+    if dt == np.float32:
+        with nogil:
+            status = nnx_conv2d_forward_f32(&g, <float*>cX.data, <float*>cW.data, <float*>cY.data)
+    else:
+        with nogil:
+            status = nnx_conv2d_forward_f64(&g, <double*>cX.data, <double*>cW.data, <double*>cY.data)
+    _check_status(name, status)
+    return Y
 
 
 def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups):
-    raise NotImplementedError("conv2d_backward_input: not built yet")
+    """dx (x_shape): the gradient of conv2d_forward with respect to x, given dy (N, OH, OW, F)."""
+    name = "conv2d_backward_input"
+    dt = _compute_dtype(name, [("dy", dy), ("kernel", kernel)])
+    shape = _shape(name, "x_shape", x_shape, 4)
+    dy_shape = _rank4(name, "dy", dy, "(N, OH, OW, F)")
+    k_shape = _rank4(name, "kernel", kernel, "(KH, KW, C // groups, F)")
+    cdef nnx_conv_geom g = _conv_geom(name, shape, k_shape, strides, padding, dilation, groups)
+    _check_conv_dy(name, dy_shape, g, shape)
+    DY = _contiguous(dy, dt)
+    Wt = _contiguous(kernel, dt)
+    DX = np.empty(shape, dtype=dt)
+    cdef cnp.ndarray cDY = DY, cW = Wt, cDX = DX
+    cdef int status
+    if dt == np.float32:
+        with nogil:
+            status = nnx_conv2d_backward_input_f32(&g, <float*>cDY.data, <float*>cW.data, <float*>cDX.data)
+    else:
+        with nogil:
+            status = nnx_conv2d_backward_input_f64(&g, <double*>cDY.data, <double*>cW.data,
+                                                   <double*>cDX.data)
+    _check_status(name, status)
+    return DX
 
 
 def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups):
-    raise NotImplementedError("conv2d_backward_weight: not built yet")
+    """dkernel (kernel_shape): the gradient of conv2d_forward with respect to the kernel."""
+    name = "conv2d_backward_weight"
+    dt = _compute_dtype(name, [("x", x), ("dy", dy)])
+    k_shape = _shape(name, "kernel_shape", kernel_shape, 4)
+    x_shape = _rank4(name, "x", x, "(N, H, W, C)")
+    dy_shape = _rank4(name, "dy", dy, "(N, OH, OW, F)")
+    cdef nnx_conv_geom g = _conv_geom(name, x_shape, k_shape, strides, padding, dilation, groups)
+    _check_conv_dy(name, dy_shape, g, x_shape)
+    X = _contiguous(x, dt)
+    DY = _contiguous(dy, dt)
+    DW = np.empty(k_shape, dtype=dt)
+    cdef cnp.ndarray cX = X, cDY = DY, cDW = DW
+    cdef int status
+    if dt == np.float32:
+        with nogil:
+            status = nnx_conv2d_backward_weight_f32(&g, <float*>cX.data, <float*>cDY.data, <float*>cDW.data)
+    else:
+        with nogil:
+            status = nnx_conv2d_backward_weight_f64(&g, <double*>cX.data, <double*>cDY.data,
+                                                    <double*>cDW.data)
+    _check_status(name, status)
+    return DW

@@ -1,0 +1,242 @@
+/* conv.c — 2-D convolution (cross-correlation) on channels-last images: forward and both gradients.
+ *
+ * Shapes: x (N, H, W, C), kernel w (KH, KW, Cg, F) with Cg = C / groups, y (N, OH, OW, F). Output
+ * pixel (oh, ow) of filter f in group g = f / Fg (Fg = F / groups) is
+ *     y[n, oh, ow, f] = sum over kh, kw, c < Cg of  x[n, oh*SH - top + kh*DH, ow*SW - left + kw*DW, g*Cg + c]
+ *                                                  * w[kh, kw, c, f]          (outside the image: x = 0)
+ *
+ * im2col. Write the KH*KW*Cg input numbers that output pixel r = (n, oh, ow) reads as row r of a
+ * matrix `col` (M x K, M = N*OH*OW, K = KH*KW*Cg), in (kh, kw, c) order — the order of the kernel's
+ * first three axes. The kernel of group g is then a K x Fg matrix (the columns g*Fg.. of w seen as
+ * K x F), and the whole convolution is one GEMM per group that lands directly in NHWC:
+ *     forward          Y_g  (M x Fg) = col_g (M x K) . W_g (K x Fg)          stored with ldc = F
+ *     input gradient   dcol (M x K)  = dY_g (M x Fg) . W_g^T (Fg x K)        then col2im
+ *     weight gradient  dW_g (K x Fg) = col_g^T (K x M) . dY_g (M x Fg)
+ * col2im is the adjoint of im2col: each number of dcol is added back onto the input pixel it was
+ * copied from (a scatter-add; overlapping windows add up). Each GEMM costs 2*M*K*Fg flops, so each
+ * pass costs 2*N*OH*OW*KH*KW*Cg*F flops in all; im2col / col2im move M*K numbers, which is KH*KW
+ * times the input when the stride is 1 — cheap next to the GEMM when Fg is large, not when it is small.
+ *
+ * Optimisation steps, each named where it happens in conv_impl.h:
+ *   1. Chunking: col for a whole batch is big (N=256 of 26x26 with K=288: 200 MB), so M is cut into
+ *      chunks of whole output rows (or whole images) whose col fits in about NNX_CONV_CHUNK_BYTES (in
+ *      L2), and the chunk's im2col + GEMM run back to back while col is in cache. The chunk size
+ *      depends only on the shapes, never on the thread count.
+ *   2. Threads over chunks: each OpenMP thread takes whole chunks and calls the single-threaded packed
+ *      GEMM, with its own col buffer allocated once per call (no malloc in the loop). Forward chunks
+ *      write disjoint rows of y. Input-gradient chunks of one image scatter into the same dx pixels,
+ *      so a thread takes a whole block (the chunks of one image, or whole images) and zeroes and fills
+ *      its part of dx alone. The weight gradient is a sum over M: chunks are grouped into a fixed
+ *      number of slices (from the shapes, not the threads), each slice sums its chunks in order into
+ *      its own partial dW, and the partials are added in slice order. So every result is
+ *      bit-identical for any thread count.
+ *   3. Contiguous copies: channels-last puts a pixel's Cg channels side by side, and with dilation 1 and
+ *      one group the KW pixels of a kernel row too, so im2col copies KW*C numbers at once and col2im's
+ *      adds run over contiguous vectors.
+ *   4. Pointwise fast path: a 1x1 kernel with stride 1 and no padding reads each pixel once, so x
+ *      already is col (M x C, with the group's columns at offset g*Cg, lda = C): no im2col, no col2im
+ *      (the input gradient's GEMM writes straight into dx).
+ *   5. Depthwise fast path (groups == C == F: one filter per channel): the GEMMs would be K x 1, so a
+ *      direct loop instead does y[c] += x[c] * w[c] over the contiguous channels for each of the KH*KW
+ *      taps; its gradients are the same loop read the other way (over images, and over fixed slices of
+ *      images with partials for dW).
+ *   6. Runtime dispatch: conv_impl.h is compiled for baseline x86-64 and for target("avx2,fma") (the
+ *      copies, col2im adds and depthwise loops vectorise for each); the GEMM dispatches by itself.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnx.h"
+
+/* Step 1: col of one chunk should stay in L2 (512 KiB per core on the reference CPU) while the GEMM
+ * packs it; a chunk has at least NNX_CONV_MIN_ROWS rows so the GEMM has something to chew on, and a big
+ * problem gets at least NNX_CONV_MIN_CHUNKS chunks so that threads can share it evenly. */
+#define NNX_CONV_CHUNK_BYTES (256 * 1024)
+#define NNX_CONV_MIN_ROWS 96
+#define NNX_CONV_MIN_CHUNKS 16
+/* Step 2: at most this many weight-gradient partials, using at most this many bytes. */
+#define NNX_CONV_MAX_SLICES 32
+#define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
+/* Below this many flops a single thread is faster than waking a team. */
+#define NNX_CONV_PARALLEL_FLOPS 2.0e6
+/* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */
+#define NNX_CONV_GEMM_RUNG NNX_GEMM_PACKED
+
+static ptrdiff_t conv_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
+static ptrdiff_t conv_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static ptrdiff_t conv_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
+
+/* How M = N*OH*OW output rows are cut into chunks (step 1) and chunks into blocks of whole images. */
+typedef struct {
+    ptrdiff_t k;         /* KH*KW*Cg: the length of one im2col row */
+    ptrdiff_t per_image; /* OH*OW output rows per image */
+    ptrdiff_t images;    /* whole images per chunk, or 0 when each image is cut into several chunks */
+    ptrdiff_t oh_rows;   /* when images == 0: output rows (oh) per chunk */
+    ptrdiff_t per_block; /* chunks per block (1 when chunks hold whole images) */
+    ptrdiff_t chunks, blocks;
+    ptrdiff_t max_rows;  /* im2col rows of the largest chunk */
+    ptrdiff_t slices;    /* weight-gradient partials */
+} conv_plan;
+
+static conv_plan conv_make_plan(const nnx_conv_geom *g, size_t elem)
+{
+    conv_plan p;
+    p.k = g->kh * g->kw * (g->c / g->groups);
+    p.per_image = g->oh * g->ow;
+    ptrdiff_t m = g->n * p.per_image;
+    ptrdiff_t target = conv_max((ptrdiff_t)(NNX_CONV_CHUNK_BYTES / (p.k * elem)), NNX_CONV_MIN_ROWS);
+    ptrdiff_t want = conv_max(conv_ceil_div(m, target),
+                              conv_min(NNX_CONV_MIN_CHUNKS, conv_ceil_div(m, NNX_CONV_MIN_ROWS)));
+    ptrdiff_t rows = conv_ceil_div(m, want);
+    if (p.per_image <= rows) {
+        /* want <= N here, so chunks of ceil(N / want) images are balanced */
+        p.images = conv_ceil_div(g->n, want);
+        p.oh_rows = g->oh;
+        p.per_block = 1;
+        p.chunks = p.blocks = conv_ceil_div(g->n, p.images);
+        p.max_rows = p.images * p.per_image;
+    } else {
+        ptrdiff_t per_image_chunks = conv_ceil_div(g->oh, conv_max(1, rows / g->ow));
+        p.images = 0;
+        p.oh_rows = conv_ceil_div(g->oh, per_image_chunks);
+        p.per_block = conv_ceil_div(g->oh, p.oh_rows);
+        p.blocks = g->n;
+        p.chunks = g->n * p.per_block;
+        p.max_rows = p.oh_rows * g->ow;
+    }
+    ptrdiff_t kernel_bytes = p.k * g->f * (ptrdiff_t)elem;
+    p.slices = conv_max(1, conv_min(conv_min(p.chunks, NNX_CONV_MAX_SLICES),
+                                    NNX_CONV_SLICE_BYTES / kernel_bytes));
+    return p;
+}
+
+/* Output rows [*r0, *r1) of chunk i (rows are numbered (n*OH + oh)*OW + ow). */
+static void conv_chunk(const conv_plan *p, const nnx_conv_geom *g, ptrdiff_t i, ptrdiff_t *r0, ptrdiff_t *r1)
+{
+    if (p->images) {
+        ptrdiff_t n0 = i * p->images, n1 = conv_min(g->n, n0 + p->images);
+        *r0 = n0 * p->per_image;
+        *r1 = n1 * p->per_image;
+    } else {
+        ptrdiff_t n = i / p->per_block, oh0 = (i % p->per_block) * p->oh_rows;
+        ptrdiff_t oh1 = conv_min(g->oh, oh0 + p->oh_rows);
+        *r0 = (n * g->oh + oh0) * g->ow;
+        *r1 = (n * g->oh + oh1) * g->ow;
+    }
+}
+
+/* The images [*n0, *n1) and chunks [*c0, *c1) of block b. */
+static void conv_block(const conv_plan *p, const nnx_conv_geom *g, ptrdiff_t b, ptrdiff_t *n0, ptrdiff_t *n1,
+                       ptrdiff_t *c0, ptrdiff_t *c1)
+{
+    if (p->images) {
+        *n0 = b * p->images;
+        *n1 = conv_min(g->n, *n0 + p->images);
+        *c0 = b;
+        *c1 = b + 1;
+    } else {
+        *n0 = b;
+        *n1 = b + 1;
+        *c0 = b * p->per_block;
+        *c1 = *c0 + p->per_block;
+    }
+}
+
+/* Step 4: a 1x1 kernel at stride 1 without padding: x is its own im2col. */
+static int conv_is_pointwise(const nnx_conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->top == 0 && g->left == 0 &&
+           g->oh == g->h && g->ow == g->w;
+}
+
+/* Step 5: one filter per channel. */
+static int conv_is_depthwise(const nnx_conv_geom *g)
+{
+    return g->groups > 1 && g->groups == g->c && g->groups == g->f;
+}
+
+static int conv_parallel(const nnx_conv_geom *g)
+{
+    return 2.0 * g->n * g->oh * g->ow * g->kh * g->kw * (double)(g->c / g->groups) * g->f >=
+           NNX_CONV_PARALLEL_FLOPS;
+}
+
+/* Depthwise slices for the weight gradient: fixed by the shapes (step 2). */
+static ptrdiff_t conv_depthwise_slices(const nnx_conv_geom *g)
+{
+    return conv_min(g->n, NNX_CONV_MAX_SLICES);
+}
+
+#define TARGET
+#define T float
+#define NAME(f) f##_f32_portable
+#define GEMM nnx_sgemm
+#include "conv_impl.h"
+#undef T
+#undef NAME
+#undef GEMM
+#define T double
+#define NAME(f) f##_f64_portable
+#define GEMM nnx_dgemm
+#include "conv_impl.h"
+#undef T
+#undef NAME
+#undef GEMM
+#undef TARGET
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NNX_CONV_AVX2 1
+#define TARGET __attribute__((target("avx2,fma")))
+#define T float
+#define NAME(f) f##_f32_avx2
+#define GEMM nnx_sgemm
+#include "conv_impl.h"
+#undef T
+#undef NAME
+#undef GEMM
+#define T double
+#define NAME(f) f##_f64_avx2
+#define GEMM nnx_dgemm
+#include "conv_impl.h"
+#undef T
+#undef NAME
+#undef GEMM
+#undef TARGET
+#endif
+
+#ifdef NNX_CONV_AVX2
+#define DISPATCH(f, sfx, ...) \
+    (nnx_simd_active() >= NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__) : f##_##sfx##_portable(__VA_ARGS__))
+#else
+#define DISPATCH(f, sfx, ...) f##_##sfx##_portable(__VA_ARGS__)
+#endif
+
+int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
+{
+    return DISPATCH(conv2d_forward, f32, g, x, w, y);
+}
+
+int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y)
+{
+    return DISPATCH(conv2d_forward, f64, g, x, w, y);
+}
+
+int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx)
+{
+    return DISPATCH(conv2d_backward_input, f32, g, dy, w, dx);
+}
+
+int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w, double *dx)
+{
+    return DISPATCH(conv2d_backward_input, f64, g, dy, w, dx);
+}
+
+int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
+{
+    return DISPATCH(conv2d_backward_weight, f32, g, x, dy, dw);
+}
+
+int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy, double *dw)
+{
+    return DISPATCH(conv2d_backward_weight, f64, g, x, dy, dw);
+}

@@ -1,0 +1,354 @@
+/* conv_impl.h — the convolution kernels for one element type and one SIMD target.
+ *
+ * A template: csrc/conv.c includes this file once per (type, target) pair after defining
+ *   T        the element type (float or double)
+ *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx2)
+ *   GEMM     nnx_sgemm or nnx_dgemm
+ *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma")))
+ * The algorithm, its cost and the numbered optimisation steps are explained at the top of conv.c.
+ */
+
+/* Walks output rows [r0, r1) in (n, oh, ow) order, starting from row r0. */
+typedef struct {
+    ptrdiff_t n, oh, ow;
+} NAME(conv_pos);
+
+TARGET static inline NAME(conv_pos) NAME(position)(const nnx_conv_geom *g, ptrdiff_t r)
+{
+    NAME(conv_pos) p;
+    p.n = r / (g->oh * g->ow);
+    p.oh = (r / g->ow) % g->oh;
+    p.ow = r % g->ow;
+    return p;
+}
+
+TARGET static inline void NAME(advance)(const nnx_conv_geom *g, NAME(conv_pos) *p)
+{
+    if (++p->ow == g->ow) {
+        p->ow = 0;
+        if (++p->oh == g->oh) {
+            p->oh = 0;
+            p->n++;
+        }
+    }
+}
+
+/* Small copies and adds as plain loops: most runs are a few channels long, where a call to memcpy costs
+ * more than the copy. */
+TARGET static inline void NAME(copy)(T *restrict dst, const T *restrict src, ptrdiff_t len)
+{
+    for (ptrdiff_t i = 0; i < len; i++)
+        dst[i] = src[i];
+}
+
+TARGET static inline void NAME(zero)(T *restrict dst, ptrdiff_t len)
+{
+    for (ptrdiff_t i = 0; i < len; i++)
+        dst[i] = 0;
+}
+
+TARGET static inline void NAME(add)(T *restrict dst, const T *restrict src, ptrdiff_t len)
+{
+    for (ptrdiff_t i = 0; i < len; i++)
+        dst[i] += src[i];
+}
+
+/* im2col of group `grp` for output rows [r0, r1): row r - r0 of col (K long, (kh, kw, c) order) holds
+ * the inputs that output row r reads, 0 where the window leaves the image. */
+TARGET static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp, ptrdiff_t r0,
+                                ptrdiff_t r1, T *restrict col)
+{
+    const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
+    /* Step 3: with dilation 1 and one group, a kernel row's KW pixels are one contiguous run of x */
+    const int dense = g->dw == 1 && g->groups == 1;
+    NAME(conv_pos) p = NAME(position)(g, r0);
+    for (ptrdiff_t r = r0; r < r1; r++, NAME(advance)(g, &p)) {
+        const T *img = x + p.n * g->h * g->w * C + grp * cg;
+        ptrdiff_t ih0 = p.oh * g->sh - g->top, iw0 = p.ow * g->sw - g->left;
+        for (ptrdiff_t kh = 0; kh < g->kh; kh++, col += run) {
+            ptrdiff_t ih = ih0 + kh * g->dh;
+            if (ih < 0 || ih >= g->h) {
+                NAME(zero)(col, run);
+                continue;
+            }
+            const T *xrow = img + ih * g->w * C;
+            if (dense && iw0 >= 0 && iw0 + g->kw <= g->w) {
+                NAME(copy)(col, xrow + iw0 * C, run);
+                continue;
+            }
+            for (ptrdiff_t kw = 0; kw < g->kw; kw++) {
+                ptrdiff_t iw = iw0 + kw * g->dw;
+                if (iw < 0 || iw >= g->w)
+                    NAME(zero)(col + kw * cg, cg);
+                else
+                    NAME(copy)(col + kw * cg, xrow + iw * C, cg);
+            }
+        }
+    }
+}
+
+/* col2im of group `grp` for output rows [r0, r1): the adjoint of im2col, adding each number of col onto
+ * the input it was copied from (in row order, then (kh, kw, c) order: a fixed summation order). */
+TARGET static void NAME(col2im_add)(const nnx_conv_geom *g, const T *restrict col, ptrdiff_t grp, ptrdiff_t r0,
+                                    ptrdiff_t r1, T *restrict dx)
+{
+    const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
+    const int dense = g->dw == 1 && g->groups == 1;
+    NAME(conv_pos) p = NAME(position)(g, r0);
+    for (ptrdiff_t r = r0; r < r1; r++, NAME(advance)(g, &p)) {
+        T *img = dx + p.n * g->h * g->w * C + grp * cg;
+        ptrdiff_t ih0 = p.oh * g->sh - g->top, iw0 = p.ow * g->sw - g->left;
+        for (ptrdiff_t kh = 0; kh < g->kh; kh++, col += run) {
+            ptrdiff_t ih = ih0 + kh * g->dh;
+            if (ih < 0 || ih >= g->h)
+                continue;
+            T *xrow = img + ih * g->w * C;
+            if (dense && iw0 >= 0 && iw0 + g->kw <= g->w) {
+                NAME(add)(xrow + iw0 * C, col, run);
+                continue;
+            }
+            for (ptrdiff_t kw = 0; kw < g->kw; kw++) {
+                ptrdiff_t iw = iw0 + kw * g->dw;
+                if (iw >= 0 && iw < g->w)
+                    NAME(add)(xrow + iw * C, col + kw * cg, cg);
+            }
+        }
+    }
+}
+
+/* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
+
+/* The taps of output pixel (oh, ow) that land inside the image: kh in [*kh0, *kh1), kw in [*kw0, *kw1). */
+TARGET static inline void NAME(taps)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t pad, ptrdiff_t dil, ptrdiff_t k,
+                                     ptrdiff_t size, ptrdiff_t *k0, ptrdiff_t *k1)
+{
+    ptrdiff_t start = o * stride - pad; /* input index of tap 0; tap t reads start + t*dil */
+    *k0 = start >= 0 ? 0 : (-start + dil - 1) / dil;
+    *k1 = start >= size ? 0 : conv_min(k, (size - 1 - start) / dil + 1);
+    if (*k1 < *k0)
+        *k1 = *k0;
+}
+
+TARGET static void NAME(depthwise_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
+                                           T *restrict y)
+{
+    const ptrdiff_t C = g->c, rows = g->n * g->oh;
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t row = 0; row < rows; row++) {
+        ptrdiff_t n = row / g->oh, oh = row % g->oh, kh0, kh1;
+        NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+        for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+            T *restrict yp = y + (row * g->ow + ow) * C;
+            ptrdiff_t kw0, kw1;
+            NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+            NAME(zero)(yp, C);
+            for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                    ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh, iw = ow * g->sw - g->left + kw * g->dw;
+                    const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
+                    const T *restrict wp = w + (kh * g->kw + kw) * C;
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        yp[c] += xp[c] * wp[c];
+                }
+        }
+    }
+}
+
+TARGET static void NAME(depthwise_backward_input)(const nnx_conv_geom *g, const T *restrict dy,
+                                                  const T *restrict w, T *restrict dx)
+{
+    const ptrdiff_t C = g->c;
+    /* a scatter whose windows overlap within an image: one thread per image */
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t n = 0; n < g->n; n++) {
+        T *restrict img = dx + n * g->h * g->w * C;
+        NAME(zero)(img, g->h * g->w * C);
+        for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+            ptrdiff_t kh0, kh1;
+            NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+                const T *restrict dyp = dy + ((n * g->oh + oh) * g->ow + ow) * C;
+                ptrdiff_t kw0, kw1;
+                NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+                for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                    for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                        ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh, iw = ow * g->sw - g->left + kw * g->dw;
+                        T *restrict xp = img + (ih * g->w + iw) * C;
+                        const T *restrict wp = w + (kh * g->kw + kw) * C;
+                        for (ptrdiff_t c = 0; c < C; c++)
+                            xp[c] += dyp[c] * wp[c];
+                    }
+            }
+        }
+    }
+}
+
+TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
+                                                  const T *restrict dy, T *restrict dw)
+{
+    const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_depthwise_slices(g);
+    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
+    if (!part)
+        return -1;
+#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
+    for (ptrdiff_t s = 0; s < slices; s++) {
+        T *restrict acc = part + s * size;
+        NAME(zero)(acc, size);
+        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
+            for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+                ptrdiff_t kh0, kh1;
+                NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+                for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+                    const T *restrict dyp = dy + ((n * g->oh + oh) * g->ow + ow) * C;
+                    ptrdiff_t kw0, kw1;
+                    NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+                    for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                        for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                            ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh;
+                            ptrdiff_t iw = ow * g->sw - g->left + kw * g->dw;
+                            const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
+                            T *restrict ap = acc + (kh * g->kw + kw) * C;
+                            for (ptrdiff_t c = 0; c < C; c++)
+                                ap[c] += xp[c] * dyp[c];
+                        }
+                }
+            }
+    }
+    if (slices > 1) {
+        for (ptrdiff_t e = 0; e < size; e++) {
+            T sum = part[e];
+            for (ptrdiff_t s = 1; s < slices; s++)
+                sum += part[s * size + e];
+            dw[e] = sum;
+        }
+        free(part);
+    }
+    return 0;
+}
+
+/* ---- the im2col + GEMM kernels ------------------------------------------------------------------- */
+
+TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+{
+    if (conv_is_depthwise(g)) {
+        NAME(depthwise_forward)(g, x, w, y);
+        return 0;
+    }
+    const conv_plan p = conv_make_plan(g, sizeof(T));
+    const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
+    const int pointwise = conv_is_pointwise(g);
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        /* step 2: one col buffer per thread for the whole call */
+        T *col = pointwise ? NULL : malloc((size_t)(p.max_rows * p.k) * sizeof(T));
+        failed = !pointwise && !col;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t i = 0; i < p.chunks; i++) {
+            if (failed)
+                continue;
+            ptrdiff_t r0, r1;
+            conv_chunk(&p, g, i, &r0, &r1);
+            for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
+                if (!pointwise)
+                    NAME(im2col)(g, x, grp, r0, r1, col);
+                GEMM(NNX_CONV_GEMM_RUNG, 0, 0, r1 - r0, fg, p.k, 1, pointwise ? x + r0 * g->c + grp * cg : col,
+                     pointwise ? g->c : p.k, w + grp * fg, g->f, 0, y + r0 * g->f + grp * fg, g->f);
+            }
+        }
+        free(col);
+    }
+    return failed ? -1 : 0;
+}
+
+TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)
+{
+    if (conv_is_depthwise(g)) {
+        NAME(depthwise_backward_input)(g, dy, w, dx);
+        return 0;
+    }
+    const conv_plan p = conv_make_plan(g, sizeof(T));
+    const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, image = g->h * g->w * g->c;
+    const int pointwise = conv_is_pointwise(g);
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *col = pointwise ? NULL : malloc((size_t)(p.max_rows * p.k) * sizeof(T));
+        failed = !pointwise && !col;
+        /* step 2: a block's chunks scatter into the same images, so one thread takes the whole block */
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t b = 0; b < p.blocks; b++) {
+            if (failed)
+                continue;
+            ptrdiff_t n0, n1, c0, c1;
+            conv_block(&p, g, b, &n0, &n1, &c0, &c1);
+            if (!pointwise)
+                NAME(zero)(dx + n0 * image, (n1 - n0) * image);
+            for (ptrdiff_t i = c0; i < c1; i++) {
+                ptrdiff_t r0, r1;
+                conv_chunk(&p, g, i, &r0, &r1);
+                for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
+                    /* dcol = dY_g . W_g^T; pointwise: dx's rows are dcol's rows (step 4) */
+                    GEMM(NNX_CONV_GEMM_RUNG, 0, 1, r1 - r0, p.k, fg, 1, dy + r0 * g->f + grp * fg, g->f,
+                         w + grp * fg, g->f, 0, pointwise ? dx + r0 * g->c + grp * cg : col,
+                         pointwise ? g->c : p.k);
+                    if (!pointwise)
+                        NAME(col2im_add)(g, col, grp, r0, r1, dx);
+                }
+            }
+        }
+        free(col);
+    }
+    return failed ? -1 : 0;
+}
+
+TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+{
+    if (conv_is_depthwise(g))
+        return NAME(depthwise_backward_weight)(g, x, dy, dw);
+    const conv_plan p = conv_make_plan(g, sizeof(T));
+    const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
+    const int pointwise = conv_is_pointwise(g);
+    /* step 2: slice s sums chunks [s*chunks/slices, (s+1)*chunks/slices) into its own partial */
+    T *part = p.slices > 1 ? malloc((size_t)(p.slices * size) * sizeof(T)) : dw;
+    if (!part)
+        return -1;
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *col = pointwise ? NULL : malloc((size_t)(p.max_rows * p.k) * sizeof(T));
+        failed = !pointwise && !col;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t s = 0; s < p.slices; s++) {
+            if (failed)
+                continue;
+            ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices;
+            for (ptrdiff_t i = first; i < last; i++) {
+                ptrdiff_t r0, r1;
+                conv_chunk(&p, g, i, &r0, &r1);
+                for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
+                    if (!pointwise)
+                        NAME(im2col)(g, x, grp, r0, r1, col);
+                    /* dW_g += col_g^T . dY_g, the first chunk of the slice overwriting */
+                    GEMM(NNX_CONV_GEMM_RUNG, 1, 0, p.k, fg, r1 - r0, 1,
+                         pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k,
+                         dy + r0 * g->f + grp * fg, g->f, i == first ? 0 : 1, part + s * size + grp * fg,
+                         g->f);
+                }
+            }
+        }
+        free(col);
+    }
+    if (p.slices > 1) {
+        /* the partials in slice order: each element by one thread, in the same order always */
+#pragma omp parallel for schedule(static) if (size >= 65536)
+        for (ptrdiff_t e = 0; e < size; e++) {
+            T sum = part[e];
+            for (ptrdiff_t s = 1; s < p.slices; s++)
+                sum += part[s * size + e];
+            dw[e] = sum;
+        }
+        free(part);
+    }
+    return failed ? -1 : 0;
+}
