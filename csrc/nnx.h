@@ -43,6 +43,28 @@ void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, ptrdiff_t m, ptrdif
                double alpha, const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
                double beta, double *c, ptrdiff_t ldc);
 
+/* ---- conv.c: 2-D convolution (cross-correlation) on channels-last images, im2col + GEMM ----------
+ * x (N, H, W, C), kernel w (KH, KW, C/groups, F), y (N, OH, OW, F); output pixel (oh, ow) reads input
+ * pixel (oh*sh - top + kh*dh, ow*sw - left + kw*dw), 0 outside the image. The caller guarantees that
+ * every size is >= 1, groups divides c and f, and oh, ow are the output size of this geometry.
+ * Each returns 0, or -1 when a workspace could not be allocated (the output is then undefined). */
+typedef struct {
+    ptrdiff_t n, h, w, c; /* input shape */
+    ptrdiff_t oh, ow, f;  /* output height, width, channels */
+    ptrdiff_t kh, kw;     /* kernel size */
+    ptrdiff_t sh, sw;     /* strides */
+    ptrdiff_t dh, dw;     /* dilation */
+    ptrdiff_t top, left;  /* padding before the first row / column */
+    ptrdiff_t groups;
+} nnx_conv_geom;
+
+int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y);
+int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y);
+int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx);
+int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w, double *dx);
+int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw);
+int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy, double *dw);
+
 /* ---- pool.c: 2-D max / average pooling on channels-last (N, H, W, C) images -----------------------
  * Output (oh, ow) pools input rows [oh*sh - top, +ph) and columns [ow*sw - left, +pw), clipped to the
  * image; the caller guarantees top, bottom < ph and left, right < pw, so no window is empty.

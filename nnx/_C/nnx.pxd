@@ -29,6 +29,23 @@ cdef extern from "nnx.h" nogil:
                    Py_ssize_t k, double alpha, const double *a, Py_ssize_t lda, const double *b,
                    Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc)
 
+    ctypedef struct nnx_conv_geom:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t oh, ow, f
+        Py_ssize_t kh, kw
+        Py_ssize_t sh, sw
+        Py_ssize_t dh, dw
+        Py_ssize_t top, left
+        Py_ssize_t groups
+    int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
+    int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y)
+    int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx)
+    int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w,
+                                      double *dx)
+    int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
+    int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy,
+                                       double *dw)
+
     ctypedef struct nnx_pool_geom:
         Py_ssize_t n, h, w, c
         Py_ssize_t oh, ow
