@@ -1,0 +1,322 @@
+"""GEMM (nnx.kernels.gemm): every rung, dtype and SIMD path against nnx.reference.gemm and a @ b.
+
+Tolerances are the classical error bound of a k-term dot product, elementwise:
+|computed - exact| <= (k + 2) * eps * (|alpha| * (|a| @ |b|) + |beta| * |c|), with eps of the dtype,
+so they tighten with the dtype and grow only with k, as rounding error does.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnx.kernels as K
+import nnx.reference as R
+from nnx._C import _native
+
+RUNGS = K.GEMM_RUNGS
+DTYPES = (np.float32, np.float64)
+FAST_RUNGS = ("packed", "parallel")
+
+
+@contextlib.contextmanager
+def simd(path):
+    before = _native.simd_path()
+    _native.select_simd(path)
+    try:
+        yield
+    finally:
+        _native.select_simd(before)
+
+
+@contextlib.contextmanager
+def threads(n):
+    before = _native.get_num_threads()
+    _native.set_num_threads(n)
+    try:
+        yield
+    finally:
+        _native.set_num_threads(before)
+
+
+def exact(a, b, c, alpha, beta):
+    """The result computed in float64, and the scale of its rounding error: alpha*|a|@|b| + beta*|c|."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    want = alpha * (a @ b)
+    scale = abs(alpha) * (np.abs(a) @ np.abs(b))
+    if c is not None and beta != 0:
+        want = want + beta * c.astype(np.float64)
+        scale = scale + abs(beta) * np.abs(c.astype(np.float64))
+    return want, scale
+
+
+def assert_close(got, a, b, c=None, alpha=1.0, beta=0.0, dtype=None):
+    """got is within the error bound of a computation in `dtype` (default got's) plus that of the
+    float64 comparison result itself."""
+    dtype = np.dtype(dtype or got.dtype)
+    want, scale = exact(a, b, c, alpha, beta)
+    k = a.shape[1]
+    eps = np.finfo(dtype).eps + np.finfo(np.float64).eps
+    bound = (k + 2) * eps * scale + np.finfo(dtype).tiny
+    err = np.abs(got.astype(np.float64) - want)
+    worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else None
+    assert got.shape == want.shape
+    assert np.all(err <= bound), f"error {err[worst]} > bound {bound[worst]} at {worst}"
+
+
+def random(rng, shape, dtype):
+    return rng.uniform(-1, 1, shape).astype(dtype)
+
+
+# ---- every rung x dtype x SIMD path, hypothesis shapes ------------------------------------------
+
+dims = st.one_of(st.integers(1, 40), st.sampled_from([1, 5, 6, 7, 8, 15, 16, 17, 33, 97, 145, 150]))
+
+
+@pytest.mark.parametrize("path", _native.simd_paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(m=dims, k=dims, n=dims, seed=st.integers(0, 2**32 - 1),
+       order=st.sampled_from(["CC", "CF", "FC", "FF"]))
+@settings(max_examples=15)
+def test_rungs_match_reference(path, dtype, m, k, n, seed, order):
+    rng = np.random.default_rng(seed)
+    a = np.asarray(random(rng, (m, k), dtype), order=order[0])
+    b = np.asarray(random(rng, (k, n), dtype), order=order[1])
+    a_before, b_before = a.copy(), b.copy()
+    want_ref = R.gemm(a, b)
+    with simd(path):
+        for rung in RUNGS:
+            got = K.gemm(a, b, rung=rung)
+            assert got.dtype == dtype and got.flags.c_contiguous
+            assert_close(got, a, b)
+            np.testing.assert_allclose(got, want_ref, rtol=0, atol=2 * (k + 2) * np.finfo(dtype).eps * k)
+            np.testing.assert_allclose(got, a @ b, rtol=0, atol=2 * (k + 2) * np.finfo(dtype).eps * k)
+    np.testing.assert_array_equal(a, a_before)
+    np.testing.assert_array_equal(b, b_before)
+
+
+@pytest.mark.parametrize("path", _native.simd_paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(m=dims, k=dims, n=dims, seed=st.integers(0, 2**32 - 1),
+       alpha=st.sampled_from([1.0, -0.5, 2.0, 0.0]), beta=st.sampled_from([0.0, 1.0, -1.5, 0.25]))
+@settings(max_examples=10)
+def test_alpha_beta_out(path, dtype, m, k, n, seed, alpha, beta):
+    rng = np.random.default_rng(seed)
+    a, b, c = random(rng, (m, k), dtype), random(rng, (k, n), dtype), random(rng, (m, n), dtype)
+    with simd(path):
+        for rung in RUNGS:
+            out = c.copy()
+            got = K.gemm(a, b, out=out, alpha=alpha, beta=beta, rung=rung)
+            assert got is out
+            assert_close(out, a, b, c, alpha, beta)
+            ref_out = c.copy()
+            R.gemm(a, b, out=ref_out, alpha=alpha, beta=beta)
+            assert_close(ref_out, a, b, c, alpha, beta)
+
+
+# ---- shapes that cross every cache block (MC, KC, NC) of the packed rungs ----------------------
+
+@pytest.mark.parametrize("path", _native.simd_paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n", [(301, 600, 37), (7, 3, 4100), (150, 257, 4099), (1, 1000, 1),
+                                     (289, 9, 33), (17, 530, 8200)])
+def test_packed_crosses_blocks(path, dtype, m, k, n):
+    rng = np.random.default_rng(m * k * n)
+    a, b, c = random(rng, (m, k), dtype), random(rng, (k, n), dtype), random(rng, (m, n), dtype)
+    with simd(path):
+        for rung in FAST_RUNGS:
+            assert_close(K.gemm(a, b, rung=rung), a, b)
+            assert_close(K.gemm(a, b, out=c.copy(), alpha=-1.5, beta=0.5, rung=rung), a, b, c, -1.5, 0.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_slow_rungs_cross_blocks(dtype):
+    """The blocked rung's 64 x 128 x 256 blocks, crossed in every dimension."""
+    rng = np.random.default_rng(1)
+    a, b = random(rng, (70, 260), dtype), random(rng, (260, 300), dtype)
+    for rung in ("naive", "reordered", "blocked"):
+        assert_close(K.gemm(a.T.copy().T, b, rung=rung), a, b)
+        assert_close(K.gemm(a, np.asfortranarray(b), rung=rung), a, b)
+
+
+# ---- memory layouts ---------------------------------------------------------------------------
+
+def layouts(x):
+    """Views of the same matrix in many layouts: C, F, strided, a row slice of a wider array, a
+    column slice of a wider F array, reversed."""
+    m, k = x.shape
+    wide = np.zeros((m, k + 5), x.dtype)
+    wide[:, 2:2 + k] = x
+    wide_f = np.zeros((m + 3, k), x.dtype, order="F")
+    wide_f[1:1 + m] = x
+    spaced = np.zeros((2 * m, 3 * k), x.dtype)
+    spaced[::2, ::3] = x
+    return {
+        "C": x, "F": np.asfortranarray(x), "T-of-C": x.T.copy().T, "rows-of-wider": wide[:, 2:2 + k],
+        "cols-of-wider-F": wide_f[1:1 + m], "strided": spaced[::2, ::3],
+        "reversed": x[::-1, ::-1].copy()[::-1, ::-1],
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rung", RUNGS)
+def test_every_layout(dtype, rung):
+    rng = np.random.default_rng(2)
+    a0, b0 = random(rng, (23, 19), dtype), random(rng, (19, 29), dtype)
+    for name_a, a in layouts(a0).items():
+        for name_b, b in layouts(b0).items():
+            np.testing.assert_array_equal(a, a0)
+            got = K.gemm(a, b, rung=rung)
+            assert_close(got, a0, b0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_layouts_and_dtypes(dtype):
+    rng = np.random.default_rng(3)
+    a, b = random(rng, (13, 21), dtype), random(rng, (21, 11), dtype)
+    for out_name, c in layouts(random(rng, (13, 11), dtype)).items():
+        before = c.copy()
+        got = K.gemm(a, b, out=c, alpha=0.5, beta=2.0)
+        assert got is c, out_name
+        assert_close(c, a, b, before, 0.5, 2.0)
+    for out_dtype in (np.float16, np.float32, np.float64):
+        c = np.ones((13, 11), out_dtype)
+        got = K.gemm(a, b, out=c, beta=-1.0)
+        assert got is c and c.dtype == out_dtype
+        # computed in `dtype`, then rounded once more to out's dtype
+        want, scale = exact(a, b, np.ones((13, 11)), 1.0, -1.0)
+        bound = 23 * np.finfo(dtype).eps * scale + np.finfo(out_dtype).eps * np.abs(want)
+        assert np.all(np.abs(c - want) <= bound)
+
+
+def test_out_aliasing_an_input():
+    rng = np.random.default_rng(4)
+    a = random(rng, (16, 16), np.float64)
+    b = random(rng, (16, 16), np.float64)
+    want = 2 * (a @ b) + a
+    got = K.gemm(a, b, out=a, alpha=2.0, beta=1.0)
+    assert got is a
+    np.testing.assert_allclose(a, want, rtol=1e-13, atol=1e-13)
+    a = random(rng, (16, 16), np.float64)
+    want = a.T @ a
+    K.gemm(a.T, a, out=a)
+    np.testing.assert_allclose(a, want, rtol=1e-13, atol=1e-13)
+
+
+def test_beta_zero_never_reads_out():
+    a, b = np.ones((5, 7), np.float32), np.ones((7, 9), np.float32)
+    for rung in RUNGS:
+        out = np.full((5, 9), np.nan, np.float32)
+        K.gemm(a, b, out=out, beta=0.0, rung=rung)
+        np.testing.assert_array_equal(out, 7)
+        out = np.full((5, 9), np.nan, np.float32)
+        R.gemm(a, b, out=out, beta=0.0)
+        np.testing.assert_array_equal(out, 7)
+
+
+def test_nan_and_inf_propagate():
+    a, b = np.ones((7, 7), np.float32), np.ones((7, 7), np.float32)
+    a[2, 3], b[4, 5] = np.nan, np.inf
+    for rung in RUNGS:
+        got = K.gemm(a, b, rung=rung)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(a @ b))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(a @ b))
+
+
+def test_float16_computes_in_float32():
+    rng = np.random.default_rng(5)
+    a, b = random(rng, (9, 33), np.float16), random(rng, (33, 5), np.float16)
+    got = K.gemm(a, b)
+    assert got.dtype == np.float32 and R.gemm(a, b).dtype == np.float32
+    assert_close(got, a.astype(np.float32), b.astype(np.float32))
+    assert K.gemm(a, b.astype(np.float64)).dtype == np.float64
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_zero_sizes(rung):
+    for m, k, n in [(0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 0)]:
+        a, b = np.ones((m, k), np.float32), np.ones((k, n), np.float32)
+        got = K.gemm(a, b, rung=rung)
+        assert got.shape == (m, n)
+        np.testing.assert_array_equal(got, np.zeros((m, n)))
+        out = np.full((m, n), 3.0, np.float32)
+        assert K.gemm(a, b, out=out, beta=0.5, rung=rung) is out
+        np.testing.assert_array_equal(out, np.full((m, n), 1.5 + k))
+        np.testing.assert_array_equal(R.gemm(a, b, out=np.full((m, n), 3.0), beta=0.5), out)
+
+
+# ---- threads: bit-identical results, and the skinny shapes convolution produces ----------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n, ta", [(2000, 9, 32, False), (500, 288, 64, False),
+                                         (288, 3000, 64, True), (64, 300, 700, False),
+                                         (13, 1100, 4200, False), (300, 700, 300, True)])
+def test_threads_bit_identical(dtype, m, k, n, ta):
+    rng = np.random.default_rng(6)
+    a = random(rng, (k, m), dtype).T if ta else random(rng, (m, k), dtype)
+    b, c = random(rng, (k, n), dtype), random(rng, (m, n), dtype)
+    with threads(1):
+        one = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=-0.5)
+        packed = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=-0.5, rung="packed")
+    with threads(2):
+        two = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=-0.5)
+    with threads(3):
+        three = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=-0.5)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, three)
+    np.testing.assert_array_equal(one, packed)
+    assert_close(two, a, b, c, 0.75, -0.5)
+
+
+# ---- bad input: always a clean TypeError / ValueError naming gemm -----------------------------
+
+GOOD_A = np.ones((3, 4), np.float32)
+GOOD_B = np.ones((4, 5), np.float32)
+BAD_VALUES = [
+    None, 3, 2.5, "abc", [[1.0, 2.0]], (1.0,), object(), np.ones((3, 4), np.int32),
+    np.ones((3, 4), np.complex64), np.array([["a"]]), np.empty((3, 4), object), np.ones(4, np.float32),
+    np.ones((2, 3, 4), np.float32), np.float32(1.0), np.ones((3, 4), bool), np.ones((5, 5), np.float32),
+    np.ones((5, 3), np.float64), np.ones((3, 4), np.longdouble),
+]
+
+
+@given(slot=st.sampled_from(["a", "b", "out", "alpha", "beta", "rung"]),
+       bad=st.sampled_from(range(len(BAD_VALUES))))
+@settings(max_examples=60)
+def test_bad_input_fuzz(slot, bad):
+    value = BAD_VALUES[bad]
+    kwargs = dict(a=GOOD_A, b=GOOD_B, out=None, alpha=1.0, beta=0.0, rung="parallel")
+    kwargs[slot] = value
+    for impl in (K.gemm, R.gemm):
+        try:
+            got = impl(**kwargs)
+        except (TypeError, ValueError) as e:
+            assert "gemm" in str(e)
+        else:
+            # Only harmless substitutions may succeed: a real number for alpha/beta, None for out,
+            # or an out of the right shape and a float dtype.
+            assert slot in ("alpha", "beta", "out"), (slot, value)
+            assert got.shape == (3, 5)
+
+
+@pytest.mark.parametrize("impl", [K.gemm, R.gemm])
+def test_errors_name_the_shapes(impl):
+    with pytest.raises(ValueError, match=r"gemm.*\(3, 4\).*\(5, 5\)"):
+        impl(GOOD_A, np.ones((5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"gemm.*out.*\(3, 5\).*\(5, 3\)"):
+        impl(GOOD_A, GOOD_B, out=np.ones((5, 3), np.float32))
+    with pytest.raises(ValueError, match="gemm.*rung"):
+        impl(GOOD_A, GOOD_B, rung="fastest")
+    with pytest.raises(TypeError, match="gemm.*int32"):
+        impl(GOOD_A.astype(np.int32), GOOD_B)
+    with pytest.raises(TypeError, match="gemm.*list"):
+        impl([[1.0]], GOOD_B)
+    with pytest.raises(ValueError, match="gemm.*read-only"):
+        ro = np.ones((3, 5), np.float32)
+        ro.flags.writeable = False
+        impl(GOOD_A, GOOD_B, out=ro)
+
+
+def test_rungs_exported():
+    assert K.GEMM_RUNGS == R.GEMM_RUNGS == ("naive", "reordered", "blocked", "packed", "parallel")
