@@ -75,16 +75,13 @@ class Context:
     arrays saved by `save_for_backward`, and any attribute forward sets (`ctx.k = 3`)."""
     __slots__ = ("fn", "parents", "saved_tensors", "n_outputs", "output_meta", "__dict__")
 
-    def __init__(self):
-        self.saved_tensors = ()
-
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
 
     @property
     def needs_input_grad(self):
         """One bool per forward argument: does backward need that input's gradient?"""
-        return tuple(p is not None and p.requires_grad for p in self.parents)
+        return tuple([isinstance(p, Tensor) and p.requires_grad for p in self.parents])
 
     def _free(self):
         self.parents = None
@@ -110,30 +107,37 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        # The hot path of every op: keep it to plain loops and slot assignments.
         track = False
-        arrays = list(args)
-        for i, a in enumerate(args):
+        arrays = []
+        for a in args:
             if isinstance(a, Tensor):
-                arrays[i] = a.data
+                arrays.append(a.data)
                 if a.requires_grad:
                     track = True
-        ctx = Context()
+            else:
+                arrays.append(a)
+        ctx = _new(Context)
+        ctx.saved_tensors = ()
         out = cls.forward(ctx, *arrays)
         if not (track and _grad_enabled):
             if type(out) is tuple:
-                return tuple(_wrap(o, False, None) for o in out)
+                return tuple([_wrap(o, False, None) for o in out])
             return _wrap(out, False, None)
         ctx.fn = cls
-        ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+        ctx.parents = args  # the engine skips the non-Tensor entries
         if type(out) is tuple:
             ctx.n_outputs = len(out)
-            results = tuple(_wrap(o, True, ctx) for o in out)
+            results = tuple([_wrap(o, True, ctx) for o in out])
             for i, r in enumerate(results):
                 r._index = i
-            ctx.output_meta = tuple((r.data.shape, r.data.dtype) for r in results)
+            ctx.output_meta = tuple([(r.data.shape, r.data.dtype) for r in results])
             return results
         ctx.n_outputs = 1
         return _wrap(out, True, ctx)
+
+
+_new = object.__new__
 
 
 def _sum_to_shape(grad, shape, node):
@@ -192,7 +196,7 @@ def backward(root, grad=None, retain_graph=False):
             raise RuntimeError("backward: trying to backward through the graph a second time (its "
                                "saved arrays were freed); pass retain_graph=True to the first call")
         for p in parents:
-            if p is not None:
+            if isinstance(p, Tensor):
                 node = p._node
                 if node is not None:
                     if node in consumers:
@@ -224,7 +228,7 @@ def backward(root, grad=None, retain_graph=False):
                 raise RuntimeError(f"{node.fn.__name__}.backward returned {len(grads)} gradients for "
                                    f"{len(parents)} forward arguments")
         for p, g in zip(parents, grads):
-            if p is None:
+            if not isinstance(p, Tensor):
                 continue
             parent_node = p._node
             if g is not None and p.requires_grad:

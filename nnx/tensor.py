@@ -130,8 +130,7 @@ class Tensor:
     # --- autograd -----------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) * grad into every leaf's `.grad` (grad defaults to 1 for a scalar)."""
-        from nnx.autograd import backward
-        backward(self, grad, retain_graph)
+        _autograd.backward(self, grad, retain_graph)
 
     def detach(self):
         """The same data, cut from the graph."""
@@ -291,4 +290,5 @@ def _plain(x):
 
 
 # Operators delegate to the ops of nnx.functional, which themselves build on this module.
+from nnx import autograd as _autograd  # noqa: E402
 from nnx.functional import math as _ops, activations as _activations  # noqa: E402
