@@ -350,6 +350,19 @@ def test_bad_stride_message_says_stride():
             getattr(K, kernel)(**dict(GOOD[kernel], strides=(0, 1)))
 
 
+def test_huge_strides_mean_one_window():
+    x = make_input((2, 5, 7, 3), np.float64, "C", 2)
+    for strides in [(10**30, 1), (1, 2**63), (5, 7)]:
+        padding = ((0, 1), (0, 0))
+        y, a = K.max_pool2d_forward(x, (2, 3), strides, padding)
+        y_ref, a_ref = R.max_pool2d_forward(x, (2, 3), strides, padding)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(a, a_ref)
+        dy = make_input(y.shape, np.float64, "C", 3)
+        np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, (2, 3), strides, padding),
+                                   R.avg_pool2d_backward(dy, x.shape, (2, 3), strides, padding))
+
+
 def test_good_calls_pass():
     for kernel, args in GOOD.items():
         getattr(K, kernel)(**args)  # the fuzz above only means something if these work

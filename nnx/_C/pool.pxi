@@ -20,6 +20,9 @@ cdef nnx_pool_geom _pool_geom(str kernel, tuple x_shape, object pool_size, objec
     if oh < 1 or ow < 1:
         raise ValueError(f"{kernel}: pool_size {pool_size!r} with padding {padding!r} does not fit input "
                          f"shape {x_shape}: output would be {oh}x{ow}")
+    # A stride beyond the padded image leaves a single window, whatever its value: clamping it there
+    # changes no result and keeps any Python int within C's ptrdiff_t.
+    sh, sw = min(sh, h + top + bottom), min(sw, w + left + right)
     g.n, g.h, g.w, g.c = n, h, w, c
     g.oh, g.ow, g.ph, g.pw, g.sh, g.sw, g.top, g.left = oh, ow, ph, pw, sh, sw, top, left
     return g
