@@ -22,8 +22,6 @@ import functools
 
 import numpy as np
 
-from nnx.tensor import Tensor, _wrap
-
 _grad_enabled = True
 
 
@@ -268,3 +266,6 @@ def _add_pending(pending, node, tensor, grad):
             slots = pending[node] = [None] * node.n_outputs
         i = tensor._index
         slots[i] = grad if slots[i] is None else slots[i] + grad
+
+
+from nnx.tensor import Tensor, _wrap  # noqa: E402  (bottom: tensor.py imports this module)

@@ -150,49 +150,49 @@ class Tensor:
         return as_array(other, None, "Tensor operator")
 
     def __add__(self, other):
-        return _ops.Add.apply(self, self._operand(other))
+        return _F.math.Add.apply(self, self._operand(other))
 
     def __radd__(self, other):
-        return _ops.Add.apply(self._operand(other), self)
+        return _F.math.Add.apply(self._operand(other), self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, self._operand(other))
+        return _F.math.Sub.apply(self, self._operand(other))
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(self._operand(other), self)
+        return _F.math.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, self._operand(other))
+        return _F.math.Mul.apply(self, self._operand(other))
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(self._operand(other), self)
+        return _F.math.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, self._operand(other))
+        return _F.math.Div.apply(self, self._operand(other))
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(self._operand(other), self)
+        return _F.math.Div.apply(self._operand(other), self)
 
     def __pow__(self, other):
-        return _ops.Pow.apply(self, self._operand(other))
+        return _F.math.Pow.apply(self, self._operand(other))
 
     def __rpow__(self, other):
-        return _ops.Pow.apply(self._operand(other), self)
+        return _F.math.Pow.apply(self._operand(other), self)
 
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, self._operand(other))
+        return _F.math.MatMul.apply(self, self._operand(other))
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(self._operand(other), self)
+        return _F.math.MatMul.apply(self._operand(other), self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return _F.math.Neg.apply(self)
 
     def __pos__(self):
         return self
 
     def __getitem__(self, index):
-        return _ops.index(self, index)
+        return _F.math.index(self, index)
 
     # comparisons: no gradient, bool Tensors
     def __lt__(self, other):
@@ -215,56 +215,56 @@ class Tensor:
 
     # --- methods (see nnx.functional for the documentation of each op) ---------------------------
     def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis, keepdims)
+        return _F.math.sum(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis, keepdims)
+        return _F.math.mean(self, axis, keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis, keepdims)
+        return _F.math.max(self, axis, keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis, keepdims)
+        return _F.math.min(self, axis, keepdims)
 
     def reshape(self, *shape):
-        return _ops.reshape(self, *shape)
+        return _F.math.reshape(self, *shape)
 
     def transpose(self, *axes):
-        return _ops.transpose(self, *axes)
+        return _F.math.transpose(self, *axes)
 
     @property
     def T(self):
-        return _ops.transpose(self)
+        return _F.math.transpose(self)
 
     def exp(self):
-        return _ops.Exp.apply(self)
+        return _F.math.Exp.apply(self)
 
     def log(self):
-        return _ops.Log.apply(self)
+        return _F.math.Log.apply(self)
 
     def sqrt(self):
-        return _ops.Sqrt.apply(self)
+        return _F.math.Sqrt.apply(self)
 
     def abs(self):
-        return _ops.Abs.apply(self)
+        return _F.math.Abs.apply(self)
 
     def square(self):
-        return _ops.Square.apply(self)
+        return _F.math.Square.apply(self)
 
     def clip(self, min=None, max=None):
-        return _ops.clip(self, min, max)
+        return _F.math.clip(self, min, max)
 
     def relu(self):
-        return _activations.Relu.apply(self)
+        return _F.activations.Relu.apply(self)
 
     def sigmoid(self):
-        return _activations.Sigmoid.apply(self)
+        return _F.activations.Sigmoid.apply(self)
 
     def tanh(self):
-        return _activations.Tanh.apply(self)
+        return _F.activations.Tanh.apply(self)
 
     def astype(self, dtype):
-        return _ops.astype(self, dtype)
+        return _F.math.astype(self, dtype)
 
 
 def tensor(data, requires_grad=False, dtype=None):
@@ -289,6 +289,7 @@ def _plain(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-# Operators delegate to the ops of nnx.functional, which themselves build on this module.
+# Operators delegate to the ops of nnx.functional, which build on this module. The ops are looked up
+# through the package at call time, so the modules import cleanly whichever of them comes first.
 from nnx import autograd as _autograd  # noqa: E402
-from nnx.functional import math as _ops, activations as _activations  # noqa: E402
+import nnx.functional as _F  # noqa: E402
