@@ -1,0 +1,286 @@
+"""Losses with Keras' names, argument order `(y_true, y_pred)` and semantics.
+
+Functions return PER-SAMPLE losses (the batch shape: the last axis is reduced), differentiable in
+y_pred. Classes wrap a function; calling one returns the mean over the batch (Keras'
+'sum_over_batch_size'), `.call` gives the per-sample values, and `.from_logits` says whether y_pred
+holds logits.
+
+From probabilities (from_logits=False) the formulas are Keras' (TensorFlow backend), with
+EPSILON = 1e-7:
+    binary_crossentropy        p = clip(y_pred, eps, 1-eps);  mean(-t log p - (1-t) log(1-p), -1)
+    categorical_crossentropy   p = clip(y_pred / sum(y_pred, -1), eps, 1-eps);  -sum(t log p, -1)
+    sparse_categorical_...     softmax cross-entropy of the logits log(clip(y_pred, eps, 1-eps)),
+                               i.e. -log(p_y / sum(p)) with p clipped: renormalised like Keras
+From logits they are the fused, stable ops of `nnx.functional` (finite for logits of +-1e4).
+The clip passes no gradient where it clamps, as in Keras.
+
+Targets are cast to y_pred's dtype; a target of shape (N,) against a prediction of shape (N, 1)
+(or the reverse) is reshaped to match, as Keras does; any other shape mismatch is a ValueError.
+"""
+import difflib
+
+import numpy as np
+
+from nnx import functional as F
+from nnx.tensor import Tensor, as_array
+
+EPSILON = 1e-7
+
+
+# --- input handling ---------------------------------------------------------------------------------
+def _prediction(y_pred, name):
+    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(as_array(y_pred, None, name))
+    if y_pred.dtype.kind != "f":
+        raise TypeError(f"{name}: y_pred must be floating point, got dtype {y_pred.dtype}")
+    if y_pred.ndim == 0:
+        raise ValueError(f"{name}: y_pred needs a batch axis, got a scalar")
+    return y_pred
+
+
+def _pair(y_true, y_pred, name, per_element=True):
+    """(y_true, y_pred) as Tensors of y_pred's dtype and one shape. With per_element, a rank-1
+    prediction (N,) counts as N samples of one value each, so the per-sample loss has shape (N,)."""
+    y_pred = _prediction(y_pred, name)
+    if isinstance(y_true, Tensor) and y_true.requires_grad:
+        if y_true.dtype != y_pred.dtype:
+            y_true = F.astype(y_true, y_pred.dtype)
+    else:
+        data = y_true.data if isinstance(y_true, Tensor) else y_true
+        try:
+            data = np.asarray(data, dtype=y_pred.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: y_true must be numeric, got {type(y_true).__name__}") from None
+        y_true = Tensor(data)
+    shape_true, shape_pred = y_true.shape, y_pred.shape
+    if shape_true == shape_pred[:-1] and shape_pred[-1] == 1 \
+            or shape_true[:-1] == shape_pred and shape_true[-1:] == (1,):
+        y_true = y_true.reshape(shape_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{name}: y_true shape {shape_true} does not match y_pred shape "
+                         f"{shape_pred}")
+    if per_element and y_pred.ndim == 1:
+        y_true, y_pred = y_true.reshape(-1, 1), y_pred.reshape(-1, 1)
+    return y_true, y_pred
+
+
+def _labels(y_true, y_pred, name):
+    """Integer class indices of the batch shape y_pred.shape[:-1] (a trailing axis of 1 is
+    dropped), checked to lie in [0, K)."""
+    labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    batch = y_pred.shape[:-1]
+    if labels.shape == batch + (1,):
+        labels = labels.reshape(batch)
+    if labels.shape != batch:
+        raise ValueError(f"{name}: y_true shape {np.shape(y_true)} does not match y_pred shape "
+                         f"{y_pred.shape}; expected integer labels of shape {batch}")
+    if labels.dtype.kind == "f":
+        if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
+            raise ValueError(f"{name}: y_true must hold integer class indices, got non-integer "
+                             f"values (shape {labels.shape})")
+    elif labels.dtype.kind not in "iub":
+        raise TypeError(f"{name}: y_true must hold integer class indices, got dtype {labels.dtype}")
+    labels = labels.astype(np.intp, copy=False)
+    k = y_pred.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"{name}: labels must lie in [0, {k}) for y_pred shape {y_pred.shape}, "
+                         f"got values in [{labels.min()}, {labels.max()}]")
+    return labels
+
+
+# --- per-sample loss functions --------------------------------------------------------------------
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+    """Cross-entropy of integer labels y_true (N,) or (N, 1) against y_pred (N, K)."""
+    name = "sparse_categorical_crossentropy"
+    y_pred = _prediction(y_pred, name)
+    labels = _labels(y_true, y_pred, name)
+    logits = y_pred if from_logits else F.log(F.clip(y_pred, EPSILON, 1.0 - EPSILON))
+    return F.sparse_softmax_cross_entropy(logits, labels)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    """Cross-entropy of target distributions y_true (N, K) (e.g. one-hot) against y_pred (N, K)."""
+    y_true, y_pred = _pair(y_true, y_pred, "categorical_crossentropy", per_element=False)
+    if from_logits:
+        return F.softmax_cross_entropy(y_pred, y_true)
+    p = F.clip(y_pred / F.sum(y_pred, axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
+    return -F.sum(y_true * F.log(p), axis=-1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False):
+    """Binary cross-entropy per element, averaged over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred, "binary_crossentropy")
+    if from_logits:
+        return F.binary_cross_entropy_with_logits(y_pred, y_true)
+    p = F.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    return -F.mean(y_true * F.log(p) + (1.0 - y_true) * F.log(1.0 - p), axis=-1)
+
+
+def mean_squared_error(y_true, y_pred):
+    """mean((y_pred - y_true)^2) over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_squared_error")
+    return F.mean(F.square(y_pred - y_true), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y_pred - y_true|) over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_absolute_error")
+    return F.mean(F.abs(y_pred - y_true), axis=-1)
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+
+
+# --- loss objects ---------------------------------------------------------------------------------
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none")
+
+
+class Loss:
+    """A loss object: `loss(y_true, y_pred)` reduces the per-sample values of `call`.
+
+    reduction: 'sum_over_batch_size' (the mean; Keras' default), 'sum', or 'none' / None (the
+    per-sample Tensor)."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        reduction = "none" if reduction is None else reduction
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, "
+                             f"got {reduction!r}")
+        self.name = name or type(self).__name__
+        self.reduction = reduction
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred):
+        per_sample = self.call(y_true, y_pred)
+        if self.reduction == "sum":
+            return per_sample.sum()
+        if self.reduction == "none" or per_sample.ndim == 0:
+            return per_sample
+        return per_sample.mean()
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class LossFunctionWrapper(Loss):
+    """A Loss around a per-sample function `fn(y_true, y_pred, **kwargs)`."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: fn must be callable, got {type(fn).__name__}")
+        super().__init__(name or getattr(fn, "__name__", None), reduction)
+        self.fn, self._fn_kwargs = fn, kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, _prediction(y_pred, self.name), **self._fn_kwargs)
+
+
+class _CrossEntropy(LossFunctionWrapper):
+    """Base of the three cross-entropies: `from_logits` is part of the object."""
+    _fn = None
+    _default_name = None
+
+    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size"):
+        super().__init__(type(self)._fn, name or self._default_name, reduction,
+                         from_logits=bool(from_logits))
+        self.from_logits = bool(from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class SparseCategoricalCrossentropy(_CrossEntropy):
+    _fn = staticmethod(sparse_categorical_crossentropy)
+    _default_name = "sparse_categorical_crossentropy"
+
+
+class CategoricalCrossentropy(_CrossEntropy):
+    _fn = staticmethod(categorical_crossentropy)
+    _default_name = "categorical_crossentropy"
+
+
+class BinaryCrossentropy(_CrossEntropy):
+    _fn = staticmethod(binary_crossentropy)
+    _default_name = "binary_crossentropy"
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    def __init__(self, name="mean_squared_error", reduction="sum_over_batch_size"):
+        super().__init__(mean_squared_error, name, reduction)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    def __init__(self, name="mean_absolute_error", reduction="sum_over_batch_size"):
+        super().__init__(mean_absolute_error, name, reduction)
+
+
+# --- lookup ---------------------------------------------------------------------------------------
+_CLASS_OF_FUNCTION = {
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
+    binary_crossentropy: BinaryCrossentropy,
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
+}
+_CANONICAL = {cls: fn.__name__ for fn, cls in _CLASS_OF_FUNCTION.items()}
+_BY_NAME = {**{fn.__name__: cls for fn, cls in _CLASS_OF_FUNCTION.items()},
+            **{cls.__name__: cls for cls in _CANONICAL},
+            "mse": MeanSquaredError, "mae": MeanAbsoluteError}
+
+
+def _class(name):
+    cls = _BY_NAME.get(name) or _BY_NAME.get(name.lower())
+    if cls is None:
+        close = difflib.get_close_matches(name, _BY_NAME, n=3)
+        hint = (f"did you mean {', '.join(map(repr, close))}?" if close
+                else f"known: {', '.join(sorted(_BY_NAME))}")
+        raise ValueError(f"losses.get: unknown loss {name!r}; {hint}")
+    return cls
+
+
+def get(identifier):
+    """A Loss object from a name ('sparse_categorical_crossentropy', 'mse', 'BinaryCrossentropy'),
+    a config dict {'class_name': ..., 'config': {...}}, a Loss (returned unchanged) or a per-sample
+    function `fn(y_true, y_pred)` (wrapped in a LossFunctionWrapper)."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        return _class(identifier)()
+    if isinstance(identifier, dict):
+        if not isinstance(identifier.get("class_name"), str):
+            raise ValueError(f"losses.get: a config dict needs 'class_name', got {identifier!r}")
+        config = identifier.get("config", {})
+        try:
+            return _class(identifier["class_name"]).from_config(config)
+        except TypeError as e:
+            raise ValueError(f"losses.get: bad config for {identifier['class_name']!r}: {e}") from e
+    if callable(identifier):
+        cls = _CLASS_OF_FUNCTION.get(identifier)
+        return cls() if cls is not None else LossFunctionWrapper(identifier)
+    raise TypeError(f"losses.get: expected a name, config dict, Loss or function, got "
+                    f"{type(identifier).__name__}")
+
+
+def serialize(loss):
+    """The canonical name of a built-in loss with default settings, else {'class_name', 'config'};
+    a loss around a custom function cannot be serialised (ValueError)."""
+    if isinstance(loss, str) or loss in _CLASS_OF_FUNCTION:
+        loss = get(loss)
+    cls = type(loss)
+    if cls not in _CANONICAL:
+        raise ValueError(f"losses.serialize: {loss!r} is not a built-in loss; it cannot be saved "
+                         f"by name")
+    config = loss.get_config()
+    if config == cls().get_config():
+        return _CANONICAL[cls]
+    return {"class_name": cls.__name__, "config": config}
