@@ -66,7 +66,8 @@ class Embedding(Layer):
         return super().__call__(Tensor(ids, dtype=ids.dtype), training=training, **kwargs)
 
     def call(self, inputs, training=False):
-        return embedding(inputs.data, self.embeddings)
+        # models call `call` directly with float Tensors, so the ids are checked (and named) here
+        return embedding(self._ids(inputs), self.embeddings)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)

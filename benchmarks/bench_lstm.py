@@ -1,0 +1,139 @@
+"""LSTM benchmark: nnx vs PyTorch CPU `nn.LSTM`, forward + backward, in the same run.
+
+Problem: batch 64, 100 steps, 128 inputs, 256 units, float32, batch-first, the loss the sum of every
+output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whole-sequence autograd
+op); PyTorch runs with the same thread count. Run either
+    python -m pytest benchmarks/bench_lstm.py --benchmark-group-by=group
+or  PYTHONPATH=. python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
+Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, to separate the
+framework's overhead from the GEMM's speed; unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
+"""
+import time
+
+import numpy as np
+import pytest
+
+import nnx
+from nnx.random import manual_seed
+from nnx.tensor import Tensor
+from nnx import backend
+from nnx.layers.recurrent import LSTM
+
+try:
+    import torch
+except ImportError:  # torch is optional: only the torch row needs it
+    torch = None
+
+BATCH, STEPS, FEATURES, UNITS = 64, 100, 128, 256
+
+
+def make_input():
+    return np.random.default_rng(0).standard_normal((BATCH, STEPS, FEATURES)).astype(np.float32)
+
+
+def nnx_step():
+    """A no-argument callable: one forward + backward of the nnx LSTM layer."""
+    manual_seed(0)
+    layer = LSTM(UNITS, return_sequences=True)
+    x = Tensor(make_input(), requires_grad=True)
+    layer(x)
+
+    def run():
+        layer.zero_grad()
+        layer(x).sum().backward()
+    return run
+
+
+class _NumpyGemm:
+    """The backend's kernels, with gemm replaced by NumPy's matmul (OpenBLAS)."""
+
+    def __init__(self, kernels):
+        self._kernels = kernels
+
+    def __getattr__(self, name):
+        return getattr(self._kernels, name)
+
+    @staticmethod
+    def gemm(a, b, out=None, alpha=1.0, beta=0.0):
+        return np.matmul(a, b)
+
+
+def numpy_gemm_step():
+    run = nnx_step()
+    original = backend.kernels
+
+    def with_numpy():
+        backend.kernels = lambda: _NumpyGemm(original())
+        try:
+            run()
+        finally:
+            backend.kernels = original
+    return with_numpy
+
+
+def torch_step():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(FEATURES, UNITS, batch_first=True)
+    x = torch.from_numpy(make_input()).requires_grad_(True)
+
+    def run():
+        lstm.zero_grad()
+        x.grad = None
+        y, _ = lstm(x)
+        y.sum().backward()
+    return run
+
+
+def _torch_threads():
+    if torch is not None:
+        torch.set_num_threads(nnx.get_num_threads())
+
+
+@pytest.mark.benchmark(group="lstm b64 t100 d128 u256 fwd+bwd")
+def test_nnx_lstm(benchmark):
+    benchmark.pedantic(nnx_step(), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="lstm b64 t100 d128 u256 fwd+bwd")
+def test_nnx_lstm_numpy_gemm(benchmark):
+    benchmark.pedantic(numpy_gemm_step(), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="lstm b64 t100 d128 u256 fwd+bwd")
+def test_torch_lstm(benchmark):
+    pytest.importorskip("torch")
+    _torch_threads()
+    benchmark.pedantic(torch_step(), rounds=5, warmup_rounds=1)
+
+
+def best_of(run, turns):
+    run()                                   # warm-up
+    times = []
+    for _ in range(turns):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(turns=7):
+    contenders = {"nnx": nnx_step(), "nnx + numpy matmul": numpy_gemm_step()}
+    if torch is not None:
+        _torch_threads()
+        contenders["torch nn.LSTM"] = torch_step()
+    # interleave the contenders turn by turn so machine noise hits all of them alike
+    best = {name: float("inf") for name in contenders}
+    for name, run in contenders.items():
+        run()
+    for _ in range(turns):
+        for name, run in contenders.items():
+            best[name] = min(best[name], best_of(run, 1))
+    print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
+          f"{nnx.get_num_threads()} threads, best of {turns}")
+    for name, t in best.items():
+        ratio = f"  ({t / best['torch nn.LSTM']:.2f}x torch)" if "torch nn.LSTM" in best else ""
+        print(f"  {name:<20} {t * 1e3:8.1f} ms{ratio}")
+
+
+if __name__ == "__main__":
+    main()
