@@ -223,6 +223,19 @@ class Layer:
 class ActivationMixin:
     """For layers that end in an activation: `call` = activation(`call_linear`)."""
 
+    def activation_name(self):
+        """The activation's registered name for get_config; a custom callable cannot be saved."""
+        from nnx import activations
+        name = activations.serialize(self.activation)
+        try:
+            known = activations.get(name) is self.activation
+        except ValueError:
+            known = False
+        if not known:
+            raise ValueError(f"{self._who()}: the custom activation {self.activation!r} has no "
+                             f"registered name, so the layer's config cannot be saved")
+        return name
+
     def call(self, inputs, training=False):
         return self.activation(self.call_linear(inputs, training))
 

@@ -71,7 +71,7 @@ class Dense(ActivationMixin, Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "activation": self.activation_name(), "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}
 
 
@@ -132,7 +132,7 @@ class Activation(ActivationMixin, Layer):
         return inputs
 
     def get_config(self):
-        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+        return {**super().get_config(), "activation": self.activation_name()}
 
 
 class Dropout(Layer):

@@ -16,7 +16,8 @@ The JSON header:
                "config": {...}}, ...]}},
      "weights": [{"name": "conv2d/kernel", "shape": [3, 3, 1, 32], "dtype": "float32"}, ...],
      "compile": null or {"optimizer": {"class_name": "Adam", "config": {...}},
-                         "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+                         "loss": "sparse_categorical_crossentropy" (or {"class_name", "config"}),
+                         "metrics": ["accuracy"]},
      "optimizer_state": [{"key": "iterations", "shape": [], "dtype": "int64"}, ...]}
 
 Loading validates everything before building anything it cannot trust: the member names, the header's
@@ -34,7 +35,7 @@ import zipfile
 import numpy as np
 
 from nnx.layers.base import Layer
-from nnx.models.training import BaseModel, loss_name
+from nnx.models.training import BaseModel
 
 FORMAT, VERSION = "nnx-model", 1
 
@@ -50,11 +51,12 @@ def _json_ready(owner, value):
 def _compile_header(model):
     if model.optimizer is None:
         return None, {}
-    from nnx import optimizers
-    name = loss_name(model.loss)
-    if name is None:
+    from nnx import losses, optimizers
+    try:
+        loss = _json_ready("the loss", losses.serialize(model.loss))
+    except ValueError as e:
         raise ValueError(f"save: model '{model.name}' was compiled with a custom loss "
-                         f"{model.loss!r}, which cannot be saved by name")
+                         f"{model.loss!r}, which cannot be saved by name") from e
     metrics = model.compile_args["metrics"]
     if not all(isinstance(m, str) for m in metrics):
         raise ValueError(f"save: model '{model.name}' has metrics given as objects ({metrics!r}); "
@@ -64,8 +66,7 @@ def _compile_header(model):
         raise ValueError(f"save: optimizer {type(optimizer).__name__} is not an nnx.optimizers class")
     header = {"optimizer": {"class_name": type(optimizer).__name__,
                             "config": _json_ready("the optimizer", optimizer.get_config())},
-              "loss": name, "loss_config": {"from_logits": bool(getattr(model.loss, "from_logits", False))},
-              "metrics": metrics}
+              "loss": loss, "metrics": metrics}
     return header, dict(optimizer.get_state())
 
 
@@ -231,15 +232,13 @@ def _compile(model, spec, state_specs, arrays):
             f"unknown optimizer class {str(name)[:100]!r}")
     _expect(isinstance(config, dict), "malformed optimizer config")
     loss_id, metrics = spec.get("loss"), spec.get("metrics", [])
-    _expect(isinstance(loss_id, str), "the loss must be saved as a name")
+    _expect(isinstance(loss_id, str) or (isinstance(loss_id, dict) and set(loss_id) == {"class_name", "config"}),
+            "the loss must be saved as a name or {'class_name', 'config'}")
     _expect(isinstance(metrics, list) and all(isinstance(m, str) for m in metrics),
             "metrics must be saved as names")
     try:
         optimizer = cls.from_config(config)
-        loss = losses.get(loss_id)
-        if spec.get("loss_config", {}).get("from_logits") and not getattr(loss, "from_logits", False):
-            loss = losses.get({"class_name": loss_id, "config": {"from_logits": True}})
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=losses.get(loss_id), metrics=metrics)
     except (TypeError, ValueError, KeyError) as e:
         raise _Refused(f"cannot restore the compile settings: {e}") from e
     state = {}

@@ -1,0 +1,180 @@
+"""Training benchmark: the reference CNN (API.md section 0) on MNIST, nnx against PyTorch, same run.
+
+    python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N]
+
+Reports, for nnx and (when importable) PyTorch on the CPU with the same architecture, optimizer
+(Adam, lr 1e-3, eps 1e-7) and batch size: seconds per epoch and the ratio, test accuracy, inference
+images/s at batch 1000 and the ratio; for nnx a per-step profile (time in the compiled kernels, in the
+optimizer, and everything else: NumPy elementwise ops, autograd bookkeeping, Python) and the peak RSS
+of the process after the nnx part (resource.getrusage), before PyTorch is even imported.
+
+Timings on a shared machine are noisy: compare the ratios, which are measured in the same run.
+"""
+import argparse
+import resource
+import time
+
+import numpy as np
+
+import nnx
+from nnx import backend
+from nnx.examples import mnist_cnn
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def inference_rate(predict, x, batch=1000, repeats=3):
+    predict(x[:batch])                      # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(x)
+        best = min(best, time.perf_counter() - start)
+    return len(x) / best
+
+
+class KernelTimer:
+    """Wraps every compiled kernel (looked up through nnx.backend at call time) and the optimizer's
+    apply_gradients with a timer, for a profiling window of a few hundred steps."""
+
+    def __init__(self, optimizer):
+        self.kernels = backend.kernels()
+        self.optimizer = optimizer
+        self.seconds = {}
+        self._saved = {}
+
+    def _wrap(self, owner, name, label):
+        fn = getattr(owner, name)
+        self._saved[(owner, name)] = fn
+        seconds = self.seconds
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+        setattr(owner, name, timed)
+
+    def __enter__(self):
+        for name in backend.KERNEL_NAMES:
+            self._wrap(self.kernels, name, name)
+        self._wrap(self.optimizer, "apply_gradients", "optimizer")
+        return self
+
+    def __exit__(self, *exc):
+        for (owner, name), fn in self._saved.items():
+            if owner is self.optimizer:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, fn)
+
+
+def profile_steps(model, x, y, batch_size, steps=200):
+    """Per-step milliseconds: kernels (by name), optimizer, and the rest."""
+    model.fit(x[:batch_size * 10], y[:batch_size * 10], batch_size=batch_size, epochs=1, verbose=0)
+    n = steps * batch_size
+    with KernelTimer(model.optimizer) as timer:
+        start = time.perf_counter()
+        model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, verbose=0)
+        total = time.perf_counter() - start
+    kernel = sum(v for k, v in timer.seconds.items() if k != "optimizer")
+    optimizer = timer.seconds.get("optimizer", 0.0)
+    per = 1e3 / steps
+    print(f"\nnnx per-step profile ({steps} steps, batch {batch_size}): {total * per:.2f} ms/step")
+    print(f"  compiled kernels   {kernel * per:7.2f} ms  ({100 * kernel / total:4.1f}%)")
+    for name, s in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
+        if name != "optimizer":
+            print(f"    {name:<24}{s * per:7.2f} ms")
+    print(f"  optimizer (Adam)   {optimizer * per:7.2f} ms  ({100 * optimizer / total:4.1f}%)")
+    rest = total - kernel - optimizer
+    print(f"  NumPy ops + Python {rest * per:7.2f} ms  ({100 * rest / total:4.1f}%)")
+
+
+def run_nnx(data, args):
+    (x_train, y_train), (x_test, y_test) = data
+    nnx.set_num_threads(args.threads)
+    nnx.manual_seed(0)
+    model = mnist_cnn.build_model()
+    start = time.perf_counter()
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+              verbose=1 if args.verbose else 0)
+    epoch = (time.perf_counter() - start) / args.epochs
+    rss = peak_rss_mb()
+    accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
+    rate = inference_rate(lambda x: model.predict(x, batch_size=1000, verbose=0), x_test)
+    print(f"nnx:     {epoch:7.2f} s/epoch  test accuracy {accuracy:.4f}  inference {rate:9.0f} images/s "
+          f"(batch 1000)  peak RSS {rss:.0f} MB")
+    if args.profile:
+        profile_steps(mnist_cnn.build_model(), x_train, y_train, args.batch_size)
+    return epoch, rate
+
+
+def run_torch(data, args):
+    try:
+        import torch
+    except ImportError:
+        print("torch is not importable: PyTorch comparison skipped")
+        return None
+    (x_train, y_train), (x_test, y_test) = data
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+    xt = torch.from_numpy(np.ascontiguousarray(x_train.transpose(0, 3, 1, 2)))
+    yt = torch.from_numpy(y_train.astype(np.int64))
+    n = len(xt)
+    start = time.perf_counter()
+    for _ in range(args.epochs):
+        order = torch.randperm(n)
+        for lo in range(0, n, args.batch_size):
+            index = order[lo:lo + args.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(xt[index]), yt[index])
+            loss.backward()
+            optimizer.step()
+    epoch = (time.perf_counter() - start) / args.epochs
+    model.eval()
+    xs = torch.from_numpy(np.ascontiguousarray(x_test.transpose(0, 3, 1, 2)))
+
+    def predict(x):
+        with torch.no_grad():
+            return torch.cat([model(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+    accuracy = float((predict(xs).argmax(1).numpy() == y_test).mean())
+    rate = inference_rate(predict, xs)
+    print(f"PyTorch: {epoch:7.2f} s/epoch  test accuracy {accuracy:.4f}  inference {rate:9.0f} images/s "
+          f"(batch 1000)  torch {torch.__version__}")
+    return epoch, rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--no-torch", dest="torch", action="store_false")
+    parser.add_argument("--verbose", action="store_true", help="show nnx's progress bar")
+    args = parser.parse_args()
+    data = mnist_cnn.load(limit=args.limit)
+    print(f"MNIST: {len(data[0][0])} training images, batch {args.batch_size}, {args.threads} threads, "
+          f"kernels: {nnx.kernels.info()['simd']}")
+    ours = run_nnx(data, args)
+    theirs = run_torch(data, args) if args.torch else None
+    if theirs:
+        print(f"\nratio nnx / PyTorch: epoch time {ours[0] / theirs[0]:.2f}x  "
+              f"(< 1 means nnx is faster); inference throughput {ours[1] / theirs[1]:.2f}x "
+              f"(> 1 means nnx is faster)")
+
+
+if __name__ == "__main__":
+    main()
