@@ -41,11 +41,17 @@ cdef nnx_conv_geom _conv_geom(str kernel, tuple x_shape, tuple k_shape, object s
         raise ValueError(f"{kernel}: input shape {x_shape} (C={c}) and kernel shape {k_shape} do not agree "
                          f"for groups={groups}: need C == kernel.shape[2] * groups and kernel.shape[3] "
                          f"divisible by groups")
-    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + left + right - dw * (kw - 1) - 1) // sw + 1
+    padded_h, padded_w = h + top + bottom, w + left + right
+    if max(padded_h, padded_w) > 2**40:
+        raise ValueError(f"{kernel}: padding {padding!r} is too large for input shape {x_shape}")
+    oh = (padded_h - dh * (kh - 1) - 1) // sh + 1
+    ow = (padded_w - dw * (kw - 1) - 1) // sw + 1
     if oh < 1 or ow < 1:
         raise ValueError(f"{kernel}: kernel shape {k_shape} with dilation {(dh, dw)} and padding {padding!r} "
                          f"does not fit input shape {x_shape}: output would be {oh}x{ow}")
+    # A stride (or a 1-tap dilation) beyond the padded image only ever multiplies 0: clamp it so that
+    # huge values reach C as small ones.
+    sh, sw, dh, dw = min(sh, padded_h), min(sw, padded_w), min(dh, padded_h), min(dw, padded_w)
     g.n, g.h, g.w, g.c = n, h, w, c
     g.oh, g.ow, g.f = oh, ow, f
     g.kh, g.kw, g.sh, g.sw, g.dh, g.dw = kh, kw, sh, sw, dh, dw
