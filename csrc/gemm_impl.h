@@ -133,41 +133,42 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
     }
 }
 
-/* Pack the kc x nr micro-panel of op(B) at op(B)[p0][j0] (cols <= nr real columns, the rest zero),
- * k-major: nr values per k. */
-static void NAME(pack_b_panel)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t cols, const T *b,
-                               ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t j0, T *restrict dst)
+/* Pack the kc x nc slice of op(B) at op(B)[p0][j0] into micro-panels of nr columns, each k-major
+ * (nr values per k); columns past nc are zero. */
+static void NAME(pack_b)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t nc, const T *b,
+                         ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t j0, T *restrict dst)
 {
     const ptrdiff_t nr = K->nr;
-    if (tb) {
-        for (ptrdiff_t j = 0; j < cols; j++) {
-            const T *src = b + (j0 + j) * ldb + p0;
-            for (ptrdiff_t p = 0; p < kc; p++)
-                dst[p * nr + j] = src[p];
+    for (ptrdiff_t jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+        ptrdiff_t cols = nc - jp < nr ? nc - jp : nr;
+        if (tb) { /* op(B) columns are contiguous in memory along k */
+            for (ptrdiff_t j = 0; j < cols; j++) {
+                const T *src = b + (j0 + jp + j) * ldb + p0;
+                for (ptrdiff_t p = 0; p < kc; p++)
+                    dst[p * nr + j] = src[p];
+            }
+        } else {
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                const T *src = b + (p0 + p) * ldb + j0 + jp;
+                for (ptrdiff_t j = 0; j < cols; j++)
+                    dst[p * nr + j] = src[j];
+            }
         }
-    } else {
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            const T *src = b + (p0 + p) * ldb + j0;
-            for (ptrdiff_t j = 0; j < cols; j++)
-                dst[p * nr + j] = src[j];
-        }
-    }
-    if (cols < nr)
         for (ptrdiff_t p = 0; p < kc; p++)
             for (ptrdiff_t j = cols; j < nr; j++)
                 dst[p * nr + j] = 0;
+    }
 }
 
-/* The two inner loops (jr over B micro-panels [jp0, jp1), ir over A micro-panels): C tile by tile.
- * Full tiles go straight to C; edge tiles are computed into a small buffer and the real part is
- * merged, so the micro-kernel never reads or writes outside C. */
-static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc,
-                               ptrdiff_t jp0, ptrdiff_t jp1, T alpha, const T *apack, const T *bpack,
-                               T beta, T *c, ptrdiff_t ldc)
+/* The two inner loops, jr over the B micro-panels and ir over the A micro-panels: an mc x nc block
+ * of C tile by tile. Full tiles go straight to C; edge tiles are computed into a small buffer and
+ * their real part merged, so the micro-kernel never reads or writes outside C. */
+static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, T alpha,
+                               const T *apack, const T *bpack, T beta, T *c, ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
-    for (ptrdiff_t jp = jp0; jp < jp1; jp++) {
-        ptrdiff_t j = jp * nr, cols = nc - j < nr ? nc - j : nr;
+    for (ptrdiff_t j = 0; j < nc; j += nr) {
+        ptrdiff_t cols = nc - j < nr ? nc - j : nr;
         const T *bp = bpack + j * kc;
         for (ptrdiff_t i = 0; i < mc; i += mr) {
             ptrdiff_t rows = mc - i < mr ? mc - i : mr;
@@ -189,12 +190,15 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
 
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
- * Threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so the busiest thread
- * has the fewest micro-tiles: tall C (im2col forward) splits over M, wide C over N. Within a
- * (jc, pc) step the threads first pack the shared B panel together, then each packs its own A blocks
- * and runs the macro-kernel on its rectangle. Each C element is owned by one thread and accumulated
- * over the same kc blocks in the same order, whatever the grid: results do not depend on the thread
- * count. Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
+ * The threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so that the
+ * busiest thread has the fewest micro-tiles: tall C (im2col forward) splits over M, wide C over N.
+ * Each thread then runs the five loops on its own rectangle with its own packing buffers: it packs
+ * the B panels it needs (threads in one grid column pack the same panels, which costs k*n copies per
+ * thread against 2*m*n*k/threads flops) and its own A blocks. No thread ever waits for another until
+ * the end, which matters on a busy 2-core machine, where every barrier can cost a time slice.
+ * Each C element belongs to one thread and is accumulated over the same kc blocks in the same order
+ * whatever the grid: results are bit-identical for any thread count.
+ * Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
 static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
                              ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
                              ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
@@ -203,9 +207,9 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     const ptrdiff_t mc_max = K->mc < m ? K->mc : (m + mr - 1) / mr * mr;
     const ptrdiff_t nc_max = K->nc < n ? K->nc : (n + nr - 1) / nr * nr;
     const ptrdiff_t kc_max = K->kc < k ? K->kc : k;
-    const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (nc_max + nr - 1) / nr;
+    const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (n + nr - 1) / nr;
 
-    /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and a micro-tile row/column. */
+    /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and at least one tile. */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (nthreads > flops / GEMM_MIN_FLOPS)
         nthreads = (int)(flops / GEMM_MIN_FLOPS);
@@ -214,51 +218,42 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     if (nthreads < 1)
         nthreads = 1;
 
-    size_t b_len = (size_t)(kc_max * nc_max), a_len = (size_t)(kc_max * mc_max);
-    size_t bytes = (b_len + (size_t)nthreads * a_len) * sizeof(T);
-    T *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    /* Per thread: one B slice (kc x nc) then one A block (mc x kc); both multiples of 64 bytes. */
+    size_t b_len = (size_t)(kc_max * nc_max + 15) / 16 * 16, a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
+    T *buf = aligned_alloc(64, (size_t)nthreads * (b_len + a_len) * sizeof(T));
     if (!buf)
         return -1;
-    T *bpack = buf;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
         int nt = gemm_thread_count(), tid = gemm_thread_id();
-        T *apack = buf + b_len + (size_t)tid * a_len; /* per-thread A block */
-        /* Grid: the divisor wm of nt that minimises the busiest thread's tiles (ties: split M, which
-         * shares B and packs no A twice). */
+        T *bpack = buf + (size_t)tid * (b_len + a_len), *apack = bpack + b_len;
+        /* The grid: the divisor wm of nt that minimises the busiest thread's tiles (ties: split M,
+         * where no thread packs the same B panels as another). */
         ptrdiff_t wm = 1, best = -1;
         for (ptrdiff_t d = 1; d <= nt; d++) {
-            if (nt % d)
-                continue;
             ptrdiff_t load = ((tiles_m + d - 1) / d) * ((tiles_n + nt / d - 1) / (nt / d));
-            if (best < 0 || load <= best)
+            if (nt % d == 0 && (best < 0 || load <= best))
                 best = load, wm = d;
         }
         ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
         ptrdiff_t m0 = tiles_m * tm / wm * mr, m1 = tiles_m * (tm + 1) / wm * mr;
-        if (m1 > m)
-            m1 = m;
+        ptrdiff_t n0 = tiles_n * tn / wn * nr, n1 = tiles_n * (tn + 1) / wn * nr;
+        m1 = m1 < m ? m1 : m;
+        n1 = n1 < n ? n1 : n;
 
-        for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {
-            ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max, panels = (nc + nr - 1) / nr;
-            ptrdiff_t jp0 = panels * tn / wn, jp1 = panels * (tn + 1) / wn;
-            for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
+        for (ptrdiff_t jc = n0; jc < n1; jc += nc_max) {                  /* loop 5: NC columns */
+            ptrdiff_t nc = n1 - jc < nc_max ? n1 - jc : nc_max;
+            for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {                 /* loop 4: KC depth */
                 ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
                 T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-#pragma omp for schedule(static)
-                for (ptrdiff_t jp = 0; jp < panels; jp++) {
-                    ptrdiff_t cols = nc - jp * nr < nr ? nc - jp * nr : nr;
-                    NAME(pack_b_panel)(K, tb, kc, cols, b, ldb, pc, jc + jp * nr, bpack + jp * nr * kc);
+                NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
+                for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {           /* loop 3: MC rows */
+                    ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
+                    NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
+                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bpack, beta_pc,  /* loops 2, 1 */
+                                       c + ic * ldc + jc, ldc);
                 }
-                if (jp0 < jp1)
-                    for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {
-                        ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
-                        NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
-                        NAME(macro_kernel)(K, mc, nc, kc, jp0, jp1, alpha, apack, bpack, beta_pc,
-                                           c + ic * ldc + jc, ldc);
-                    }
-#pragma omp barrier
             }
         }
     }
