@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from nnx.preprocessing import train_test_split
+
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "sentiment")
 FILES = {"amazon": "amazon_cells_labelled.txt", "imdb": "imdb_labelled.txt",
          "yelp": "yelp_labelled.txt"}
@@ -52,7 +54,8 @@ def load_data(test_split=0.2, seed=113, sources=("amazon", "imdb", "yelp")):
     """((x_train, y_train), (x_test, y_test)): x lists of str, y int64 arrays (1 = positive).
 
     `test_split` is the fraction of every (site, label) group held out for testing; `seed` fixes the
-    split and the order (the same seed gives the same split on every machine)."""
+    split and the order (the same seed gives the same split on every machine; None draws from
+    `nnx.random.get_rng()`, reproducible under `nnx.manual_seed`)."""
     if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) \
             or not 0.0 <= test_split < 1.0:
         raise ValueError(f"sentiment.load_data: test_split must be in [0, 1), got {test_split!r}")
@@ -60,27 +63,13 @@ def load_data(test_split=0.2, seed=113, sources=("amazon", "imdb", "yelp")):
         sources = (sources,)
     if not sources:
         raise ValueError("sentiment.load_data: sources must name at least one site")
-    rng = np.random.default_rng(seed)
     texts, labels, groups = [], [], []
-    for source in sources:
+    for number, source in enumerate(sources):
         sentences, y = read_source(source)
-        groups.extend((source, int(label)) for label in y)
         texts.extend(sentences)
         labels.append(y)
+        groups.append(2 * number + y)        # one group per (site, label)
     labels = np.concatenate(labels)
-    group_ids = np.array(_group_ids(groups))
-    train, test = [], []
-    for g in np.unique(group_ids):
-        members = rng.permutation(np.flatnonzero(group_ids == g))
-        n_test = int(round(len(members) * test_split))
-        test.append(members[:n_test])
-        train.append(members[n_test:])
-    train = rng.permutation(np.concatenate(train))
-    test = rng.permutation(np.concatenate(test))
-    return ([texts[i] for i in train], labels[train]), ([texts[i] for i in test], labels[test])
-
-
-def _group_ids(groups):
-    """Small ints numbering the distinct (source, label) pairs in order of appearance."""
-    ids = {}
-    return [ids.setdefault(g, len(ids)) for g in groups]
+    x_train, x_test, y_train, y_test = train_test_split(
+        texts, labels, test_size=float(test_split), seed=seed, stratify=np.concatenate(groups))
+    return (x_train, y_train), (x_test, y_test)
