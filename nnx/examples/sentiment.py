@@ -17,6 +17,7 @@ import nnx
 from nnx.datasets import sentiment
 from nnx.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding
 from nnx.models import Sequential
+from nnx.optimizers import Adam
 from nnx.preprocessing import pad_sequences
 from nnx.preprocessing.text import Tokenizer
 
@@ -39,7 +40,7 @@ def build_model(kind="lstm", units=32, embedding_dim=32):
         Dropout(0.3),
         Dense(1, activation="sigmoid"),
     ])
-    model.compile(optimizer=nnx.optimizers.Adam(learning_rate=0.003), loss="binary_crossentropy",
+    model.compile(optimizer=Adam(learning_rate=0.003), loss="binary_crossentropy",
                   metrics=["accuracy"])
     return model
 

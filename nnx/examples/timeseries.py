@@ -16,6 +16,7 @@ import numpy as np
 import nnx
 from nnx.layers import LSTM, Dense
 from nnx.models import Sequential
+from nnx.optimizers import Adam
 
 WINDOW = 24
 
@@ -43,7 +44,7 @@ def run(epochs=8, seed=0, verbose=2):
     x_train, y_train = windows(scaled[:split])
     x_test, y_test = windows(scaled[split - WINDOW:])
     model = Sequential([LSTM(32, input_shape=(WINDOW, 1)), Dense(1)])
-    model.compile(optimizer=nnx.optimizers.Adam(learning_rate=0.01), loss="mse")
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
     model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=verbose)
     pred = model.predict(x_test, verbose=0)
     to_units = lambda a: a * std + mean  # noqa: E731  (MSEs in the series' own units)
