@@ -238,7 +238,7 @@ def backward(root, grad=None, retain_graph=False):
                 if g.dtype != pdata.dtype:
                     g = g.astype(pdata.dtype)
                 if parent_node is None:
-                    _accumulate_leaf(p, g, upstream is None or not _passes_through(g, upstream))
+                    _accumulate_leaf(p, g, not _is_shared(g, upstream, grads))
                 else:
                     _add_pending(pending, parent_node, p, g)
             if parent_node is not None:
@@ -249,10 +249,11 @@ def backward(root, grad=None, retain_graph=False):
             node._free()
 
 
-def _passes_through(g, upstream):
-    if type(upstream) is list:
-        return any(g is u for u in upstream)
-    return g is upstream
+def _is_shared(g, upstream, grads):
+    """Is `g` passed through from upstream, or handed to more than one input of the node?"""
+    if g is upstream or (type(upstream) is list and any(g is u for u in upstream)):
+        return True
+    return len(grads) > 1 and sum(1 for other in grads if other is g) > 1
 
 
 def _add_pending(pending, node, tensor, grad):

@@ -18,6 +18,14 @@ def as_array(data, dtype=None, op="Tensor"):
     """Convert `data` to an ndarray by the Tensor dtype rules; errors name `op`."""
     if isinstance(data, Tensor):
         data = data.data
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{op}: cannot convert {type(data).__name__} to an array: {e}") from e
+    kind = arr.dtype.kind
+    if kind not in _ALLOWED_KINDS:
+        raise TypeError(f"{op}: unsupported data of dtype {arr.dtype} (shape {arr.shape}); "
+                        f"expected numbers (float, int or bool)")
     if dtype is not None:
         try:
             dtype = np.dtype(dtype)
@@ -25,17 +33,7 @@ def as_array(data, dtype=None, op="Tensor"):
             raise TypeError(f"{op}: {dtype!r} is not a dtype") from e
         if dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"{op}: unsupported dtype {dtype} (use a float, int or bool dtype)")
-        if dtype == np.float16:
-            dtype = np.dtype(np.float32)
-        try:
-            return np.asarray(data, dtype=dtype)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{op}: cannot convert {type(data).__name__} to {dtype}: {e}") from e
-    try:
-        arr = np.asarray(data)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: cannot convert {type(data).__name__} to an array: {e}") from e
-    kind = arr.dtype.kind
+        return arr.astype(np.float32 if dtype == np.float16 else dtype, copy=False)
     if kind == "f":
         if arr.dtype.itemsize < 4:
             return arr.astype(np.float32)
@@ -46,10 +44,7 @@ def as_array(data, dtype=None, op="Tensor"):
         return arr
     if kind in "iu":
         return arr.astype(np.float32)
-    if kind == "b":
-        return arr
-    raise TypeError(f"{op}: unsupported data of dtype {arr.dtype} (shape {arr.shape}); "
-                    f"expected numbers (float, int or bool)")
+    return arr  # bool
 
 
 class Tensor:

@@ -232,3 +232,20 @@ def test_manual_seed_makes_dropout_reproducible():
     assert nnx.get_rng() is nnx.random.get_rng()
     with pytest.raises(TypeError, match="manual_seed"):
         nnx.manual_seed("seven")
+
+
+def test_one_gradient_array_returned_for_two_inputs_is_not_aliased():
+    class Twice(nnx.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            shared = g * 1.0
+            return shared, shared
+
+    a, b = leaf(2), leaf(2, seed=1)
+    Twice.apply(a, b).sum().backward()
+    a.grad[0] = 7.0
+    assert b.grad[0] == 1.0

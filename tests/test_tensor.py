@@ -223,3 +223,9 @@ def test_detach_cuts_the_graph():
     d = (x * 2).detach()
     assert not d.requires_grad and d.is_leaf
     np.testing.assert_array_equal(d.data, x.data * 2)
+
+
+@pytest.mark.parametrize("other", [np.array([1j, 2j]), 1j, np.array(["a", "b"])])
+def test_operators_reject_complex_and_string_operands(other):
+    with pytest.raises(TypeError, match="Tensor operator"):
+        nnx.Tensor([1.0, 2.0]) * other
