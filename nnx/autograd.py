@@ -35,7 +35,10 @@ def set_grad_enabled(mode):
 
 
 class _GradMode:
-    """Base of `no_grad` / `enable_grad`: a context manager that is also a decorator."""
+    """Base of `no_grad` / `enable_grad`: a context manager that is also a decorator.
+
+    The grad mode is one process-wide flag (a module global, the cheapest thing for `apply` to read),
+    not per thread: do not train in one thread while another runs under `no_grad`."""
     mode = True
 
     def __enter__(self):
@@ -51,7 +54,7 @@ class _GradMode:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():  # a fresh instance per call: re-entrant and thread-safe to nest
+            with type(self)():  # a fresh instance per call, so recursive calls restore correctly
                 return fn(*args, **kwargs)
         return wrapper
 
@@ -69,8 +72,9 @@ class enable_grad(_GradMode):
 class Context:
     """The graph node of one op call, handed to `forward` and `backward` as `ctx`.
 
-    Holds the op (`fn`), the inputs (`parents`: the Tensor arguments, None for the others), the
-    arrays saved by `save_for_backward`, and any attribute forward sets (`ctx.k = 3`)."""
+    Holds the op (`fn`), the forward arguments (`parents`: the args tuple itself; the engine follows
+    only its Tensors), the arrays saved by `save_for_backward`, and any attribute forward sets
+    (`ctx.k = 3`)."""
     __slots__ = ("fn", "parents", "saved_tensors", "n_outputs", "output_meta", "__dict__")
 
     def save_for_backward(self, *arrays):
