@@ -145,3 +145,5 @@ def test_bad_inputs_name_the_layer():
         MaxPooling1D(padding="full")
     with pytest.raises(ValueError, match=r"GlobalAveragePooling1D .*mask shape"):
         GlobalAveragePooling1D()(np.zeros((2, 3, 1), np.float32), mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match=r"MaxPooling1D .*shorter"):
+        MaxPooling1D(4)(np.zeros((1, 3, 2), np.float32))

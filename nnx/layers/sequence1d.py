@@ -81,6 +81,7 @@ class Conv1D(ActivationMixin, Layer):
         return (n, out, self.filters)
 
     def call_linear(self, inputs, training=False):
+        self.compute_output_shape(inputs.shape)         # a too-short input fails here, named
         x, padding = inputs, self.padding
         if padding == "causal":
             zeros = np.zeros((x.shape[0], self._causal_pad(), x.shape[2]), x.dtype)
@@ -121,6 +122,7 @@ class _Pooling1D(Layer):
         return (n, out, c)
 
     def call(self, inputs, training=False):
+        self.compute_output_shape(inputs.shape)         # a too-short input fails here, named
         y = type(self).pool_op(_as_image(inputs), (1, self.pool_size), (1, self.strides), self.padding)
         return _as_sequence(y)
 
