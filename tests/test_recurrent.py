@@ -377,3 +377,29 @@ def test_layer_bad_inputs_name_the_layer():
         LSTM(2)(np.zeros((2, 3, 1)), mask=np.ones((2, 4), bool))
     with pytest.raises(TypeError, match="Bidirectional"):
         Bidirectional("lstm")
+
+
+# --- masks through a model, and saving ----------------------------------------------------------------
+
+def test_padding_mask_from_embedding_reaches_the_recurrent_layer(tmp_path):
+    """Post-padded batches give each sequence exactly the result it gets alone, unpadded."""
+    from nnx.layers import Embedding, GlobalAveragePooling1D
+    from nnx.models import Sequential, load_model
+    nnx.manual_seed(0)
+    ids = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 0, 0], [5, 0, 0, 0, 0]])
+    lengths = (ids != 0).sum(axis=1)
+    for head in (LSTM(4), GRU(4, return_sequences=True), Bidirectional(SimpleRNN(3))):
+        model = Sequential([Embedding(10, 3, mask_zero=True, input_shape=(5,)), head])
+        if isinstance(head, GRU):
+            model.add(GlobalAveragePooling1D())
+        model.compile(optimizer="sgd", loss="mse")
+        batch = model.predict(ids, verbose=0)
+        for i, n in enumerate(lengths):
+            alone = ids[i:i + 1, :n]                  # the same sequence, unpadded, no mask
+            y = alone
+            for layer in model.layers:
+                y = layer(y)
+            np.testing.assert_allclose(batch[i], y.data[0], rtol=1e-5, atol=1e-6)
+        path = tmp_path / f"{head.name}.nnx"
+        model.save(path)
+        np.testing.assert_allclose(load_model(path).predict(ids, verbose=0), batch, rtol=1e-6)
