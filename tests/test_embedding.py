@@ -67,3 +67,14 @@ def test_config_round_trip():
     layer = Embedding(10, 4, mask_zero=True, input_length=6, name="emb")
     config = layer.get_config()
     assert Embedding.from_config(config).get_config() == config
+
+
+def test_ragged_lists_given_to_a_model_suggest_pad_sequences():
+    from nnx.layers import LSTM, Dense
+    from nnx.models import Sequential
+    model = Sequential([Embedding(10, 3), LSTM(2), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    for call in (lambda: model.fit([[1, 2, 3], [4]], np.zeros(2), verbose=0),
+                 lambda: model.predict([[1, 2, 3], [4]], verbose=0)):
+        with pytest.raises(ValueError, match=r"Sequential .*pad_sequences"):
+            call()

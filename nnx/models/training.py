@@ -22,6 +22,7 @@ from nnx import functional as F
 from nnx.autograd import no_grad
 from nnx.callbacks import CallbackList, History
 from nnx.layers.base import Layer, _snake_case, format_shape
+from nnx.layers.embedding import as_padded_array
 from nnx.random import get_rng
 from nnx.tensor import Tensor
 from nnx.utils.progbar import Progbar
@@ -130,7 +131,7 @@ class BaseModel(Layer):
     # --- data checks ------------------------------------------------------------------------------
     def _prepare_x(self, op, x):
         """x as an ndarray of the model's dtype, checked against (and building) the model."""
-        x = np.asarray(x.data if isinstance(x, Tensor) else x)
+        x = as_padded_array(x.data if isinstance(x, Tensor) else x, f"{self._who()}.{op}")
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{self._who()}.{op}: x must be numeric, got dtype {x.dtype}")
         if x.ndim == 0:
