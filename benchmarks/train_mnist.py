@@ -1,6 +1,6 @@
 """Training benchmark: the reference CNN (API.md section 0) on MNIST, nnx against PyTorch, same run.
 
-    python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N]
+    PYTHONPATH=. python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N]
 
 Reports, for nnx and (when importable) PyTorch on the CPU with the same architecture, optimizer
 (Adam, lr 1e-3, eps 1e-7) and batch size: seconds per epoch and the ratio, test accuracy, inference
@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 import nnx
+import nnx.kernels
 from nnx import backend
 from nnx.examples import mnist_cnn
 

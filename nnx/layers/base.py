@@ -25,6 +25,8 @@ import re
 
 import numpy as np
 
+from nnx import activations, initializers
+from nnx.autograd import Function
 from nnx.tensor import Tensor
 
 
@@ -95,7 +97,6 @@ class Layer:
     # --- weights ------------------------------------------------------------------------------
     def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
         """Create, register and return a weight Tensor (requires_grad when trainable)."""
-        from nnx import initializers
         init = initializers.get(initializer)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
@@ -220,12 +221,36 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
+class _ReluInPlace(Function):
+    """relu written over its input: the fused activation of Dense and Conv2D, whose `call_linear`
+    result is a fresh array that nothing else references and that their backward does not need, so
+    no second activation-sized array is allocated (forward or inference)."""
+
+    @staticmethod
+    def forward(ctx, y):
+        np.maximum(y, 0, out=y)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)
+
+
 class ActivationMixin:
-    """For layers that end in an activation: `call` = activation(`call_linear`)."""
+    """For layers that end in an activation: `call` = activation(`call_linear`). A layer whose
+    `call_linear` returns a fresh array sets `fuses_relu = True` to get relu applied in place."""
+    fuses_relu = False
+
+    def call(self, inputs, training=False):
+        z = self.call_linear(inputs, training)
+        if self.fuses_relu and self.activation is activations.relu:
+            return _ReluInPlace.apply(z)
+        return self.activation(z)
 
     def activation_name(self):
         """The activation's registered name for get_config; a custom callable cannot be saved."""
-        from nnx import activations
         name = activations.serialize(self.activation)
         try:
             known = activations.get(name) is self.activation
@@ -235,9 +260,6 @@ class ActivationMixin:
             raise ValueError(f"{self._who()}: the custom activation {self.activation!r} has no "
                              f"registered name, so the layer's config cannot be saved")
         return name
-
-    def call(self, inputs, training=False):
-        return self.activation(self.call_linear(inputs, training))
 
     def call_linear(self, inputs, training=False):
         raise NotImplementedError

@@ -44,6 +44,7 @@ def window_output_size(size, window, stride, padding, dilation=1):
 
 class Conv2D(ActivationMixin, Layer):
     """2-D convolution over (N, H, W, C) inputs (Keras arguments and defaults)."""
+    fuses_relu = True
     input_rank = 4
     input_layout = "(N, H, W, C)"
 

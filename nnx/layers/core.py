@@ -33,6 +33,7 @@ class Input(Layer):
 
 class Dense(ActivationMixin, Layer):
     """`activation(inputs @ kernel + bias)` over the last axis; kernel (in, units)."""
+    fuses_relu = True
     min_rank = 2
     input_layout = "(N, ..., features)"
 
