@@ -27,30 +27,53 @@ def run_or_skip_unbuilt(fn):
 shapes_2d = st.tuples(st.integers(1, 4), st.integers(1, 5))
 
 
+def test_fused_relu_matches_separate_ops():
+    x, w, b = leaf((2, 5, 5, 3), 0), leaf((3, 3, 3, 4), 1), leaf((4,), 2)
+    fused = F.conv2d(x, w, b, padding="same", activation="relu")
+    separate = F.relu(F.conv2d(x, w, b, padding="same"))
+    np.testing.assert_array_equal(fused.data, separate.data)
+    grads = []
+    for y in (fused, separate):
+        (y * np.arange(y.size).reshape(y.shape)).sum().backward()
+        grads.append([t.grad.copy() for t in (x, w, b)])
+        for t in (x, w, b):
+            t.grad = None
+    for g_fused, g_separate in zip(*grads):
+        np.testing.assert_allclose(g_fused, g_separate, rtol=1e-12)
+    with pytest.raises(ValueError, match="dense: the fused activation"):
+        F.dense(np.ones((2, 2)), np.ones((2, 2)), activation="tanh")
+    with pytest.raises(ValueError, match="conv2d: the fused activation"):
+        F.conv2d(x, w, activation="softmax")
+
+
 # --- gradient checks ----------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=10)
 @given(batch=st.tuples(st.integers(0, 2), st.integers(1, 3)), n_in=st.integers(1, 5),
-       n_out=st.integers(1, 4), use_bias=st.booleans(), seed=st.integers(0, 1000))
-def test_dense_gradcheck(backend, batch, n_in, n_out, use_bias, seed):
+       n_out=st.integers(1, 4), use_bias=st.booleans(), activation=st.sampled_from([None, "relu"]),
+       seed=st.integers(0, 1000))
+def test_dense_gradcheck(backend, batch, n_in, n_out, use_bias, activation, seed):
     lead = batch[1:] if batch[0] == 0 else batch  # rank 2 or 3 inputs
     x, w, b = leaf(lead + (n_in,), seed), leaf((n_in, n_out), seed + 1), leaf((n_out,), seed + 2)
     with nnx.use_backend(backend):
-        y = F.dense(x, w, b if use_bias else None)
+        y = F.dense(x, w, b if use_bias else None, activation=activation)
         expected = x.data @ w.data + (b.data if use_bias else 0)
+        if activation == "relu":
+            expected = np.maximum(expected, 0)
         np.testing.assert_allclose(y.data, expected, rtol=1e-10, atol=1e-12)
-        assert nnx.gradcheck(lambda *t: F.dense(*t), [x, w, b] if use_bias else [x, w])
+        assert nnx.gradcheck(lambda *t: F.dense(*t, activation=activation),
+                             [x, w, b] if use_bias else [x, w])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=8)
 @given(config=conv_configs(max_batch=2, max_side=4, max_channels=3, max_kernel=3), bias=st.booleans(),
-       seed=st.integers(0, 1000))
-def test_conv2d_gradcheck(backend, config, bias, seed):
+       activation=st.sampled_from([None, "relu"]), seed=st.integers(0, 1000))
+def test_conv2d_gradcheck(backend, config, bias, activation, seed):
     x, kernel = nnx.Tensor(config["x"], requires_grad=True), nnx.Tensor(config["kernel"], requires_grad=True)
     b = leaf((kernel.shape[3],), seed)
     args = dict(strides=config["strides"], padding=config["padding"],
-                dilation_rate=config["dilation"], groups=config["groups"])
+                dilation_rate=config["dilation"], groups=config["groups"], activation=activation)
     with nnx.use_backend(backend):
         run_or_skip_unbuilt(lambda: F.conv2d(x, kernel, **args))
         inputs = [x, kernel, b] if bias else [x, kernel]
@@ -268,6 +291,8 @@ def test_dropout_scaling_and_inference_identity():
 OPS = {
     "dense": lambda x, w: F.dense(x.reshape(2, -1), w),
     "conv2d": lambda x, w: F.conv2d(x, w.reshape(1, 1, 3, 4)),
+    "conv2d+relu": lambda x, w: F.conv2d(x, w.reshape(1, 1, 3, 4), w[0], activation="relu"),
+    "dense+relu": lambda x, w: F.dense(x, w, w[0], activation="relu"),
     "max_pool2d": lambda x, w: F.max_pool2d(x, 2),
     "avg_pool2d": lambda x, w: F.avg_pool2d(x, 2, padding="same"),
     "softmax": lambda x, w: F.softmax(x, axis=1),

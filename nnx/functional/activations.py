@@ -5,6 +5,20 @@ from nnx.autograd import Function
 from nnx.functional.math import _axes, _t
 
 
+def relu_backward(g, y):
+    """The gradient of relu from its OUTPUT y (also used by the ops that fuse relu in place)."""
+    return g * (y > 0)
+
+
+def fused_relu(activation, op):
+    """Validate the `activation` argument of an op that can fuse an activation: True for 'relu'."""
+    if activation is None or activation == "linear":
+        return False
+    if activation == "relu":
+        return True
+    raise ValueError(f"{op}: the fused activation must be None, 'linear' or 'relu', got {activation!r}")
+
+
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
@@ -14,7 +28,7 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.saved_tensors[0] > 0)
+        return relu_backward(g, ctx.saved_tensors[0])
 
 
 def _stable_sigmoid(x):

@@ -11,11 +11,15 @@ import numpy as np
 
 from nnx import backend
 from nnx.autograd import Function
+from nnx.functional.activations import fused_relu, relu_backward
 from nnx.functional.math import _t
 
 
 def _pair(value, op, what):
     """int or (h, w) -> (h, w) of positive ints."""
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int \
+            and value[0] >= 1 and value[1] >= 1:
+        return value  # the common case, checked cheaply
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
         pair = tuple(pair)
@@ -76,29 +80,35 @@ def _check_output(op, x_shape, window, strides, pads, dilation, extra=""):
 # --- convolution --------------------------------------------------------------------------------
 class Conv2D(Function):
     @staticmethod
-    def forward(ctx, x, kernel, bias, strides, padding, dilation, groups):
+    def forward(ctx, x, kernel, bias, relu, strides, padding, dilation, groups):
         y = backend.kernels().conv2d_forward(x, kernel, strides, padding, dilation, groups)
         if bias is not None:
             y += bias
-        ctx.saved_tensors = (x, kernel)
+        if relu:
+            np.maximum(y, 0, out=y)  # fused: in place on the kernel's fresh output
+        ctx.saved_tensors = (x, kernel, y if relu else None)
         ctx.args = (strides, padding, dilation, groups)
         return y
 
     @staticmethod
     def backward(ctx, g):
         kernels = backend.kernels()
-        x, kernel = ctx.saved_tensors
+        x, kernel, relu_out = ctx.saved_tensors
         need_x, need_kernel, need_bias = ctx.needs_input_grad[:3]
+        if relu_out is not None:
+            g = relu_backward(g, relu_out)
         dx = (kernels.conv2d_backward_input(g, kernel, x.shape, *ctx.args) if need_x else None)
         dk = (kernels.conv2d_backward_weight(x, g, kernel.shape, *ctx.args) if need_kernel else None)
         db = g.sum(axis=(0, 1, 2)) if need_bias else None
-        return dx, dk, db, None, None, None, None
+        return dx, dk, db, None, None, None, None, None
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1):
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1,
+           activation=None):
     """Channels-last 2-D convolution (cross-correlation, as in Keras and PyTorch).
 
-    x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), bias (C_out,) -> (N, OH, OW, C_out)."""
+    x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), bias (C_out,) -> (N, OH, OW, C_out).
+    `activation='relu'` fuses bias and relu into the op (in place on the kernel's output)."""
     op = "conv2d"
     x, kernel = _t(x, op), _t(kernel, op)
     _check_image(x, op)
@@ -124,7 +134,8 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
                              f"{kernel.shape} (expected ({c_out},))")
     pads = _padding(padding, x.shape[1:3], (kh, kw), strides, dilation, op)
     _check_output(op, x.shape, (kh, kw), strides, pads, dilation, f" (dilation {dilation})")
-    return Conv2D.apply(x, kernel, bias, strides, pads, dilation, int(groups))
+    relu = fused_relu(activation, op)
+    return Conv2D.apply(x, kernel, bias, relu, strides, pads, dilation, int(groups))
 
 
 # --- pooling ------------------------------------------------------------------------------------

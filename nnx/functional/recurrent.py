@@ -73,8 +73,11 @@ def _activation(name, who):
     return ACTIVATIONS[name]
 
 
-def _mm(a, b):
-    return backend.kernels().gemm(a, b)
+def _mm(a, b, add_to=None):
+    """a @ b, or a @ b + add_to written into add_to (one pass, no temporary)."""
+    if add_to is None:
+        return backend.kernels().gemm(a, b)
+    return backend.kernels().gemm(a, b, out=add_to, beta=1.0)
 
 
 # --- cells: one time step forward and backward; the driver below runs the loop and the masking ---
@@ -91,9 +94,7 @@ class _SimpleRNNCell:
         self.act, self.dact = activation
 
     def step(self, xw, h_prev, states):
-        a = _mm(h_prev, self.U)
-        a += xw
-        self.act(a)
+        a = self.act(_mm(h_prev, self.U, add_to=xw))   # xw[t] becomes the pre-activation
         return (a,), a
 
     def step_backward(self, dstates, h_prev, a):
@@ -121,8 +122,7 @@ class _LSTMCell:
     def step(self, xw, h_prev, states):
         u = self.u
         c_prev = states[1]
-        z = _mm(h_prev, self.U)
-        z += xw
+        z = _mm(h_prev, self.U, add_to=xw)              # xw[t] becomes the gate pre-activations
         self.ract(z[:, :2 * u])          # i and f in one call
         self.act(z[:, 2 * u:3 * u])      # g (the candidate cell)
         self.ract(z[:, 3 * u:])          # o
@@ -217,13 +217,11 @@ class _GRUCell:
             dxw[:, u:2 * u] = dhh * extra * self.dract(r)
             dhu = dxw.copy()
             dhu[:, 2 * u:] *= r
-            dh_prev += _mm(dhu, self.UT)
-            return dxw, dhu, (dh_prev,)
+            return dxw, dhu, (_mm(dhu, self.UT, add_to=dh_prev),)
         drh = _mm(dhh, self.U_hT)
         dxw[:, u:2 * u] = drh * h_prev * self.dract(r)
         dh_prev += drh * r
-        dh_prev += _mm(dxw[:, :2 * u], self.U_zrT)
-        return dxw, None, (dh_prev,)
+        return dxw, None, (_mm(dxw[:, :2 * u], self.U_zrT, add_to=dh_prev),)
 
     def weight_grads(self, h_prev_all, dxw_all, drec_all, caches):
         u = self.u
