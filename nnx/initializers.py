@@ -5,10 +5,11 @@ An initialiser is a callable `(shape, dtype='float32') -> ndarray`. The random o
 
 Fans follow Keras: a Dense kernel (in, out) has fan_in = in, fan_out = out; a convolution kernel
 (KH, KW, Cin, Cout) has fan_in = KH*KW*Cin and fan_out = KH*KW*Cout; a vector has both equal to its
-length. The variance-scaling family draws with variance `scale / n`, n being fan_in, fan_out or their
-mean: glorot_* (scale 1, fan_avg), he_* (scale 2, fan_in), lecun_* (scale 1, fan_in). "Normal" means
-a normal truncated at two standard deviations whose stddev is divided by 0.8796..., the stddev of a
-standard normal truncated at +-2, so the drawn values keep the intended variance (as Keras does).
+length. The variance-scaling family draws with variance `scale / n`, n being fan_in, fan_out or
+their mean: glorot_* (scale 1, fan_avg), he_* (scale 2, fan_in), lecun_* (scale 1, fan_in).
+"Normal" means a normal truncated at two standard deviations whose stddev is divided by 0.8796...,
+the stddev of a standard normal truncated at +-2, so the drawn values keep the intended variance
+(as Keras does).
 """
 import difflib
 import math
@@ -233,8 +234,8 @@ class LecunNormal(VarianceScaling):
 class Orthogonal(Initializer):
     """An orthogonal matrix (QR of a Gaussian matrix, signs fixed by diag(R)) times `gain`.
 
-    Shapes of rank > 2 are treated as (prod(shape[:-1]), shape[-1]); with fewer rows than columns the
-    rows are orthonormal, otherwise the columns. Keras' default for recurrent kernels.
+    Shapes of rank > 2 are treated as (prod(shape[:-1]), shape[-1]); with fewer rows than columns
+    the rows are orthonormal, otherwise the columns. Keras' default for recurrent kernels.
     """
 
     def __init__(self, gain=1.0):
@@ -289,7 +290,8 @@ def get(identifier):
         return _by_name(identifier)()
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
-            raise ValueError(f"initializers.get: a config dict needs 'class_name', got {identifier!r}")
+            raise ValueError(f"initializers.get: a config dict needs 'class_name', "
+                             f"got {identifier!r}")
         return _by_name(identifier["class_name"]).from_config(identifier.get("config", {}))
     if callable(identifier):
         return identifier

@@ -27,7 +27,7 @@ from nnx.tensor import Tensor, as_array
 EPSILON = 1e-7
 
 
-# --- input handling ---------------------------------------------------------------------------------
+# --- input handling ------------------------------------------------------------------------------
 def _prediction(y_pred, name):
     y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(as_array(y_pred, None, name))
     if y_pred.dtype.kind != "f":
@@ -49,7 +49,8 @@ def _pair(y_true, y_pred, name, per_element=True):
         try:
             data = np.asarray(data, dtype=y_pred.dtype)
         except (TypeError, ValueError):
-            raise TypeError(f"{name}: y_true must be numeric, got {type(y_true).__name__}") from None
+            raise TypeError(f"{name}: y_true must be numeric, "
+                            f"got {type(y_true).__name__}") from None
         y_true = Tensor(data)
     shape_true, shape_pred = y_true.shape, y_pred.shape
     if shape_true == shape_pred[:-1] and shape_pred[-1] == 1 \

@@ -4,7 +4,8 @@
 ndarray) in place, in the weight's own dtype, then counts one iteration. Gradients may be arrays or
 Tensors; None gradients are skipped. Keras' rules, t = iterations + 1 (the step being taken):
 
-    SGD       m = momentum*m - lr*g;  w += m   (nesterov: w += momentum*m - lr*g;  no momentum: w -= lr*g)
+    SGD       m = momentum*m - lr*g;  w += m    (no momentum: w -= lr*g)
+              nesterov: m = momentum*m - lr*g;  w += momentum*m - lr*g
     Adam      m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
               w -= m * lr*sqrt(1 - b2^t)/(1 - b1^t) / (sqrt(v) + eps)      eps outside the sqrt
     RMSprop   v = rho*v + (1 - rho) g^2;  inc = lr*g / sqrt(v + eps)       eps inside the sqrt
@@ -12,13 +13,16 @@ Tensors; None gradients are skipped. Keras' rules, t = iterations + 1 (the step 
               momentum > 0: m = momentum*m + inc;  w -= m;  else w -= inc
     Adagrad   acc += g^2  (acc starts at initial_accumulator_value);  w -= lr*g / sqrt(acc + eps)
 
+Gradient clipping as Keras (at most one of them): `clipnorm` scales each gradient to an L2 norm of
+at most clipnorm, `global_clipnorm` scales all of them together, `clipvalue` clips elementwise.
+
 Speed: this runs once per training step (1,875 times per MNIST epoch), so every update is a handful
 of NumPy ufunc calls with `out=` into preallocated slots and one reusable scratch buffer per dtype:
 no temporaries of the weight's size, no per-element Python.
 
 State: slots are created the first time a weight is seen and indexed in that order (Keras' variable
-index); `get_state()` returns {'iterations': ..., '<slot>/<index>': array}; `set_state()` restores it,
-also before the weights are seen (the slots are filled when weight `index` first arrives).
+index); `get_state()` returns {'iterations': ..., '<slot>/<index>': array}; `set_state()` restores
+it, also before the weights are seen (the slots are filled when weight `index` first arrives).
 """
 import difflib
 import math
@@ -32,9 +36,18 @@ class Optimizer:
     """Base class: slot bookkeeping, gradient checks, state and config. Subclasses define
     `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots, scratch)`."""
 
-    def __init__(self, learning_rate, name=None):
-        self.learning_rate = _positive(learning_rate, "learning_rate", type(self).__name__)
-        self.name = name or type(self).__name__.lower()
+    def __init__(self, learning_rate, name=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        who = type(self).__name__
+        self.learning_rate = _positive(learning_rate, "learning_rate", who)
+        self.name = name or who.lower()
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            None if v is None else _positive(v, what, who)
+            for v, what in ((clipnorm, "clipnorm"), (clipvalue, "clipvalue"),
+                            (global_clipnorm, "global_clipnorm")))
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(f"{who}: only one of clipnorm, clipvalue and global_clipnorm can be "
+                             f"set, got {clipnorm}, {clipvalue} and {global_clipnorm}")
         self.iterations = 0
         self._index = {}        # id(weight) -> variable index
         self._variables = []    # keeps the weights alive, so their ids stay unique
@@ -65,10 +78,26 @@ class Optimizer:
                                     + _named(var))
                 g = g.astype(w.dtype)
             pairs.append((g, w, self._slots_for(var, w)))
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            pairs = self._clipped(pairs)
         self._prepare()
         for g, w, slots in pairs:
             self._update(w, g, slots, self._scratch_like(w))
         self.iterations += 1
+
+    def _clipped(self, pairs):
+        """Keras' gradient clipping, into new arrays (the caller's gradients are never modified):
+        clipnorm: each g * c / max(|g|, c); global_clipnorm: every g * c / max(global norm, c);
+        clipvalue: clip(g, -c, c)."""
+        if self.clipnorm:
+            c = self.clipnorm
+            return [(g * (c / max(math.sqrt(np.vdot(g, g)), c)), w, s) for g, w, s in pairs]
+        if self.global_clipnorm:
+            c = self.global_clipnorm
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g, _, _ in pairs))
+            return [(g * (c / max(norm, c)), w, s) for g, w, s in pairs]
+        c = self.clipvalue
+        return [(np.clip(g, -c, c), w, s) for g, w, s in pairs]
 
     def _prepare(self):
         """Per-step scalars shared by every weight (computed once per apply_gradients)."""
@@ -91,7 +120,8 @@ class Optimizer:
             index = len(self._variables)
             self._index[id(var)] = index
             self._variables.append(var)
-            self._slots.append([np.full(w.shape, value, w.dtype) for _, value in self._slot_specs()])
+            self._slots.append([np.full(w.shape, value, w.dtype)
+                                for _, value in self._slot_specs()])
             self._restore_pending(index)
         return self._slots[index]
 
@@ -118,7 +148,7 @@ class Optimizer:
         return state
 
     def set_state(self, state):
-        """Restore what get_state returned; validates every key and shape before changing anything."""
+        """Restore what get_state returned; checks every key and shape before changing anything."""
         names = [name for name, _ in self._slot_specs()]
         if "iterations" not in state:
             raise ValueError(f"{self._who()}: state has no 'iterations' entry")
@@ -173,7 +203,11 @@ class Optimizer:
 
     # --- config ----------------------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        config = {"name": self.name, "learning_rate": self.learning_rate}
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):   # only when set: a short config
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -185,8 +219,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None):
-        super().__init__(learning_rate, name or "SGD")
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **clipping):
+        super().__init__(learning_rate, name or "SGD", **clipping)
         momentum = float(momentum)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
@@ -215,8 +249,9 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None):
-        super().__init__(learning_rate, name or "adam")
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
+                 **clipping):
+        super().__init__(learning_rate, name or "adam", **clipping)
         self.beta_1 = _unit(beta_1, "beta_1", "Adam")
         self.beta_2 = _unit(beta_2, "beta_2", "Adam")
         self.epsilon = _positive(epsilon, "epsilon", "Adam", allow_zero=True)
@@ -251,8 +286,8 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 name=None):
-        super().__init__(learning_rate, name or "rmsprop")
+                 name=None, **clipping):
+        super().__init__(learning_rate, name or "rmsprop", **clipping)
         self.rho = _unit(rho, "rho", "RMSprop")
         self.momentum = float(momentum)
         if not 0.0 <= self.momentum <= 1.0:
@@ -301,8 +336,9 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None):
-        super().__init__(learning_rate, name or "adagrad")
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None,
+                 **clipping):
+        super().__init__(learning_rate, name or "adagrad", **clipping)
         self.initial_accumulator_value = _positive(
             initial_accumulator_value, "initial_accumulator_value", "Adagrad", allow_zero=True)
         self.epsilon = _positive(epsilon, "epsilon", "Adagrad", allow_zero=True)
@@ -368,7 +404,8 @@ def get(identifier):
         return _class(identifier)()
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
-            raise ValueError(f"optimizers.get: a config dict needs 'class_name', got {identifier!r}")
+            raise ValueError(f"optimizers.get: a config dict needs 'class_name', "
+                             f"got {identifier!r}")
         return _class(identifier["class_name"]).from_config(identifier.get("config", {}))
     raise TypeError(f"optimizers.get: expected a name, config dict or Optimizer, got "
                     f"{type(identifier).__name__}")

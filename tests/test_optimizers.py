@@ -256,3 +256,26 @@ def test_get_by_name_config_and_instance():
         optimizers.get("adma")
     with pytest.raises(TypeError):
         optimizers.get(3)
+
+
+def test_gradient_clipping_like_keras():
+    g1, g2 = np.array([3.0, 4.0]), np.array([0.0, 12.0])       # norms 5 and 12, global 13
+    cases = [
+        ({"clipnorm": 6.0}, [g1, g2 * 6 / 12]),                # only g2 is longer than 6
+        ({"global_clipnorm": 6.5}, [g1 * 6.5 / 13, g2 * 6.5 / 13]),
+        ({"global_clipnorm": 20.0}, [g1, g2]),
+        ({"clipvalue": 3.5}, [np.array([3.0, 3.5]), np.array([0.0, 3.5])]),
+    ]
+    for kwargs, expected in cases:
+        w1, w2 = np.zeros(2), np.zeros(2)
+        grads = [g1.copy(), g2.copy()]
+        opt = optimizers.SGD(learning_rate=1.0, **kwargs)
+        opt.apply_gradients(zip(grads, [w1, w2]))
+        np.testing.assert_allclose(w1, -expected[0], rtol=1e-12, err_msg=str(kwargs))
+        np.testing.assert_allclose(w2, -expected[1], rtol=1e-12, err_msg=str(kwargs))
+        np.testing.assert_array_equal(grads[0], g1)            # the caller's gradients are intact
+        assert optimizers.get(optimizers.serialize(opt)).get_config() == opt.get_config()
+    with pytest.raises(ValueError, match="only one of clipnorm, clipvalue and global_clipnorm"):
+        optimizers.Adam(clipnorm=1.0, clipvalue=1.0)
+    with pytest.raises(ValueError, match="clipnorm"):
+        optimizers.Adam(clipnorm=-1.0)

@@ -1,4 +1,5 @@
-"""Data preparation: scaling, one-hot labels, train/test splits; text tools in `nnx.preprocessing.text`.
+"""Data preparation: scaling, one-hot labels, train/test splits; text tools in
+`nnx.preprocessing.text`.
 
 All functions work on NumPy arrays (lists are accepted) and never modify their input.
 """
@@ -50,8 +51,8 @@ def normalize(x, axis=None):
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
-    """One-hot encode integer class labels (Keras semantics): shape y.shape + (num_classes,), where a
-    trailing axis of 1 in y is dropped first; num_classes defaults to max(y) + 1."""
+    """One-hot encode integer class labels (Keras semantics): shape y.shape + (num_classes,),
+    where a trailing axis of 1 in y is dropped first; num_classes defaults to max(y) + 1."""
     op = "to_categorical"
     y = np.asarray(y)
     if y.dtype.kind == "f":

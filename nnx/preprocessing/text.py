@@ -35,9 +35,11 @@ class Tokenizer:
 
     def __init__(self, num_words=None, filters=DEFAULT_FILTERS, lower=True, split=" ",
                  char_level=False, oov_token=None):
-        if num_words is not None and (isinstance(num_words, bool) or
-                                      not isinstance(num_words, (int, np.integer)) or num_words < 1):
-            raise ValueError(f"Tokenizer: num_words must be a positive int or None, got {num_words!r}")
+        if num_words is not None and (isinstance(num_words, bool)
+                                      or not isinstance(num_words, (int, np.integer))
+                                      or num_words < 1):
+            raise ValueError(f"Tokenizer: num_words must be a positive int or None, "
+                             f"got {num_words!r}")
         if not isinstance(split, str) or not split:
             raise ValueError(f"Tokenizer: split must be a non-empty string, got {split!r}")
         self.num_words = None if num_words is None else int(num_words)
@@ -104,7 +106,8 @@ class Tokenizer:
         return sequences
 
     def sequences_to_texts(self, sequences):
-        """The inverse mapping, words joined by spaces (unknown indices: the oov token, or dropped)."""
+        """Sequences back to texts, words joined by spaces (unknown indices: the oov token, or
+        dropped)."""
         limit = self.num_words
         texts = []
         for seq in sequences:
@@ -122,8 +125,8 @@ class Tokenizer:
         return self.sequences_to_matrix(self.texts_to_sequences(texts), mode)
 
     def sequences_to_matrix(self, sequences, mode="binary"):
-        """Bag of words (N, num_words): mode 'binary' (presence), 'count', 'freq' (count / length) or
-        'tfidf' (Keras: (1 + log count) * log(1 + documents / (1 + documents with the word)))."""
+        """Bag of words (N, num_words): mode 'binary' (presence), 'count', 'freq' (count / length)
+        or 'tfidf' (Keras: (1 + log count) * log(1 + documents / (1 + documents with the word)))."""
         if mode not in ("binary", "count", "freq", "tfidf"):
             raise ValueError(f"Tokenizer.sequences_to_matrix: unknown mode {mode!r}; use 'binary', "
                              f"'count', 'freq' or 'tfidf'")
@@ -178,8 +181,9 @@ def tokenizer_from_json(json_string):
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):
     """A ragged list of sequences as one array (N, maxlen) (+ the elements' own shape), Keras style.
 
-    maxlen: the length of every row (None: the longest sequence). Longer sequences lose their start
-    (truncating='pre') or end ('post'); shorter ones get `value` before ('pre') or after ('post')."""
+    maxlen: the length of every row (None: the longest sequence). Longer sequences lose their
+    start (truncating='pre') or end ('post'); shorter ones get `value` before ('pre') or after
+    ('post')."""
     op = "pad_sequences"
     if padding not in ("pre", "post"):
         raise ValueError(f"{op}: padding must be 'pre' or 'post', got {padding!r}")
