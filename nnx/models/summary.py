@@ -67,23 +67,25 @@ def profile_layer(layer, input_shape, batch_size, first, repeats=5):
     shape = (batch_size,) + tuple(input_shape[1:])
     x = np.random.default_rng(0).standard_normal(shape).astype(layer.dtype)
     values = layer.get_weights()     # training-mode calls move BatchNormalization's statistics
-    x_tensor = Tensor(x, requires_grad=not first)
-    layer.call(x_tensor, True)       # warm-up (workspaces, caches)
-    forward = _median_time(lambda: layer.call(x_tensor, True), repeats)
-    backward_times = []
     saved = [w.grad for w in layer.weights]
-    for _ in range(repeats):
-        y = layer.call(x_tensor, True)
-        if not y.requires_grad:
-            backward_times.append(0.0)
-            continue
-        grad = np.ones(y.shape, y.dtype)
-        start = time.perf_counter()
-        y.backward(grad)
-        backward_times.append(time.perf_counter() - start)
-    for w, g in zip(layer.weights, saved):
-        w.grad = g
-    layer.set_weights(values)
+    x_tensor = Tensor(x, requires_grad=not first)
+    try:
+        layer.call(x_tensor, True)       # warm-up (workspaces, caches)
+        forward = _median_time(lambda: layer.call(x_tensor, True), repeats)
+        backward_times = []
+        for _ in range(repeats):
+            y = layer.call(x_tensor, True)
+            if not y.requires_grad:
+                backward_times.append(0.0)
+                continue
+            grad = np.ones(y.shape, y.dtype)
+            start = time.perf_counter()
+            y.backward(grad)
+            backward_times.append(time.perf_counter() - start)
+    finally:
+        for w, g in zip(layer.weights, saved):
+            w.grad = g
+        layer.set_weights(values)
     return forward, float(np.median(backward_times))
 
 
@@ -96,7 +98,11 @@ def profile_text(model, rows, batch_size):
     for i, (layer, in_shape, out_shape) in enumerate(rows):
         flops = layer.flops(in_shape) if hasattr(layer, "flops") else None
         act = batch_size * int(np.prod(out_shape[1:])) * model.dtype.itemsize
-        fwd, bwd = profile_layer(layer, in_shape, batch_size, first=(i == 0))
+        try:
+            fwd, bwd = profile_layer(layer, in_shape, batch_size, first=(i == 0))
+        except (TypeError, ValueError):   # e.g. an Embedding, which needs token ids, not noise
+            lines.append(f"{layer.name:<{widths[0]}}  (not profiled: needs non-random input)")
+            continue
         if flops is not None:
             bwd_flops = flops * ((1 if i == 0 else 2) if layer.weights else 1)
             cells = (f"{flops / 1e6:.2f}", _kb(act), f"{fwd * 1e3:.3f}", f"{bwd * 1e3:.3f}",

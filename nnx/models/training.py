@@ -168,9 +168,9 @@ class BaseModel(Layer):
 
     # --- one batch --------------------------------------------------------------------------------
     def _loss_and_predictions(self, xb, yb, training):
-        """Forward + loss on one batch: (mean loss Tensor, output Tensor (logits if fused),
-        probabilities as an array for the metrics)."""
-        use_logits, loss_fn, activation = self._objective_parts()
+        """Forward + loss on one batch: (mean loss Tensor, output Tensor (the logits when the loss
+        is computed from them))."""
+        use_logits, loss_fn, _ = self._objective_parts()
         out = self.forward(Tensor(xb), training=training, logits=use_logits)
         per_sample = loss_fn(yb, out)
         loss = per_sample if per_sample.ndim == 0 else per_sample.mean()
