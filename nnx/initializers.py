@@ -285,7 +285,7 @@ def _by_name(name):
 
 def get(identifier):
     """An initialiser from a name ('glorot_uniform', 'HeNormal', ...), a config dict
-    {'class_name': ..., 'config': {...}}, an Initializer, or any callable (returned as is)."""
+    {'class_name': ..., 'config': {...}}, an Initializer class, or any callable (returned as is)."""
     if isinstance(identifier, str):
         return _by_name(identifier)()
     if isinstance(identifier, dict):
@@ -293,6 +293,8 @@ def get(identifier):
             raise ValueError(f"initializers.get: a config dict needs 'class_name', "
                              f"got {identifier!r}")
         return _by_name(identifier["class_name"]).from_config(identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     if callable(identifier):
         return identifier
     raise TypeError(f"initializers.get: expected a name, config dict or callable, got "

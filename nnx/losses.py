@@ -251,10 +251,12 @@ def _class(name):
 
 def get(identifier):
     """A Loss object from a name ('sparse_categorical_crossentropy', 'mse', 'BinaryCrossentropy'),
-    a config dict {'class_name': ..., 'config': {...}}, a Loss (returned unchanged) or a per-sample
-    function `fn(y_true, y_pred)` (wrapped in a LossFunctionWrapper)."""
+    a config dict {'class_name': ..., 'config': {...}}, a Loss class, a Loss (returned unchanged) or
+    a per-sample function `fn(y_true, y_pred)` (wrapped in a LossFunctionWrapper)."""
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
     if isinstance(identifier, str):
         return _class(identifier)()
     if isinstance(identifier, dict):

@@ -171,10 +171,12 @@ def _loss_name(loss):
 
 def get(identifier, loss=None):
     """A metric from a name ('accuracy' / 'acc' resolved by `loss`, 'sparse_categorical_accuracy',
-    'mse', ...), a metric object (returned unchanged) or a function `fn(y_true, y_pred)` giving
+    'mse', ...), a metric object or class or a function `fn(y_true, y_pred)` giving
     per-sample values. The result's `.name` is the key used in logs and History."""
     if isinstance(identifier, MeanMetricWrapper):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, MeanMetricWrapper):
+        return identifier()
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             fn = _ACCURACY_FOR_LOSS.get(_loss_name(loss), accuracy_by_shape)

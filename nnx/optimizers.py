@@ -397,9 +397,11 @@ _CLASSES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 def get(identifier):
     """An optimizer from a name ('adam', 'SGD', ...; Keras' defaults), a config dict
-    {'class_name': ..., 'config': {...}}, or an Optimizer instance (returned unchanged)."""
+    {'class_name': ..., 'config': {...}}, an Optimizer class, or an instance (returned unchanged)."""
     if isinstance(identifier, Optimizer):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
     if isinstance(identifier, str):
         return _class(identifier)()
     if isinstance(identifier, dict):

@@ -125,3 +125,7 @@ def test_variance_scaling_untruncated_normal():
         (400, 500))
     assert w.std() == pytest.approx(math.sqrt(4.0 / 400), rel=0.01)
     assert np.abs(w).max() > 3 * math.sqrt(4.0 / 400)  # tails are not cut
+
+
+def test_get_accepts_a_class():
+    assert isinstance(initializers.get(initializers.HeUniform), initializers.HeUniform)

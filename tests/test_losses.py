@@ -305,3 +305,7 @@ def test_get_functions_dicts_objects_and_custom():
         losses.get({"class_name": "mse", "config": {"from_logits": True}})
     with pytest.raises(TypeError):
         losses.get(42)
+
+
+def test_get_accepts_a_class():
+    assert type(losses.get(losses.BinaryCrossentropy)) is losses.BinaryCrossentropy

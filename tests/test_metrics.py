@@ -116,3 +116,7 @@ def test_bad_shapes():
         metrics.sparse_categorical_accuracy(np.zeros(3), PROBS)
     with pytest.raises(ValueError, match=r"binary_accuracy: y_true shape \(2, 3\)"):
         metrics.binary_accuracy(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_get_accepts_a_class():
+    assert metrics.get(metrics.CategoricalAccuracy).name == "categorical_accuracy"

@@ -279,3 +279,7 @@ def test_gradient_clipping_like_keras():
         optimizers.Adam(clipnorm=1.0, clipvalue=1.0)
     with pytest.raises(ValueError, match="clipnorm"):
         optimizers.Adam(clipnorm=-1.0)
+
+
+def test_get_accepts_a_class():
+    assert type(optimizers.get(optimizers.RMSprop)) is optimizers.RMSprop
