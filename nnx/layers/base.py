@@ -26,7 +26,6 @@ import re
 import numpy as np
 
 from nnx import activations, initializers
-from nnx.autograd import Function
 from nnx.tensor import Tensor
 
 
@@ -221,33 +220,16 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-class _ReluInPlace(Function):
-    """relu written over its input: the fused activation of Dense and Conv2D, whose `call_linear`
-    result is a fresh array that nothing else references and that their backward does not need, so
-    no second activation-sized array is allocated (forward or inference)."""
-
-    @staticmethod
-    def forward(ctx, y):
-        np.maximum(y, 0, out=y)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y > 0)
-
-
 class ActivationMixin:
-    """For layers that end in an activation: `call` = activation(`call_linear`). A layer whose
-    `call_linear` returns a fresh array sets `fuses_relu = True` to get relu applied in place."""
+    """For layers that end in an activation: `call` = activation(`call_linear`). A layer whose op
+    can fuse relu (F.dense, F.conv2d: in place on the kernel's output, one graph node) sets
+    `fuses_relu = True` and accepts `call_linear(..., fused_activation='relu')`."""
     fuses_relu = False
 
     def call(self, inputs, training=False):
-        z = self.call_linear(inputs, training)
         if self.fuses_relu and self.activation is activations.relu:
-            return _ReluInPlace.apply(z)
-        return self.activation(z)
+            return self.call_linear(inputs, training, fused_activation="relu")
+        return self.activation(self.call_linear(inputs, training))
 
     def activation_name(self):
         """The activation's registered name for get_config; a custom callable cannot be saved."""

@@ -100,9 +100,9 @@ class Conv2D(ActivationMixin, Layer):
         p = self.padding
         return (p, p) if isinstance(p, (str, int)) else p
 
-    def call_linear(self, inputs, training=False):
+    def call_linear(self, inputs, training=False, fused_activation=None):
         return F.conv2d(inputs, self.kernel, self.bias, self.strides, self.padding,
-                        self.dilation_rate, self.groups)
+                        self.dilation_rate, self.groups, activation=fused_activation)
 
     def flops(self, input_shape):
         _, oh, ow, f = self.compute_output_shape(input_shape)

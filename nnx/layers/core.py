@@ -60,8 +60,8 @@ class Dense(ActivationMixin, Layer):
         self.input_axes = {-1: n_in}
         super().build(input_shape)
 
-    def call_linear(self, inputs, training=False):
-        return F.dense(inputs, self.kernel, self.bias)
+    def call_linear(self, inputs, training=False, fused_activation=None):
+        return F.dense(inputs, self.kernel, self.bias, activation=fused_activation)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
