@@ -291,6 +291,9 @@ def test_auto_names_like_keras():
 
 def test_get_set_weights_and_zero_grad():
     layer = Dense(3)
+    assert layer.get_weights() == [] and layer.kernel is None
+    with pytest.raises(ValueError, match=r"Dense 'dense.*': set_weights before the layer has an input shape"):
+        layer.set_weights([np.zeros((2, 3)), np.zeros(3)])
     layer.build((None, 2))
     new = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32)]
     layer.set_weights(new)

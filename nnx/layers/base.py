@@ -140,6 +140,10 @@ class Layer:
         """Replace every weight's values (shapes must match; values are cast to each weight's dtype)."""
         weights = self.weights
         arrays = list(arrays)
+        if not self.built and arrays:
+            raise ValueError(f"{self._who()}: set_weights before the layer has an input shape; it "
+                             f"creates its weights on the first call, or give input_shape= or call "
+                             f"build(input_shape) first")
         if len(arrays) != len(weights):
             raise ValueError(f"{self._who()}: set_weights expected {len(weights)} arrays, got {len(arrays)}")
         checked = []
