@@ -21,7 +21,10 @@ def _t(x, op):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return _binary("add", np.add, a, b)
+        try:
+            return np.add(a, b)
+        except ValueError as e:
+            raise _broadcast_error("add", a, b) from e
 
     @staticmethod
     def backward(ctx, g):
@@ -31,7 +34,10 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return _binary("subtract", np.subtract, a, b)
+        try:
+            return np.subtract(a, b)
+        except ValueError as e:
+            raise _broadcast_error("subtract", a, b) from e
 
     @staticmethod
     def backward(ctx, g):
@@ -42,7 +48,10 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved_tensors = (a, b)
-        return _binary("multiply", np.multiply, a, b)
+        try:
+            return np.multiply(a, b)
+        except ValueError as e:
+            raise _broadcast_error("multiply", a, b) from e
 
     @staticmethod
     def backward(ctx, g):
@@ -54,7 +63,10 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary("divide", np.true_divide, a, b)
+        try:
+            y = np.true_divide(a, b)
+        except ValueError as e:
+            raise _broadcast_error("divide", a, b) from e
         ctx.saved_tensors = (b, y)
         return y
 
@@ -69,7 +81,10 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary("power", np.power, a, b)
+        try:
+            y = np.power(a, b)
+        except ValueError as e:
+            raise _broadcast_error("power", a, b) from e
         ctx.saved_tensors = (a, b, y)
         return y
 
@@ -134,11 +149,8 @@ class MatMul(Function):
         return ga, gb
 
 
-def _binary(name, ufunc, a, b):
-    try:
-        return ufunc(a, b)
-    except ValueError as e:
-        raise ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast") from e
+def _broadcast_error(name, a, b):
+    return ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast")
 
 
 def add(a, b):
