@@ -2,8 +2,8 @@
 
 Tolerances, elementwise: |computed - exact| <= (sqrt(k) + 3) * eps * (|alpha| * (|a| @ |b|) + |beta| * |c|)
 with eps of the dtype. Rounding errors of a k-term sum of random terms grow like sqrt(k) (the
-worst-case bound k * eps is far looser); on this data every rung measures at most about 2 eps * scale
-for k from 1 to 4000, so the bound has a margin of 2x at small k without being loose.
+worst-case bound k * eps is far looser). On this data every rung measured at most 1.7 eps * scale for
+k from 1 to 4000 (numpy: 1.3), against bounds of 4 (k = 1), 7 (k = 17) and 20 (k = 300) eps * scale.
 """
 import contextlib
 
