@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import nnx
 import nnx.functional as F
+import nnx.reference
 from nnx.testing import arrays, conv_configs, pool_configs
 
 BACKENDS = ["native", "reference"]
@@ -58,7 +59,7 @@ def test_dense_gradcheck(backend, batch, n_in, n_out, use_bias, activation, seed
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=8)
+@settings(max_examples=15)
 @given(config=conv_configs(max_batch=2, max_side=4, max_channels=3, max_kernel=3), bias=st.booleans(),
        activation=st.sampled_from([None, "relu"]), seed=st.integers(0, 1000))
 def test_conv2d_gradcheck(backend, config, bias, activation, seed):
@@ -67,13 +68,19 @@ def test_conv2d_gradcheck(backend, config, bias, activation, seed):
     args = dict(strides=config["strides"], padding=config["padding"],
                 dilation_rate=config["dilation"], groups=config["groups"], activation=activation)
     with nnx.use_backend(backend):
+        y = F.conv2d(x, kernel, b, **args)
+        expected = nnx.reference.conv2d_forward(config["x"], config["kernel"], config["strides"],
+                                                config["padding"], config["dilation"], config["groups"])
+        expected = expected + b.data
+        np.testing.assert_allclose(y.data, np.maximum(expected, 0) if activation else expected,
+                                   rtol=1e-10, atol=1e-12)
         inputs = [x, kernel, b] if bias else [x, kernel]
         assert nnx.gradcheck(lambda *t: F.conv2d(*t, **args), inputs)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
-@settings(max_examples=10)
+@settings(max_examples=15)
 @given(config=pool_configs(max_side=6))
 def test_pooling_gradcheck(backend, pool, config):
     x = nnx.Tensor(config["x"], requires_grad=True)
