@@ -1,6 +1,7 @@
 """Print a Markdown table of GEMM GFLOP/s: every rung of the ladder against numpy.matmul, 1 and 2 threads.
 
     python benchmarks/gemm_table.py [--sizes 128 256 512 1024 2048] [--threads 1 2] [--repeats 10]
+    python benchmarks/gemm_table.py --conv     # the skinny GEMMs of the reference CNN instead (batch 32)
 
 Each thread count runs in a fresh process with OPENBLAS_NUM_THREADS set (OpenBLAS reads it only at
 start-up) and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so numpy picks its own kernel. Within a
@@ -21,6 +22,44 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
 LARGEST = {"naive": 256, "reordered": 512, "blocked": 1024}
+# (what, m, k, n, op(A) is a transposed view, op(B) is a transposed view): the reference CNN at batch 32
+CONV_SHAPES = [
+    ("conv1 forward: patches @ W", 32 * 26 * 26, 9, 32, False, False),
+    ("conv2 forward", 32 * 11 * 11, 288, 64, False, False),
+    ("conv3 forward", 32 * 3 * 3, 576, 64, False, False),
+    ("conv1 weight grad: patches^T @ dY", 9, 32 * 26 * 26, 32, True, False),
+    ("conv2 weight grad", 288, 32 * 11 * 11, 64, True, False),
+    ("conv2 input grad: dY @ W^T", 32 * 11 * 11, 64, 288, False, True),
+    ("dense 576 -> 64", 32, 576, 64, False, False),
+]
+
+
+def best_times(calls, repeats, slow=()):
+    """The best time of each call over `repeats` rounds, the calls alternating within each round."""
+    best = {}
+    for name, call in calls.items():
+        call()
+        best[name] = float("inf")
+    for i in range(repeats):
+        for name, call in calls.items():
+            if name in slow and i >= max(2, repeats // 4):
+                continue  # a few calls of the slow rungs are plenty
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def conv_child(threads, dtype, repeats):
+    import nnx.kernels as K
+
+    rng = np.random.default_rng(0)
+    for what, m, k, n, ta, tb in CONV_SHAPES:
+        a = rng.standard_normal((k, m)).astype(dtype).T if ta else rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((n, k)).astype(dtype).T if tb else rng.standard_normal((k, n)).astype(dtype)
+        best = best_times({"nnx": lambda: K.gemm(a, b), "numpy": lambda: np.matmul(a, b)}, repeats * 5)
+        gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
+        print(json.dumps({"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}), flush=True)
 
 
 def child(args):
@@ -31,6 +70,8 @@ def child(args):
     threads = args.threads[0]
     nnx.set_num_threads(threads)
     dtype = np.dtype(args.dtype)
+    if args.conv:
+        return conv_child(threads, dtype, args.repeats)
     for n in args.sizes:
         rng = np.random.default_rng(n)
         a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
@@ -39,18 +80,7 @@ def child(args):
         for rung in RUNGS:
             if n <= LARGEST.get(rung, n) and not (threads > 1 and rung != "parallel"):
                 calls[rung] = lambda rung=rung: K.gemm(a, b, out=out, rung=rung)
-        slow = [r for r in calls if r in LARGEST]
-        best = {}
-        for name, call in calls.items():
-            call()
-            best[name] = float("inf")
-        for i in range(args.repeats):
-            for name, call in calls.items():
-                if name in slow and i >= max(2, args.repeats // 4):
-                    continue  # a few calls of the slow rungs are plenty
-                start = time.perf_counter()
-                call()
-                best[name] = min(best[name], time.perf_counter() - start)
+        best = best_times(calls, args.repeats, slow=LARGEST)
         gflops = {name: 2 * n**3 / t / 1e9 for name, t in best.items()}
         print(json.dumps({"n": n, "threads": threads, "gflops": gflops}), flush=True)
 
@@ -61,6 +91,7 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -71,17 +102,26 @@ def main():
     info = K.info()
     print(f"{args.dtype}, nnx {info['simd']} ({info['compiler']}), numpy {np.__version__}; GFLOP/s, "
           f"best of {args.repeats}\n")
-    print("| threads | n | " + " | ".join(RUNGS) + " | numpy | best nnx / numpy |")
-    print("|---:|---:|" + "---:|" * len(RUNGS) + "---:|---:|")
+    if args.conv:
+        print("| threads | GEMM | m x k x n | nnx | numpy | nnx / numpy |")
+        print("|---:|---|---|---:|---:|---:|")
+    else:
+        print("| threads | n | " + " | ".join(RUNGS) + " | numpy | best nnx / numpy |")
+        print("|---:|---:|" + "---:|" * len(RUNGS) + "---:|---:|")
     for threads in args.threads:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         env["OPENBLAS_NUM_THREADS"] = str(threads)
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(threads),
                "--repeats", str(args.repeats), "--dtype", args.dtype, "--sizes", *map(str, args.sizes)]
-        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        with subprocess.Popen(cmd + ["--conv"] * args.conv, env=env, stdout=subprocess.PIPE, text=True) as proc:
             for line in proc.stdout:
                 row = json.loads(line)
                 g = row["gflops"]
+                if args.conv:
+                    shape = " x ".join(map(str, row["shape"]))
+                    print(f"| {threads} | {row['what']} | {shape} | {g['nnx']:.1f} | {g['numpy']:.1f} | "
+                          f"{g['nnx'] / g['numpy']:.2f} |", flush=True)
+                    continue
                 cells = " | ".join(f"{g[r]:.1f}" if r in g else "" for r in RUNGS)
                 ours = max(g[r] for r in ("packed", "parallel") if r in g)
                 print(f"| {threads} | {row['n']} | {cells} | {g['numpy']:.1f} | {ours / g['numpy']:.2f} |",
