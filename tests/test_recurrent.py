@@ -403,3 +403,17 @@ def test_padding_mask_from_embedding_reaches_the_recurrent_layer(tmp_path):
         path = tmp_path / f"{head.name}.nnx"
         model.save(path)
         np.testing.assert_allclose(load_model(path).predict(ids, verbose=0), batch, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind,reset_after", CASES)
+def test_every_backend_gives_the_same_result(kind, reset_after):
+    p = make_problem(kind, reset_after, masked=True, seed=21)
+    results = []
+    for name in ("native", "reference", "shadow"):
+        with nnx.use_backend(name):
+            cell = R.make_cell(kind, 3, p["U"], p["b"], reset_after=reset_after)
+            out, _, tape = R.rnn_forward(cell, p["x"], p["W"], p["init"], p["mask"])
+            results.append((out,) + R.rnn_backward(tape, np.ones_like(out), [None] * len(p["init"]))[:4])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
