@@ -8,6 +8,9 @@ start-up) and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so numpy picks its o
 process the rungs and numpy alternate call by call, so a burst of load from other users of the machine
 hits all of them alike; each figure is the best of `repeats` calls after a warm-up call (the run least
 disturbed by other processes), and the ratio column divides figures of the same process.
+`--clock cpu` times with the process's CPU time instead of the wall clock: on a machine shared with
+other jobs it leaves out the time the process waited for a core (use it for 1 thread only: with more
+threads CPU time adds up over the threads).
 """
 import argparse
 import json
@@ -34,6 +37,9 @@ CONV_SHAPES = [
 ]
 
 
+CLOCK = time.perf_counter
+
+
 def best_times(calls, repeats, slow=()):
     """The best time of each call over `repeats` rounds, the calls alternating within each round."""
     best = {}
@@ -44,9 +50,9 @@ def best_times(calls, repeats, slow=()):
         for name, call in calls.items():
             if name in slow and i >= max(2, repeats // 4):
                 continue  # a few calls of the slow rungs are plenty
-            start = time.perf_counter()
+            start = CLOCK()
             call()
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], CLOCK() - start)
     return best
 
 
@@ -67,6 +73,8 @@ def child(args):
     import nnx
     import nnx.kernels as K
 
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     threads = args.threads[0]
     nnx.set_num_threads(threads)
     dtype = np.dtype(args.dtype)
@@ -91,6 +99,7 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,7 +110,7 @@ def main():
     import nnx.kernels as K
     info = K.info()
     print(f"{args.dtype}, nnx {info['simd']} ({info['compiler']}), numpy {np.__version__}; GFLOP/s, "
-          f"best of {args.repeats}\n")
+          f"best of {args.repeats} ({args.clock} clock)\n")
     if args.conv:
         print("| threads | GEMM | m x k x n | nnx | numpy | nnx / numpy |")
         print("|---:|---|---|---:|---:|---:|")
@@ -112,7 +121,8 @@ def main():
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         env["OPENBLAS_NUM_THREADS"] = str(threads)
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(threads),
-               "--repeats", str(args.repeats), "--dtype", args.dtype, "--sizes", *map(str, args.sizes)]
+               "--repeats", str(args.repeats), "--dtype", args.dtype, "--clock", args.clock,
+               "--sizes", *map(str, args.sizes)]
         with subprocess.Popen(cmd + ["--conv"] * args.conv, env=env, stdout=subprocess.PIPE, text=True) as proc:
             for line in proc.stdout:
                 row = json.loads(line)
