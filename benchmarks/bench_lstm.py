@@ -84,6 +84,26 @@ def torch_step():
     return run
 
 
+def agreement():
+    """Max |nnx - torch| of the outputs with torch's weights copied into the nnx layer: the two
+    compute the same function (torch's gate order i, f, g, o is Keras' i, f, c, o; torch keeps
+    W transposed and two biases)."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(FEATURES, UNITS, batch_first=True)
+    layer = LSTM(UNITS, return_sequences=True)
+    x = make_input()
+    layer(x)
+    layer.set_weights([lstm.weight_ih_l0.detach().numpy().T, lstm.weight_hh_l0.detach().numpy().T,
+                       (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().numpy()])
+    want = lstm(torch.from_numpy(x))[0].detach().numpy()
+    return float(np.abs(layer(x).data - want).max())
+
+
+def test_nnx_and_torch_agree():
+    pytest.importorskip("torch")
+    assert agreement() < 1e-4
+
+
 def _torch_threads():
     if torch is not None:
         torch.set_num_threads(nnx.get_num_threads())
@@ -130,6 +150,8 @@ def main(turns=7):
             best[name] = min(best[name], best_of(run, 1))
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
           f"{nnx.get_num_threads()} threads, best of {turns}")
+    if torch is not None:
+        print(f"  outputs agree with torch to {agreement():.1e} (same weights)")
     for name, t in best.items():
         ratio = f"  ({t / best['torch nn.LSTM']:.2f}x torch)" if "torch nn.LSTM" in best else ""
         print(f"  {name:<20} {t * 1e3:8.1f} ms{ratio}")
