@@ -417,3 +417,19 @@ def test_every_backend_gives_the_same_result(kind, reset_after):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_input_dropout_shares_one_mask_over_time_and_only_in_training():
+    nnx.manual_seed(3)
+    layer = SimpleRNN(4, dropout=0.5, activation="linear", return_sequences=True, use_bias=False,
+                      dtype="float64")
+    x = Tensor(np.ones((64, 6, 5)), requires_grad=True)
+    np.testing.assert_array_equal(layer(x).data, layer(x, training=False).data)   # inference: off
+    layer(x, training=True).sum().backward()
+    kept = x.grad != 0
+    assert (kept == kept[:, :1]).all()                          # the same inputs dropped at every step
+    assert 0.3 < kept[:, 0].mean() < 0.7
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        LSTM(2, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match="dropout"):
+        GRU(2, dropout=1.0)

@@ -12,6 +12,7 @@ import numpy as np
 from nnx.functional import recurrent as R
 from nnx.layers.base import Layer, format_shape
 from nnx.layers.embedding import as_padded_array
+from nnx.random import get_rng
 from nnx.tensor import Tensor
 
 
@@ -51,10 +52,16 @@ class _RNN(Layer):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", return_sequences=False, return_state=False,
-                 go_backwards=False, **kwargs):
+                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, return_sequences=False,
+                 return_state=False, go_backwards=False, **kwargs):
         super().__init__(**kwargs)
         who = self._who()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+        if recurrent_dropout:
+            raise ValueError(f"{who}: recurrent_dropout is not supported (got {recurrent_dropout!r}); "
+                             f"use dropout= (on the inputs) or a Dropout layer")
+        self.dropout = float(dropout)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{who}: units must be a positive int, got {units!r}")
         self.units = int(units)
@@ -111,6 +118,10 @@ class _RNN(Layer):
             if mask.shape != tuple(inputs.shape[:2]):
                 raise ValueError(f"{self._who()}: mask shape {mask.shape} does not match the input's "
                                  f"(batch, timesteps) {tuple(inputs.shape[:2])}")
+        if training and self.dropout:
+            # Keras: one dropout mask per sample and input feature, shared by every time step
+            keep = get_rng().random((inputs.shape[0], 1, inputs.shape[2])) >= self.dropout
+            inputs = inputs * (keep / (1.0 - self.dropout))
         output, states = R.rnn(
             self.kind, inputs, self.kernel, self.recurrent_kernel, self.bias,
             initial_states=initial_state, mask=mask, go_backwards=self.go_backwards,
@@ -135,7 +146,7 @@ class _RNN(Layer):
         config = {**super().get_config(), "units": self.units, "activation": self.activation,
                   "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
                   "recurrent_initializer": self.recurrent_initializer,
-                  "bias_initializer": self.bias_initializer,
+                  "bias_initializer": self.bias_initializer, "dropout": self.dropout,
                   "return_sequences": self.return_sequences, "return_state": self.return_state,
                   "go_backwards": self.go_backwards}
         if self.gates > 1:
