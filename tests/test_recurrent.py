@@ -145,7 +145,7 @@ def test_other_activations(act, ract):
     np.testing.assert_allclose(dW, numeric_grad(loss, p["W"]), rtol=1e-5, atol=1e-6)
 
 
-@given(n=st.integers(1, 4), steps=st.integers(1, 6), d=st.integers(1, 5), u=st.integers(1, 5),
+@given(n=st.integers(0, 4), steps=st.integers(1, 6), d=st.integers(1, 5), u=st.integers(1, 5),
        case=st.sampled_from(CASES), masked=st.booleans(), go_backwards=st.booleans(),
        seed=st.integers(0, 2 ** 16))
 def test_forward_property_over_shapes(n, steps, d, u, case, masked, go_backwards, seed):

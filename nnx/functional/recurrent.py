@@ -269,7 +269,7 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
     xw = _mm(xt.reshape(steps * n, d), kernel)
     if cell.input_bias is not None:
         xw += cell.input_bias
-    xw = xw.reshape(steps, n, -1)
+    xw = xw.reshape(steps, n, kernel.shape[1])
 
     states = tuple(initial_states)
     units = states[0].shape[1]
@@ -332,8 +332,8 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
             drec_all[t] = drec
         dstates = dprev
 
-    flat = dxw_all.reshape(steps * n, -1)
-    drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, -1)
+    flat = dxw_all.reshape(steps * n, dxw_all.shape[2])
+    drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, drec_all.shape[2])
     dkernel = _mm(xt.reshape(steps * n, d).T, flat)
     drecurrent, dbias = cell.weight_grads(tape.h_prev_all.reshape(steps * n, units), flat, drec_flat,
                                           caches)
