@@ -17,9 +17,11 @@ from nnx.functional.math import _t
 
 def _pair(value, op, what):
     """int or (h, w) -> (h, w) of positive ints."""
+    if type(value) is int and value >= 1:  # the common cases, checked cheaply
+        return value, value
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int \
             and value[0] >= 1 and value[1] >= 1:
-        return value  # the common case, checked cheaply
+        return value
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
         pair = tuple(pair)
