@@ -17,7 +17,7 @@ import nnx
 from nnx.random import manual_seed
 from nnx.tensor import Tensor
 from nnx import backend
-from nnx.layers.recurrent import LSTM
+from nnx.layers.recurrent import GRU, LSTM
 
 try:
     import torch
@@ -99,9 +99,26 @@ def agreement():
     return float(np.abs(layer(x).data - want).max())
 
 
+def gru_agreement():
+    """The same check for GRU(reset_after=True), which is torch's GRU: torch's gate order r, z, n
+    becomes Keras' z, r, h, and its two biases are Keras' bias rows [input, recurrent]."""
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(FEATURES, 64, batch_first=True)
+    layer = GRU(64, return_sequences=True)
+    x = make_input()[:8, :20]
+    layer(x)
+    keras_order = lambda w: np.concatenate([w[64:128], w[:64], w[128:]])  # noqa: E731  r,z,n -> z,r,h
+    p = {name: keras_order(t.detach().numpy()) for name, t in gru.named_parameters()}
+    layer.set_weights([p["weight_ih_l0"].T, p["weight_hh_l0"].T,
+                       np.stack([p["bias_ih_l0"], p["bias_hh_l0"]])])
+    want = gru(torch.from_numpy(x))[0].detach().numpy()
+    return float(np.abs(layer(x).data - want).max())
+
+
 def test_nnx_and_torch_agree():
     pytest.importorskip("torch")
     assert agreement() < 1e-4
+    assert gru_agreement() < 1e-4
 
 
 def _torch_threads():
@@ -151,7 +168,8 @@ def main(turns=7):
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
           f"{nnx.get_num_threads()} threads, best of {turns}")
     if torch is not None:
-        print(f"  outputs agree with torch to {agreement():.1e} (same weights)")
+        print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
+              f"same weights")
     for name, t in best.items():
         ratio = f"  ({t / best['torch nn.LSTM']:.2f}x torch)" if "torch nn.LSTM" in best else ""
         print(f"  {name:<20} {t * 1e3:8.1f} ms{ratio}")
