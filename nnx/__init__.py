@@ -11,3 +11,18 @@ from nnx import functional  # noqa: F401
 from nnx.gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
+
+# The rest of the package loads on first use (`nnx.optimizers.Adam`, `nnx.layers.Dense`, ...), so that
+# `import nnx` stays fast and the layers above the engine are not imported by the engine itself.
+_SUBMODULES = frozenset({
+    "activations", "callbacks", "datasets", "initializers", "kernels", "layers", "losses", "metrics",
+    "models", "optimizers", "preprocessing", "reference", "testing",
+})
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"nnx.{name}")
+    raise AttributeError(f"module 'nnx' has no attribute {name!r}")
