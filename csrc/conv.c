@@ -57,10 +57,25 @@
 /* Step 2: at most this many weight-gradient partials, using at most this many bytes. */
 #define NNX_CONV_MAX_SLICES 32
 #define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
+/* Step 6: the single-channel loops keep NNX_CONV_FBLOCK vectors of 32 bytes (an AVX2 register, two SSE2
+ * ones) of filters in registers; they need GCC / clang vector extensions. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNX_CONV_VECTORS 1
+#define NNX_CONV_VECTOR_BYTES 32
+#define NNX_CONV_FBLOCK 4
+#endif
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */
 #define NNX_CONV_GEMM_RUNG NNX_GEMM_PACKED
+
+/* Step 3: GCC turns copy and zero loops into calls to memcpy / memset, which cost more than the few
+ * channels most runs hold; this keeps them as (vectorised) loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNX_CONV_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NNX_CONV_INLINE_COPIES
+#endif
 
 static ptrdiff_t conv_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 static ptrdiff_t conv_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }

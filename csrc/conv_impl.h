@@ -34,7 +34,7 @@ TARGET static inline void NAME(advance)(const nnx_conv_geom *g, NAME(conv_pos) *
 }
 
 /* Small copies and adds as plain loops: most runs are a few channels long, where a call to memcpy costs
- * more than the copy. */
+ * more than the copy (see NNX_CONV_INLINE_COPIES). */
 TARGET static inline void NAME(copy)(T *restrict dst, const T *restrict src, ptrdiff_t len)
 {
     for (ptrdiff_t i = 0; i < len; i++)
@@ -55,7 +55,7 @@ TARGET static inline void NAME(add)(T *restrict dst, const T *restrict src, ptrd
 
 /* im2col of group `grp` for output rows [r0, r1): row r - r0 of col (K long, (kh, kw, c) order) holds
  * the inputs that output row r reads, 0 where the window leaves the image. */
-TARGET static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp, ptrdiff_t r0,
+TARGET NNX_CONV_INLINE_COPIES static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp, ptrdiff_t r0,
                                 ptrdiff_t r1, T *restrict col)
 {
     const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
@@ -89,7 +89,7 @@ TARGET static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptr
 
 /* col2im of group `grp` for output rows [r0, r1): the adjoint of im2col, adding each number of col onto
  * the input it was copied from (in row order, then (kh, kw, c) order: a fixed summation order). */
-TARGET static void NAME(col2im_add)(const nnx_conv_geom *g, const T *restrict col, ptrdiff_t grp, ptrdiff_t r0,
+TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *g, const T *restrict col, ptrdiff_t grp, ptrdiff_t r0,
                                     ptrdiff_t r1, T *restrict dx)
 {
     const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
@@ -226,6 +226,146 @@ TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const 
     return 0;
 }
 
+/* ---- step 6: one input channel (a first layer on grey images), direct loops over the filters ---------
+ * With C == 1 a patch holds only KH*KW numbers, so GEMMs of depth K = KH*KW spend more time packing than
+ * multiplying. Instead each tap adds x * (its row of w) onto the pixel's F outputs (forward), or
+ * x * (the pixel's F gradients) onto its row of dw (weight gradient), NNX_CONV_FBLOCK vectors of filters
+ * at a time held in registers (GCC / clang vector extensions), with no im2col at all. */
+#ifdef NNX_CONV_VECTORS
+typedef T NAME(vec) __attribute__((vector_size(NNX_CONV_VECTOR_BYTES)));
+/* the same vector at any address of a T: unaligned loads and stores */
+typedef T NAME(uvec) __attribute__((vector_size(NNX_CONV_VECTOR_BYTES), aligned(sizeof(T))));
+#define VL ((ptrdiff_t)(NNX_CONV_VECTOR_BYTES / sizeof(T)))
+#define VLOAD(p) (*(const NAME(uvec) *)(p))
+#define VSTORE(p, v) (*(NAME(uvec) *)(p) = (v))
+
+/* Can this geometry take the single-channel path? Whole register blocks of filters only. */
+static inline int NAME(single_channel)(const nnx_conv_geom *g)
+{
+    return g->c == 1 && g->f % (NNX_CONV_FBLOCK * VL) == 0;
+}
+
+/* The outputs o in [*lo, *hi) whose tap k (reading o*stride - pad + k*dil) lands inside [0, size). */
+TARGET static inline void NAME(tap_outputs)(ptrdiff_t k, ptrdiff_t stride, ptrdiff_t pad, ptrdiff_t dil,
+                                            ptrdiff_t size, ptrdiff_t out, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t first = pad - k * dil; /* o*stride >= first */
+    *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+    ptrdiff_t last = size - 1 + pad - k * dil; /* o*stride <= last */
+    *hi = last < 0 ? 0 : conv_min(out, last / stride + 1);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* Output pixels ow .. ow+count-1 of one output row, which share their taps kh0..kh1 x kw0..kw1: count is
+ * 1 or 2, a constant once inlined, so count*NNX_CONV_FBLOCK independent sums hide the add latency. */
+TARGET static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, const T *restrict x,
+                                                      const T *restrict w, T *restrict y, ptrdiff_t n,
+                                                      ptrdiff_t oh, ptrdiff_t ow, int count, ptrdiff_t kh0,
+                                                      ptrdiff_t kh1, ptrdiff_t kw0, ptrdiff_t kw1)
+{
+    const ptrdiff_t F = g->f;
+    for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
+        NAME(vec) acc[2][NNX_CONV_FBLOCK];
+        for (int p = 0; p < count; p++)
+            for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                acc[p][v] = (NAME(vec)){0};
+        for (ptrdiff_t kh = kh0; kh < kh1; kh++) {
+            const T *xrow = x + (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w + ow * g->sw - g->left;
+            for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                const T *wp = w + (kh * g->kw + kw) * F + f0;
+                for (int p = 0; p < count; p++) {
+                    const T xv = xrow[kw * g->dw + p * g->sw];
+                    for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                        acc[p][v] += xv * VLOAD(wp + v * VL);
+                }
+            }
+        }
+        for (int p = 0; p < count; p++)
+            for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                VSTORE(y + ((n * g->oh + oh) * g->ow + ow + p) * F + f0 + v * VL, acc[p][v]);
+    }
+}
+
+TARGET static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
+                                                T *restrict y)
+{
+    const ptrdiff_t rows = g->n * g->oh;
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t row = 0; row < rows; row++) {
+        ptrdiff_t n = row / g->oh, oh = row % g->oh, kh0, kh1;
+        NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+        for (ptrdiff_t ow = 0; ow < g->ow;) {
+            ptrdiff_t kw0, kw1, next0 = -1, next1 = -1;
+            NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+            if (ow + 1 < g->ow)
+                NAME(taps)(ow + 1, g->sw, g->left, g->dw, g->kw, g->w, &next0, &next1);
+            if (next0 == kw0 && next1 == kw1) { /* two pixels with the same taps: the usual case */
+                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 2, kh0, kh1, kw0, kw1);
+                ow += 2;
+            } else {
+                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 1, kh0, kh1, kw0, kw1);
+                ow += 1;
+            }
+        }
+    }
+}
+
+/* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
+ * the shapes) each sum in their own partial, in image, tap, pixel order, then the partials add in order. */
+TARGET static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
+                                                       const T *restrict dy, T *restrict dw)
+{
+    const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_depthwise_slices(g);
+    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
+    if (!part)
+        return -1;
+#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
+    for (ptrdiff_t s = 0; s < slices; s++) {
+        T *acc_s = part + s * size;
+        NAME(zero)(acc_s, size);
+        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
+            for (ptrdiff_t kh = 0; kh < g->kh; kh++)
+                for (ptrdiff_t kw = 0; kw < g->kw; kw++) {
+                    ptrdiff_t oh0, oh1, ow0, ow1;
+                    NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+                    NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
+                    T *dwp = acc_s + (kh * g->kw + kw) * F;
+                    for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
+                        NAME(vec) acc[NNX_CONV_FBLOCK];
+                        for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                            acc[v] = VLOAD(dwp + f0 + v * VL);
+                        for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
+                            const T *xrow = x + (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left +
+                                            kw * g->dw;
+                            const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
+                            for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+                                const T xv = xrow[ow * g->sw];
+                                for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                                    acc[v] += xv * VLOAD(dyp + ow * F + v * VL);
+                            }
+                        }
+                        for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                            VSTORE(dwp + f0 + v * VL, acc[v]);
+                    }
+                }
+    }
+    if (slices > 1) {
+        for (ptrdiff_t e = 0; e < size; e++) {
+            T sum = part[e];
+            for (ptrdiff_t s = 1; s < slices; s++)
+                sum += part[s * size + e];
+            dw[e] = sum;
+        }
+        free(part);
+    }
+    return 0;
+}
+#undef VL
+#undef VLOAD
+#undef VSTORE
+#endif
+
 /* ---- the im2col + GEMM kernels ------------------------------------------------------------------- */
 
 TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
@@ -234,6 +374,12 @@ TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const
         NAME(depthwise_forward)(g, x, w, y);
         return 0;
     }
+#ifdef NNX_CONV_VECTORS
+    if (NAME(single_channel)(g)) {
+        NAME(single_channel_forward)(g, x, w, y);
+        return 0;
+    }
+#endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
     const int pointwise = conv_is_pointwise(g);
@@ -306,6 +452,10 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
 {
     if (conv_is_depthwise(g))
         return NAME(depthwise_backward_weight)(g, x, dy, dw);
+#ifdef NNX_CONV_VECTORS
+    if (NAME(single_channel)(g))
+        return NAME(single_channel_backward_weight)(g, x, dy, dw);
+#endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);

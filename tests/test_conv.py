@@ -134,6 +134,7 @@ def test_reference_matches_loops():
 SPECIAL = {
     "conv2-like": ((3, 13, 13, 32), (3, 3, 32, 64), (1, 1), NO_PAD, (1, 1), 1),
     "first-layer": ((4, 28, 28, 1), (3, 3, 1, 32), (1, 1), NO_PAD, (1, 1), 1),
+    "one-channel-every-option": ((3, 11, 12, 1), (3, 2, 1, 64), (2, 1), ((1, 2), (0, 3)), (2, 3), 1),
     "pointwise": ((2, 9, 7, 12), (1, 1, 4, 6), (1, 1), NO_PAD, (1, 1), 3),
     "pointwise-strided": ((2, 9, 7, 12), (1, 1, 12, 6), (2, 3), NO_PAD, (1, 1), 1),
     "depthwise": ((3, 11, 10, 8), (3, 3, 1, 8), (2, 1), ((1, 1), (2, 0)), (1, 2), 8),
@@ -221,8 +222,8 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
 
 # ---- threads: bit-identical results for any thread count ---------------------------------------------
 
-@pytest.mark.parametrize("name", ["conv2-like", "first-layer", "depthwise", "pointwise", "image-split-into-chunks",
-                                  "many-images-per-chunk", "more-chunks-than-slices"])
+@pytest.mark.parametrize("name", ["conv2-like", "first-layer", "one-channel-every-option", "depthwise", "pointwise",
+                                  "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices"])
 def test_bit_identical_for_one_and_two_threads(threads, name):
     x_shape, k_shape, *args = SPECIAL[name]
     x_shape = (max(x_shape[0], 8),) + x_shape[1:]  # above the single-thread cut-off
