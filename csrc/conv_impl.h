@@ -55,8 +55,8 @@ TARGET static inline void NAME(add)(T *restrict dst, const T *restrict src, ptrd
 
 /* im2col of group `grp` for output rows [r0, r1): row r - r0 of col (K long, (kh, kw, c) order) holds
  * the inputs that output row r reads, 0 where the window leaves the image. */
-TARGET NNX_CONV_INLINE_COPIES static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp, ptrdiff_t r0,
-                                ptrdiff_t r1, T *restrict col)
+TARGET NNX_CONV_INLINE_COPIES static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp,
+                                                       ptrdiff_t r0, ptrdiff_t r1, T *restrict col)
 {
     const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
     /* Step 3: with dilation 1 and one group, a kernel row's KW pixels are one contiguous run of x */
@@ -89,8 +89,8 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(im2col)(const nnx_conv_geom *g, c
 
 /* col2im of group `grp` for output rows [r0, r1): the adjoint of im2col, adding each number of col onto
  * the input it was copied from (in row order, then (kh, kw, c) order: a fixed summation order). */
-TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *g, const T *restrict col, ptrdiff_t grp, ptrdiff_t r0,
-                                    ptrdiff_t r1, T *restrict dx)
+TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *g, const T *restrict col,
+                                                           ptrdiff_t grp, ptrdiff_t r0, ptrdiff_t r1, T *restrict dx)
 {
     const ptrdiff_t C = g->c, cg = C / g->groups, run = g->kw * cg;
     const int dense = g->dw == 1 && g->groups == 1;
