@@ -24,7 +24,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
-LARGEST = {"naive": 256, "reordered": 512, "blocked": 1024}
+LARGEST = {"naive": 512, "reordered": 2048, "blocked": 2048}
 # (what, m, k, n, op(A) is a transposed view, op(B) is a transposed view): the reference CNN at batch 32
 CONV_SHAPES = [
     ("conv1 forward: patches @ W", 32 * 26 * 26, 9, 32, False, False),

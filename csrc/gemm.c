@@ -10,8 +10,8 @@
  *                 multiply-add once B outgrows the cache).
  *   1. reordered  i-p-j: the inner loop streams rows of B and C with unit stride -> vectorised by the
  *                 compiler, every cache line used fully.
- *   2. blocked    the i-p-j loops on 64 x 128 x 256 blocks so B's block is reused from L2 and C's row
- *                 slice from L1 (cache blocking).
+ *   2. blocked    the i-p-j loops on 128 x 64 x 1024 blocks so B's block is reused from L2 and C's
+ *                 row slice from L1 (cache blocking).
  *   3. packed     BLIS/Goto, five loops around a micro-kernel:
  *                   jc: n in NC-wide slices          B slice (KC x NC) -> packed, lives in L3
  *                   pc: k in KC-deep slices          the k-slices accumulate onto C in order

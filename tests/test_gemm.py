@@ -141,9 +141,9 @@ def test_packed_crosses_blocks(path, dtype, m, k, n):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_slow_rungs_cross_blocks(dtype):
-    """The blocked rung's 64 x 128 x 256 blocks, crossed in every dimension."""
+    """The blocked rung's 128 x 64 x 1024 blocks, crossed in every dimension."""
     rng = np.random.default_rng(1)
-    a, b = random(rng, (70, 260), dtype), random(rng, (260, 300), dtype)
+    a, b = random(rng, (130, 70), dtype), random(rng, (70, 1030), dtype)
     for rung in ("naive", "reordered", "blocked"):
         assert_close(K.gemm(a.T.copy().T, b, rung=rung), a, b)
         assert_close(K.gemm(a, np.asfortranarray(b), rung=rung), a, b)
