@@ -146,7 +146,8 @@ def test_predict_returns_array_without_graph_and_matches_call():
 def test_dropout_and_batchnorm_follow_training_flag():
     x, y = blobs(64)
     nnx.manual_seed(0)
-    model = Sequential([Input((4,)), Dense(8), BatchNormalization(), Dropout(0.5), Dense(3, activation="softmax")])
+    model = Sequential([Input((4,)), Dense(8), BatchNormalization(), Dropout(0.5),
+                        Dense(3, activation="softmax")])
     model.compile("sgd", "sparse_categorical_crossentropy")
     bn = model.layers[1]
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))

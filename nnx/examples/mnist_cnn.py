@@ -8,7 +8,6 @@ saves the model. One epoch reaches about 98-99% test accuracy; Keras reaches abo
 import argparse
 import time
 
-import numpy as np
 
 import nnx
 from nnx.datasets import mnist
@@ -42,7 +41,8 @@ def build_model():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nnx.examples.mnist_cnn", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nnx.examples.mnist_cnn",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")

@@ -51,7 +51,9 @@ def clear_session():
 
 
 def format_shape(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    """(None, 28, 28, 1) as Keras prints it (None for an unknown size; (5,) for one axis)."""
+    body = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({body},)" if len(shape) == 1 else f"({body})"
 
 
 class Layer:
@@ -164,12 +166,13 @@ class Layer:
     def check_input_shape(self, shape):
         """Raise a ValueError naming this layer unless `shape` (batch axis included) fits it."""
         rank = len(shape)
+        layout = f" {self.input_layout}" if self.input_layout else ""
         if self.input_rank is not None and rank != self.input_rank:
-            raise ValueError(f"{self._who()}: expected input of rank {self.input_rank} "
-                             f"{self.input_layout}, got shape {format_shape(shape)}".replace("  ", " "))
+            raise ValueError(f"{self._who()}: expected input of rank {self.input_rank}{layout}, got "
+                             f"shape {format_shape(shape)}")
         if self.input_rank is None and rank < self.min_rank:
-            raise ValueError(f"{self._who()}: expected input of rank >= {self.min_rank} "
-                             f"{self.input_layout}, got shape {format_shape(shape)}".replace("  ", " "))
+            raise ValueError(f"{self._who()}: expected input of rank >= {self.min_rank}{layout}, got "
+                             f"shape {format_shape(shape)}")
         for axis, size in self.input_axes.items():
             if shape[axis] is not None and shape[axis] != size:
                 raise ValueError(f"{self._who()}: expected input with {size} on axis {axis} "

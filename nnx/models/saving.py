@@ -232,7 +232,8 @@ def _compile(model, spec, state_specs, arrays):
             f"unknown optimizer class {str(name)[:100]!r}")
     _expect(isinstance(config, dict), "malformed optimizer config")
     loss_id, metrics = spec.get("loss"), spec.get("metrics", [])
-    _expect(isinstance(loss_id, str) or (isinstance(loss_id, dict) and set(loss_id) == {"class_name", "config"}),
+    _expect(isinstance(loss_id, str) or
+            (isinstance(loss_id, dict) and set(loss_id) == {"class_name", "config"}),
             "the loss must be saved as a name or {'class_name', 'config'}")
     _expect(isinstance(metrics, list) and all(isinstance(m, str) for m in metrics),
             "metrics must be saved as names")
