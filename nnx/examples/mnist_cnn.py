@@ -1,13 +1,12 @@
 """The reference program (API.md section 0): a small CNN on the bundled MNIST.
 
-    python -m nnx.examples.mnist_cnn [--epochs 1] [--batch-size 32] [--threads N] [--save mnist.nnx]
+    python -m nnx.examples.mnist_cnn [--epochs 1] [--batch-size 32] [--threads N] [--save mnist_cnn.nnx]
 
 Trains with a live progress bar, evaluates on the 10,000 test images, prints the test accuracy and
 saves the model. One epoch reaches about 98-99% test accuracy; Keras reaches about 99% after 10.
 """
 import argparse
 import time
-
 
 import nnx
 from nnx.datasets import mnist
