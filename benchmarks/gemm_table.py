@@ -65,7 +65,8 @@ def conv_child(threads, dtype, repeats):
         b = rng.standard_normal((n, k)).astype(dtype).T if tb else rng.standard_normal((k, n)).astype(dtype)
         best = best_times({"nnx": lambda: K.gemm(a, b), "numpy": lambda: np.matmul(a, b)}, repeats * 5)
         gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
-        print(json.dumps({"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}), flush=True)
+        row = {"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}
+        print(json.dumps(row), flush=True)
 
 
 def child(args):
@@ -123,7 +124,8 @@ def main():
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(threads),
                "--repeats", str(args.repeats), "--dtype", args.dtype, "--clock", args.clock,
                "--sizes", *map(str, args.sizes)]
-        with subprocess.Popen(cmd + ["--conv"] * args.conv, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        cmd += ["--conv"] * args.conv
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
             for line in proc.stdout:
                 row = json.loads(line)
                 g = row["gflops"]
