@@ -57,7 +57,7 @@
  * packs it; a chunk has at least NNX_CONV_MIN_ROWS rows so the GEMM has something to chew on, and a big
  * problem gets at least NNX_CONV_MIN_CHUNKS chunks so that threads can share it evenly. */
 #define NNX_CONV_CHUNK_BYTES (256 * 1024)
-#define NNX_CONV_MIN_ROWS 96
+#define NNX_CONV_MIN_ROWS 48
 #define NNX_CONV_MIN_CHUNKS 16
 /* Step 2: at most this many weight-gradient partials, using at most this many bytes. */
 #define NNX_CONV_MAX_SLICES 32
