@@ -106,6 +106,27 @@ static void NAME(gemm_blocked)(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff
 
 /* ---- Rungs 3 and 4: packed (BLIS/Goto) ---------------------------------------------------------- */
 
+/* dst[0:len] = src[0:len] for the short rows of packing (len <= nr or mr): in fixed chunks of 8, 4, 2
+ * and 1, which compile to a few vector moves, where a plain loop becomes a call to memmove per row. */
+static inline void NAME(copy_short)(T *restrict dst, const T *restrict src, ptrdiff_t len)
+{
+    ptrdiff_t j = 0;
+    for (; j + 8 <= len; j += 8)
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++)
+            dst[j + q] = src[j + q];
+    if (j + 4 <= len) {
+        dst[j] = src[j], dst[j + 1] = src[j + 1], dst[j + 2] = src[j + 2], dst[j + 3] = src[j + 3];
+        j += 4;
+    }
+    if (j + 2 <= len) {
+        dst[j] = src[j], dst[j + 1] = src[j + 1];
+        j += 2;
+    }
+    if (j < len)
+        dst[j] = src[j];
+}
+
 /* Pack the mc x kc block of op(A) whose top-left element is op(A)[i0][p0] into micro-panels of mr
  * rows, each stored k-major (mr values per k) so the micro-kernel reads it with unit stride. Rows past
  * mc are zero, so edge tiles run the same full-size micro-kernel. */
@@ -116,11 +137,8 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
     for (ptrdiff_t i = 0; i < mc; i += mr, dst += mr * kc) {
         ptrdiff_t rows = mc - i < mr ? mc - i : mr;
         if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
-            for (ptrdiff_t p = 0; p < kc; p++) {
-                const T *src = a + (p0 + p) * lda + i0 + i;
-                for (ptrdiff_t r = 0; r < rows; r++)
-                    dst[p * mr + r] = src[r];
-            }
+            for (ptrdiff_t p = 0; p < kc; p++)
+                NAME(copy_short)(dst + p * mr, a + (p0 + p) * lda + i0 + i, rows);
         } else {
             for (ptrdiff_t r = 0; r < rows; r++) {
                 const T *src = a + (i0 + i + r) * lda + p0;
@@ -149,11 +167,8 @@ static void NAME(pack_b)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t 
                     dst[p * nr + j] = src[p];
             }
         } else {
-            for (ptrdiff_t p = 0; p < kc; p++) {
-                const T *src = b + (p0 + p) * ldb + j0 + jp;
-                for (ptrdiff_t j = 0; j < cols; j++)
-                    dst[p * nr + j] = src[j];
-            }
+            for (ptrdiff_t p = 0; p < kc; p++)
+                NAME(copy_short)(dst + p * nr, b + (p0 + p) * ldb + j0 + jp, cols);
         }
         for (ptrdiff_t p = 0; p < kc; p++)
             for (ptrdiff_t j = cols; j < nr; j++)
