@@ -1,6 +1,6 @@
 """Sentence sentiment with a recurrent network, on the bundled Sentiment Labelled Sentences.
 
-    python -m nnx.examples.sentiment [--epochs 5] [--model lstm|gru|bilstm] [sentence ...]
+    python -m nnx.examples.sentiment [--epochs 4] [--model lstm|gru|bilstm] [sentence ...]
 
 Tokenises the 2,400 training sentences, pads them (id 0 = padding), and trains
 Embedding(mask_zero=True) -> LSTM (or GRU, or a Bidirectional LSTM) -> Dense(sigmoid) with Adam on
@@ -21,7 +21,7 @@ from nnx.optimizers import Adam
 from nnx.preprocessing import pad_sequences
 from nnx.preprocessing.text import Tokenizer
 
-MAXLEN = 40
+MAXLEN = 32
 VOCABULARY = 4000
 DEFAULT_SENTENCES = [
     "I loved this movie, the acting was wonderful.",
@@ -50,7 +50,7 @@ def encode(tokenizer, texts):
                          truncating="post")
 
 
-def run(epochs=5, kind="lstm", sentences=None, seed=0, verbose=2):
+def run(epochs=4, kind="lstm", sentences=None, seed=0, verbose=2):
     """Train, evaluate and predict; returns (test accuracy, list of (sentence, P(positive)))."""
     nnx.manual_seed(seed)
     (x_train, y_train), (x_test, y_test) = sentiment.load_data()
@@ -66,7 +66,7 @@ def run(epochs=5, kind="lstm", sentences=None, seed=0, verbose=2):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--model", choices=("lstm", "gru", "bilstm"), default="lstm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("sentences", nargs="*", help="sentences to classify after training")
