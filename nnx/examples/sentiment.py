@@ -11,7 +11,6 @@ examples by default). Runs in well under a minute on two cores.
 import argparse
 import time
 
-
 import nnx
 from nnx.datasets import sentiment
 from nnx.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding
