@@ -59,9 +59,11 @@
 #define NNX_CONV_CHUNK_BYTES (256 * 1024)
 #define NNX_CONV_MIN_ROWS 48
 #define NNX_CONV_MIN_CHUNKS 16
-/* Step 2: at most this many weight-gradient partials, using at most this many bytes. */
+/* Step 2: at most this many weight-gradient partials, using at most this many bytes, and each with at
+ * least this many flops of work (adding the partials up costs slices * KH*KW*Cg*F adds). */
 #define NNX_CONV_MAX_SLICES 32
 #define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
+#define NNX_CONV_SLICE_FLOPS 8.0e6
 /* Step 6: the single-channel loops keep NNX_CONV_FBLOCK vectors of 32 bytes (an AVX2 register, two SSE2
  * ones) of filters in registers; they need GCC / clang vector extensions. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -98,6 +100,21 @@ typedef struct {
     ptrdiff_t slices;    /* weight-gradient partials */
 } conv_plan;
 
+static double conv_flops(const nnx_conv_geom *g)
+{
+    return 2.0 * g->n * g->oh * g->ow * g->kh * g->kw * (double)(g->c / g->groups) * g->f;
+}
+
+/* Step 2: how many partial weight gradients to sum `units` pieces of work (chunks, or images) into. */
+static ptrdiff_t conv_slices(const nnx_conv_geom *g, ptrdiff_t units, size_t elem)
+{
+    ptrdiff_t kernel_bytes = g->kh * g->kw * (g->c / g->groups) * g->f * (ptrdiff_t)elem;
+    ptrdiff_t by_work = (ptrdiff_t)(conv_flops(g) / NNX_CONV_SLICE_FLOPS);
+    ptrdiff_t slices = conv_min(conv_min(units, NNX_CONV_MAX_SLICES),
+                                conv_min(by_work, NNX_CONV_SLICE_BYTES / kernel_bytes));
+    return conv_max(1, slices);
+}
+
 static conv_plan conv_make_plan(const nnx_conv_geom *g, size_t elem)
 {
     conv_plan p;
@@ -124,9 +141,7 @@ static conv_plan conv_make_plan(const nnx_conv_geom *g, size_t elem)
         p.chunks = g->n * p.per_block;
         p.max_rows = p.oh_rows * g->ow;
     }
-    ptrdiff_t kernel_bytes = p.k * g->f * (ptrdiff_t)elem;
-    p.slices = conv_max(1, conv_min(conv_min(p.chunks, NNX_CONV_MAX_SLICES),
-                                    NNX_CONV_SLICE_BYTES / kernel_bytes));
+    p.slices = conv_slices(g, p.chunks, elem);
     return p;
 }
 
@@ -177,14 +192,7 @@ static int conv_is_depthwise(const nnx_conv_geom *g)
 
 static int conv_parallel(const nnx_conv_geom *g)
 {
-    return 2.0 * g->n * g->oh * g->ow * g->kh * g->kw * (double)(g->c / g->groups) * g->f >=
-           NNX_CONV_PARALLEL_FLOPS;
-}
-
-/* Depthwise slices for the weight gradient: fixed by the shapes (step 2). */
-static ptrdiff_t conv_depthwise_slices(const nnx_conv_geom *g)
-{
-    return conv_min(g->n, NNX_CONV_MAX_SLICES);
+    return conv_flops(g) >= NNX_CONV_PARALLEL_FLOPS;
 }
 
 #define TARGET

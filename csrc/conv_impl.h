@@ -116,6 +116,21 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *
     }
 }
 
+/* Step 2: dw = the sum of the partial weight gradients in slice order. Each element is summed by one
+ * thread in the same order whatever the thread count; the inner loop streams contiguous blocks. */
+TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, const T *restrict part, ptrdiff_t slices,
+                                      ptrdiff_t size, T *restrict dw)
+{
+    const ptrdiff_t block = 4096;
+#pragma omp parallel for schedule(static) if (conv_parallel(g) && size >= 4 * block)
+    for (ptrdiff_t e0 = 0; e0 < size; e0 += block) {
+        const ptrdiff_t len = conv_min(block, size - e0);
+        NAME(copy)(dw + e0, part + e0, len);
+        for (ptrdiff_t s = 1; s < slices; s++)
+            NAME(add)(dw + e0, part + s * size + e0, len);
+    }
+}
+
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
 
 /* The taps of output pixel (oh, ow) that land inside the image: kh in [*kh0, *kh1), kw in [*kw0, *kw1). */
@@ -186,7 +201,7 @@ TARGET static void NAME(depthwise_backward_input)(const nnx_conv_geom *g, const 
 TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
                                                   const T *restrict dy, T *restrict dw)
 {
-    const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_depthwise_slices(g);
+    const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_slices(g, g->n, sizeof(T));
     T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
     if (!part)
         return -1;
@@ -215,12 +230,7 @@ TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const 
             }
     }
     if (slices > 1) {
-        for (ptrdiff_t e = 0; e < size; e++) {
-            T sum = part[e];
-            for (ptrdiff_t s = 1; s < slices; s++)
-                sum += part[s * size + e];
-            dw[e] = sum;
-        }
+        NAME(sum_partials)(g, part, slices, size, dw);
         free(part);
     }
     return 0;
@@ -316,7 +326,7 @@ TARGET static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T 
 TARGET static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
                                                        const T *restrict dy, T *restrict dw)
 {
-    const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_depthwise_slices(g);
+    const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_slices(g, g->n, sizeof(T));
     T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
     if (!part)
         return -1;
@@ -351,12 +361,7 @@ TARGET static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, c
                 }
     }
     if (slices > 1) {
-        for (ptrdiff_t e = 0; e < size; e++) {
-            T sum = part[e];
-            for (ptrdiff_t s = 1; s < slices; s++)
-                sum += part[s * size + e];
-            dw[e] = sum;
-        }
+        NAME(sum_partials)(g, part, slices, size, dw);
         free(part);
     }
     return 0;
@@ -490,14 +495,7 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
         free(col);
     }
     if (p.slices > 1) {
-        /* the partials in slice order: each element by one thread, in the same order always */
-#pragma omp parallel for schedule(static) if (size >= 65536)
-        for (ptrdiff_t e = 0; e < size; e++) {
-            T sum = part[e];
-            for (ptrdiff_t s = 1; s < p.slices; s++)
-                sum += part[s * size + e];
-            dw[e] = sum;
-        }
+        NAME(sum_partials)(g, part, p.slices, size, dw);
         free(part);
     }
     return failed ? -1 : 0;
