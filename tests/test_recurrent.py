@@ -13,14 +13,15 @@ ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambd
        "linear": lambda x: x, "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1)}
 
 
-def ref_step(kind, x, states, W, U, b, act, ract, reset_after):
+def ref_step(kind, x, states, W, U, b, act, ract, reset_after, rm=1.0):
+    """One step of one sample; rm multiplies h_{t-1} inside the recurrent product (recurrent dropout)."""
     f_act, f_ract = ACT[act], ACT[ract]
     u = U.shape[0]
     if kind == "simple_rnn":
-        return [f_act(x @ W + states[0] @ U + (0 if b is None else b))]
+        return [f_act(x @ W + (states[0] * rm) @ U + (0 if b is None else b))]
     if kind == "lstm":
         h, c = states
-        z = x @ W + h @ U + (0 if b is None else b)
+        z = x @ W + (h * rm) @ U + (0 if b is None else b)
         i, f, g, o = (z[k * u:(k + 1) * u] for k in range(4))
         c = f_ract(f) * c + f_ract(i) * f_act(g)
         return [f_ract(o) * f_act(c), c]
@@ -40,7 +41,7 @@ def ref_step(kind, x, states, W, U, b, act, ract, reset_after):
 
 
 def ref_run(kind, x, W, U, b, initial, mask=None, go_backwards=False, act="tanh", ract="sigmoid",
-            reset_after=True):
+            reset_after=True, rmask=None):
     """Keras semantics: (outputs (N, T, U) in processing order, final states). A masked step keeps
     the states and repeats the previous output (zeros before the first unmasked step)."""
     n, steps, _ = x.shape
@@ -53,7 +54,8 @@ def ref_run(kind, x, W, U, b, initial, mask=None, go_backwards=False, act="tanh"
         order = range(steps - 1, -1, -1) if go_backwards else range(steps)
         for k, t in enumerate(order):
             if mask is None or mask[s, t]:
-                states = ref_step(kind, x[s, t], states, W, U, b, act, ract, reset_after)
+                states = ref_step(kind, x[s, t], states, W, U, b, act, ract, reset_after,
+                                  1.0 if rmask is None else rmask[s])
                 y = states[0]
             outs[s, k] = y
         for a, v in zip(finals, states):
@@ -430,6 +432,41 @@ def test_input_dropout_shares_one_mask_over_time_and_only_in_training():
     assert (kept == kept[:, :1]).all()                          # the same inputs dropped at every step
     assert 0.3 < kept[:, 0].mean() < 0.7
     with pytest.raises(ValueError, match="recurrent_dropout"):
-        LSTM(2, recurrent_dropout=0.2)
+        GRU(2, recurrent_dropout=0.2)
     with pytest.raises(ValueError, match="dropout"):
         GRU(2, dropout=1.0)
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm"])
+def test_recurrent_mask_matches_reference_and_finite_differences(kind):
+    p = make_problem(kind, True, masked=True, seed=31)
+    rmask = (np.random.default_rng(32).random((3, 3)) > 0.4) / 0.6
+    g = np.random.default_rng(33).normal(size=(3, 5, 3))
+
+    def loss():
+        return (ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"], p["mask"], rmask=rmask)[0]
+                * g).sum()
+    x, W, U, b = (Tensor(p[k], requires_grad=True) for k in ("x", "W", "U", "b"))
+    init = [Tensor(s, requires_grad=True) for s in p["init"]]
+    out, _ = R.rnn(kind, x, W, U, b, initial_states=init, mask=p["mask"], return_sequences=True,
+                   recurrent_mask=rmask)
+    np.testing.assert_allclose(out.data, ref_run(kind, p["x"], p["W"], p["U"], p["b"], p["init"],
+                                                 p["mask"], rmask=rmask)[0], rtol=1e-12, atol=1e-12)
+    (out * g).sum().backward()
+    for t, key in [(x, "x"), (W, "W"), (U, "U"), (b, "b")]:
+        np.testing.assert_allclose(t.grad, numeric_grad(loss, p[key]), rtol=1e-6, atol=1e-7)
+    for t, s in zip(init, p["init"]):
+        np.testing.assert_allclose(t.grad, numeric_grad(loss, s), rtol=1e-6, atol=1e-7)
+
+
+def test_recurrent_dropout_layer_only_in_training():
+    nnx.manual_seed(4)
+    layer = LSTM(8, recurrent_dropout=0.5, return_sequences=True, dtype="float64")
+    x = np.random.default_rng(5).normal(size=(4, 6, 3))
+    inference = layer(x).data
+    np.testing.assert_array_equal(layer(x, training=False).data, inference)
+    trained = layer(x, training=True).data
+    np.testing.assert_array_equal(trained[:, 0], inference[:, 0])   # h_0 = 0: step 0 is unaffected
+    assert not np.allclose(trained[:, 1:], inference[:, 1:])
+    with pytest.raises(ValueError, match="recurrent_mask"):
+        R.rnn("gru", x, np.zeros((3, 9)), np.zeros((3, 9)), recurrent_mask=np.ones((4, 3)))

@@ -255,8 +255,9 @@ class _Tape:
     """What the backward pass needs from the forward pass."""
 
 
-def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
-    """Run `cell` over every step of x (N, T, D).
+def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, recurrent_mask=None):
+    """Run `cell` over every step of x (N, T, D). recurrent_mask (N, U) (recurrent dropout, SimpleRNN
+    and LSTM only) scales h_{t-1} where it enters the recurrent product, the same at every step.
 
     Returns (outputs (N, T, U) in processing order — reversed when go_backwards, as in Keras —,
     final states tuple, tape for rnn_backward)."""
@@ -278,8 +279,9 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
     caches = []
     y_prev = np.zeros((n, units), x.dtype)
     for t in range(steps):
-        h_prev_all[t] = states[0]
-        new, cache = cell.step(xw[t], states[0], states)
+        h_in = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+        h_prev_all[t] = h_in
+        new, cache = cell.step(xw[t], h_in, states)
         if mt is not None:
             m = mt[t]
             new = tuple(np.where(m, s_new, s_old) for s_new, s_old in zip(new, states))
@@ -293,6 +295,7 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False):
     tape = _Tape()
     tape.cell, tape.xt, tape.mt, tape.caches = cell, xt, mt, caches
     tape.h_prev_all, tape.kernel, tape.go_backwards = h_prev_all, kernel, go_backwards
+    tape.recurrent_mask = recurrent_mask
     return outputs.transpose(1, 0, 2), states, tape
 
 
@@ -320,6 +323,8 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
         elif dy is not None:
             dstates = (dstates[0] + dy[t],) + dstates[1:]
         dxw, drec, dprev = cell.step_backward(dstates, tape.h_prev_all[t], caches[t])
+        if tape.recurrent_mask is not None:
+            dprev = (dprev[0] * tape.recurrent_mask,) + dprev[1:]
         if mt is not None:
             dxw *= m
             if drec is not None:
@@ -359,7 +364,10 @@ class Recurrent(Function):
         cell = make_cell(spec["kind"], units, recurrent_kernel, bias, spec["activation"],
                          spec["recurrent_activation"], spec["reset_after"])
         states = [s.astype(dtype, copy=False) for s in initial_states]
-        outputs, finals, tape = rnn_forward(cell, x, kernel, states, mask, spec["go_backwards"])
+        rmask = spec["recurrent_mask"]
+        if rmask is not None:
+            rmask = rmask.astype(dtype, copy=False)
+        outputs, finals, tape = rnn_forward(cell, x, kernel, states, mask, spec["go_backwards"], rmask)
         ctx.tape, ctx.return_sequences = tape, spec["return_sequences"]
         ctx.has_bias = bias is not None
         out = outputs if spec["return_sequences"] else np.ascontiguousarray(outputs[:, -1])
@@ -385,12 +393,13 @@ _STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
 
 def rnn(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None, mask=None,
               go_backwards=False, return_sequences=False, activation="tanh",
-              recurrent_activation="sigmoid", reset_after=True):
+              recurrent_activation="sigmoid", reset_after=True, recurrent_mask=None):
     """Run a SimpleRNN ('simple_rnn'), LSTM ('lstm') or GRU ('gru') over x (N, T, D).
 
     Weights in Keras' layout; mask: bool (N, T), False marks padded steps. Returns
     (output, [final states]): output (N, T, U) with return_sequences, else (N, U); the states are
-    [h] ([h, c] for the LSTM)."""
+    [h] ([h, c] for the LSTM). recurrent_mask: (N, U) multiplier of h_{t-1} in the recurrent
+    product, shared by all steps (recurrent dropout; SimpleRNN and LSTM only)."""
     if kind not in _GATES:
         raise ValueError(f"rnn: unknown kind {kind!r}; expected one of {sorted(_GATES)}")
     x, kernel, recurrent_kernel = (_t(a, kind) for a in (x, kernel, recurrent_kernel))
@@ -423,8 +432,16 @@ def rnn(kind, x, kernel, recurrent_kernel, bias=None, initial_states=None, mask=
         if mask.shape != (n, steps):
             raise ValueError(f"{kind}: mask shape {mask.shape} does not match input {x.shape}; "
                              f"expected {(n, steps)}")
+    if recurrent_mask is not None:
+        if kind == "gru":
+            raise ValueError("gru: recurrent_mask (recurrent dropout) is supported by simple_rnn and "
+                             "lstm only")
+        recurrent_mask = np.asarray(getattr(recurrent_mask, "data", recurrent_mask))
+        if recurrent_mask.shape != (n, units):
+            raise ValueError(f"{kind}: recurrent_mask shape {recurrent_mask.shape}, expected {(n, units)}")
     spec = dict(kind=kind, activation=activation, recurrent_activation=recurrent_activation,
-                reset_after=reset_after, go_backwards=go_backwards, return_sequences=return_sequences)
+                reset_after=reset_after, go_backwards=go_backwards, return_sequences=return_sequences,
+                recurrent_mask=recurrent_mask)
     out = Recurrent.apply(x, kernel, recurrent_kernel, bias, mask, spec, *initial_states)
     return out[0], list(out[1:])
 

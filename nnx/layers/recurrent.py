@@ -58,10 +58,13 @@ class _RNN(Layer):
         who = self._who()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
-        if recurrent_dropout:
-            raise ValueError(f"{who}: recurrent_dropout is not supported (got {recurrent_dropout!r}); "
-                             f"use dropout= (on the inputs) or a Dropout layer")
+        if not 0.0 <= recurrent_dropout < 1.0:
+            raise ValueError(f"{who}: recurrent_dropout must be in [0, 1), got {recurrent_dropout!r}")
+        if recurrent_dropout and self.kind == "gru":
+            raise ValueError(f"{who}: recurrent_dropout is supported by SimpleRNN and LSTM only (got "
+                             f"{recurrent_dropout!r}); use dropout= (on the inputs) instead")
         self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{who}: units must be a positive int, got {units!r}")
         self.units = int(units)
@@ -122,11 +125,17 @@ class _RNN(Layer):
             # Keras: one dropout mask per sample and input feature, shared by every time step
             keep = get_rng().random((inputs.shape[0], 1, inputs.shape[2])) >= self.dropout
             inputs = inputs * (keep / (1.0 - self.dropout))
+        recurrent_mask = None
+        if training and self.recurrent_dropout:
+            # Keras: one mask per sample and unit on h_{t-1} in the recurrent product, for all steps
+            keep = get_rng().random((inputs.shape[0], self.units)) >= self.recurrent_dropout
+            recurrent_mask = keep / (1.0 - self.recurrent_dropout)
         output, states = R.rnn(
             self.kind, inputs, self.kernel, self.recurrent_kernel, self.bias,
             initial_states=initial_state, mask=mask, go_backwards=self.go_backwards,
             return_sequences=self.return_sequences, activation=self.activation,
-            recurrent_activation=self.recurrent_activation, **self._op_options())
+            recurrent_activation=self.recurrent_activation, recurrent_mask=recurrent_mask,
+            **self._op_options())
         return [output] + states if self.return_state else output
 
     def _op_options(self):
@@ -147,6 +156,7 @@ class _RNN(Layer):
                   "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
                   "recurrent_initializer": self.recurrent_initializer,
                   "bias_initializer": self.bias_initializer, "dropout": self.dropout,
+                  "recurrent_dropout": self.recurrent_dropout,
                   "return_sequences": self.return_sequences, "return_state": self.return_state,
                   "go_backwards": self.go_backwards}
         if self.gates > 1:
