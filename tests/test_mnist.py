@@ -32,8 +32,9 @@ def test_reference_program_one_epoch_on_10k_images(tmp_path):
 
 def test_example_cli_runs_on_a_tiny_budget(tmp_path, monkeypatch, capsys):
     """The command-line entry point: arguments, summary, progress output, accuracy line, saving."""
-    monkeypatch.setattr(mnist_cnn, "load", lambda limit=None, _load=mnist_cnn.load: tuple(
-        (x[:256], y[:256]) for x, y in _load()))
+    (x_train, y_train), (x_test, y_test) = mnist_cnn.load(limit=256)
+    monkeypatch.setattr(mnist_cnn, "load", lambda limit=None: ((x_train, y_train),
+                                                               (x_test[:256], y_test[:256])))
     path = tmp_path / "cli.nnx"
     threads = nnx.get_num_threads()
     try:
