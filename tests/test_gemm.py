@@ -328,3 +328,24 @@ def test_errors_name_the_shapes(impl):
 
 def test_rungs_exported():
     assert K.GEMM_RUNGS == R.GEMM_RUNGS == ("naive", "reordered", "blocked", "packed", "parallel")
+
+
+def test_views_the_c_code_can_read_are_not_copied():
+    """Transposed (F-ordered) and row-sliced operands go to C as they are, with a transpose flag or a
+    leading dimension; only other strides are copied. numpy reports its allocations to tracemalloc."""
+    import tracemalloc
+
+    big = np.ones((800, 1000), np.float32)  # 3.2 MB: a copy would show
+    small = np.ones((800, 3), np.float32)
+
+    def peak_bytes(fn):
+        tracemalloc.start()
+        try:
+            fn()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert peak_bytes(lambda: K.gemm(big.T, small)) < 100_000               # F-ordered: trans flag
+    assert peak_bytes(lambda: K.gemm(small.T, big[:, 100:900])) < 100_000   # rows of a wider array
+    assert peak_bytes(lambda: K.gemm(small.T, big[:, ::2])) > big.nbytes // 2 - 100_000  # copied
