@@ -470,3 +470,27 @@ def test_recurrent_dropout_layer_only_in_training():
     assert not np.allclose(trained[:, 1:], inference[:, 1:])
     with pytest.raises(ValueError, match="recurrent_mask"):
         R.rnn("gru", x, np.zeros((3, 9)), np.zeros((3, 9)), recurrent_mask=np.ones((4, 3)))
+
+
+def test_float32_gradients_agree_with_float64_and_are_thread_count_independent():
+    p = make_problem("lstm", True, n=8, steps=30, d=16, u=32, masked=False, seed=41)
+    g = np.random.default_rng(42).normal(size=(8, 30, 32))
+
+    def grads(dtype):
+        cell = R.make_cell("lstm", 32, p["U"].astype(dtype), p["b"].astype(dtype))
+        out, _, tape = R.rnn_forward(cell, p["x"].astype(dtype), p["W"].astype(dtype),
+                                     [s.astype(dtype) for s in p["init"]])
+        return (out,) + R.rnn_backward(tape, g.astype(dtype), [None, None])[:4]
+    want = grads(np.float64)
+    threads = nnx.get_num_threads()
+    try:
+        nnx.set_num_threads(1)
+        one = grads(np.float32)
+        nnx.set_num_threads(2)
+        two = grads(np.float32)
+    finally:
+        nnx.set_num_threads(threads)
+    for a, b, w in zip(one, two, want):
+        np.testing.assert_array_equal(a, b)                      # bit-identical for 1 and 2 threads
+        scale = np.abs(w).max()
+        np.testing.assert_allclose(a, w, rtol=0, atol=1e-4 * scale)
