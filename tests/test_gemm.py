@@ -349,3 +349,20 @@ def test_views_the_c_code_can_read_are_not_copied():
     assert peak_bytes(lambda: K.gemm(big.T, small)) < 100_000               # F-ordered: trans flag
     assert peak_bytes(lambda: K.gemm(small.T, big[:, 100:900])) < 100_000   # rows of a wider array
     assert peak_bytes(lambda: K.gemm(small.T, big[:, ::2])) > big.nbytes // 2 - 100_000  # copied
+
+
+def test_big_endian_and_unaligned_operands():
+    rng = np.random.default_rng(7)
+    a, b = random(rng, (5, 9), np.float32), random(rng, (9, 4), np.float32)
+
+    def unaligned(x):
+        raw = np.zeros(x.nbytes + 1, np.uint8)[1:].view(x.dtype).reshape(x.shape)
+        raw[...] = x
+        assert not raw.flags.aligned
+        return raw
+
+    assert_close(K.gemm(a.astype(">f4"), b.astype(">f4")), a, b)
+    assert_close(K.gemm(unaligned(a), unaligned(b)), a, b)
+    out = unaligned(np.zeros((5, 4), np.float32))
+    assert K.gemm(a, b, out=out) is out
+    assert_close(out, a, b)
