@@ -2,8 +2,8 @@
  *
  * Algorithm. op(A) is m x k, op(B) is k x n; every element of C is a k-long dot product, so GEMM costs
  * 2*m*n*k flops while it moves only m*k + k*n + m*n numbers: each number loaded can feed O(k) flops.
- * How close we get to the CPU's peak (here 2 FMA pipes, 8 float lanes of 256 bits) depends entirely
- * on how often data is reused from registers and caches instead of memory. The rungs, slowest first
+ * How close we get to the CPU's peak (on Zen 1 one 8-float FMA per cycle: 16 flop/cycle) depends
+ * entirely on how often data is reused from registers and caches instead of memory. The rungs, slowest first
  * (nnx_gemm_rung in nnx.h, all in gemm_impl.h, all selectable so learners can time each step):
  *
  *   0. naive      i-j-p: a dot product per C element, walking B down a column (a cache miss per
@@ -26,14 +26,15 @@
  *                   AVX-512   float 12 x 32, double 12 x 16 (24 zmm accumulators of 32)
  *                   portable  4 x 8 in plain C, which the compiler vectorises for SSE2
  *                 picked per call from nnx_simd_active().
- *   4. parallel   rung 3 on OpenMP threads: the threads pack each B slice together, then split C into
- *                 a grid of rectangles (over M for tall C, over N for wide C), each thread packing its
- *                 own A blocks. Every C element belongs to one thread and is summed in the same order
- *                 whatever the grid, so results are bit-identical for any thread count.
+ *   4. parallel   rung 3 on OpenMP threads: C is split into a grid of rectangles (over M for tall C,
+ *                 over N for wide C), one per thread, and each thread runs the five loops on its own
+ *                 rectangle with its own packing buffers: no barrier between fork and join. Every C
+ *                 element belongs to one thread and is summed over the same KC slices in the same
+ *                 order whatever the grid, so results are bit-identical for any thread count.
  *
- * Cost of the packed rungs: 2*m*n*k flops; packing reads A n/NC times and B once (O(mk*n/NC + kn)),
- * the micro-kernel loads/stores C k/KC times; one aligned buffer of KC*NC + threads*MC*KC elements per
- * call. Block sizes (MC, KC, NC) are tuned for this project's reference CPU (AMD Zen: L1d 32 KiB,
+ * Cost of the packed rungs: 2*m*n*k flops; packing reads A n/NC times and B once per thread row of
+ * the grid (O(mk*n/NC + kn*wm)), the micro-kernel loads/stores C k/KC times; one 64-byte aligned
+ * buffer of threads*(KC*NC + MC*KC) elements per call, sized down for small problems. Block sizes (MC, KC, NC) are tuned for this project's reference CPU (AMD Zen: L1d 32 KiB,
  * L2 512 KiB per core, 8 MiB L3): KC*NR*4 = 16 KiB of B in L1, MC*KC*4 = 144 KiB of A in L2.
  */
 #include <stdlib.h>
