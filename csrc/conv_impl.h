@@ -281,11 +281,12 @@ TARGET static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, co
             for (int v = 0; v < NNX_CONV_FBLOCK; v++)
                 acc[p][v] = (NAME(vec)){0};
         for (ptrdiff_t kh = kh0; kh < kh1; kh++) {
-            const T *xrow = x + (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w + ow * g->sw - g->left;
+            /* index of tap (kh, 0) of pixel ow; it may lie before the row, tap kw0 never does */
+            const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w + ow * g->sw - g->left;
             for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
                 const T *wp = w + (kh * g->kw + kw) * F + f0;
                 for (int p = 0; p < count; p++) {
-                    const T xv = xrow[kw * g->dw + p * g->sw];
+                    const T xv = x[at + kw * g->dw + p * g->sw];
                     for (int v = 0; v < NNX_CONV_FBLOCK; v++)
                         acc[p][v] += xv * VLOAD(wp + v * VL);
                 }
@@ -346,11 +347,11 @@ TARGET static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, c
                         for (int v = 0; v < NNX_CONV_FBLOCK; v++)
                             acc[v] = VLOAD(dwp + f0 + v * VL);
                         for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
-                            const T *xrow = x + (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left +
-                                            kw * g->dw;
+                            const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left +
+                                                 kw * g->dw; /* + ow * sw: inside the row for ow0 <= ow < ow1 */
                             const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
                             for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
-                                const T xv = xrow[ow * g->sw];
+                                const T xv = x[at + ow * g->sw];
                                 for (int v = 0; v < NNX_CONV_FBLOCK; v++)
                                     acc[v] += xv * VLOAD(dyp + ow * F + v * VL);
                             }
