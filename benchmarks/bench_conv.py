@@ -104,4 +104,5 @@ def test_conv(benchmark, pass_, layer, batch, impl):
         torch.set_num_threads(nnx.get_num_threads())  # same thread count on both sides
     benchmark.group = f"{layer} {pass_} batch {batch} ({nnx.get_num_threads()} threads)"
     benchmark(make_call(impl, pass_, batch, layer))
-    benchmark.extra_info["gflops"] = gflop(layer, batch, pass_) / benchmark.stats.stats.median
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["gflops"] = gflop(layer, batch, pass_) / benchmark.stats.stats.median
