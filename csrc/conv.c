@@ -47,6 +47,10 @@
  *      gradient keeps the im2col path (a first layer needs none).
  *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64 and for target("avx2,fma") (the
  *      copies, col2im adds and direct loops vectorise for each); the GEMM dispatches by itself.
+ *   8. Implicit GEMM (float32 forward on AVX2, every window inside the image, one group, dilation 1
+ *      along W): a 6 x 16 FMA micro-kernel reads the six patches straight from x instead of from a
+ *      packed im2col copy, against the kernel packed once per call. It skips im2col and the GEMM's
+ *      packing of A, the two copies that cost about 15% of the forward pass (37 vs 29 GFLOP/s on conv2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +236,92 @@ static int conv_parallel(const nnx_conv_geom *g)
 #undef TARGET
 #endif
 
+/* ---- step 8: implicit GEMM for float32 forward on AVX2 (no padding, one group, dilation 1 along W) ----
+ * Without padding every patch lies inside the image, and for each kh its KW*C numbers are one contiguous
+ * run of x. So the micro-kernel reads the 6 patches of 6 output pixels straight from x (6 row pointers,
+ * broadcast one number at a time) against a 16-filter panel of the kernel, packed once per call, keeping
+ * the 6 x 16 outputs in 12 registers with FMAs: the GEMM's micro-kernel without im2col and without
+ * packing A. */
+#ifdef NNX_CONV_AVX2
+#include <immintrin.h>
+
+#define NNX_CONV_MR 6
+#define NNX_CONV_NR 16
+
+static int conv_is_implicit(const nnx_conv_geom *g)
+{
+    return g->groups == 1 && g->dw == 1 && g->top == 0 && g->left == 0 &&
+           (g->oh - 1) * g->sh + (g->kh - 1) * g->dh < g->h && (g->ow - 1) * g->sw + g->kw - 1 < g->w;
+}
+
+/* y rows (6 pixels, pointers px[i] to their first tap) x one 16-filter panel of packed w (K x 16). The 12
+ * accumulators are named variables: GCC keeps an array of them in memory. */
+__attribute__((target("avx2,fma"))) static void conv_implicit_tile(const nnx_conv_geom *g, const float *const *px,
+                                                                    const float *panel, float *out, ptrdiff_t ldo)
+{
+    const ptrdiff_t run = g->kw * g->c, row_step = g->dh * g->w * g->c;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+        const float *p0 = px[0] + kh * row_step, *p1 = px[1] + kh * row_step, *p2 = px[2] + kh * row_step;
+        const float *p3 = px[3] + kh * row_step, *p4 = px[4] + kh * row_step, *p5 = px[5] + kh * row_step;
+        for (ptrdiff_t t = 0; t < run; t++, panel += NNX_CONV_NR) {
+            __m256 b0 = _mm256_loadu_ps(panel), b1 = _mm256_loadu_ps(panel + 8), a;
+#define NNX_CONV_ROW(i)                                 \
+    a = _mm256_broadcast_ss(p##i + t);                  \
+    c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);          \
+    c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);
+            NNX_CONV_ROW(0) NNX_CONV_ROW(1) NNX_CONV_ROW(2) NNX_CONV_ROW(3) NNX_CONV_ROW(4) NNX_CONV_ROW(5)
+#undef NNX_CONV_ROW
+        }
+    }
+#define NNX_CONV_STORE(i)                               \
+    _mm256_storeu_ps(out + i * ldo, c##i##0);           \
+    _mm256_storeu_ps(out + i * ldo + 8, c##i##1);
+    NNX_CONV_STORE(0) NNX_CONV_STORE(1) NNX_CONV_STORE(2) NNX_CONV_STORE(3) NNX_CONV_STORE(4) NNX_CONV_STORE(5)
+#undef NNX_CONV_STORE
+}
+
+static int conv_implicit_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
+{
+    const ptrdiff_t K = g->kh * g->kw * g->c, F = g->f, panels = (F + NNX_CONV_NR - 1) / NNX_CONV_NR;
+    const ptrdiff_t m = g->n * g->oh * g->ow, tiles = (m + NNX_CONV_MR - 1) / NNX_CONV_MR;
+    /* w (K x F) as panels of 16 filters, K x 16 each, zero-padded past F */
+    float *packed = malloc((size_t)(panels * K * NNX_CONV_NR) * sizeof(float));
+    if (!packed)
+        return -1;
+    for (ptrdiff_t p = 0; p < panels; p++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t j = 0; j < NNX_CONV_NR; j++) {
+                ptrdiff_t f = p * NNX_CONV_NR + j;
+                packed[(p * K + k) * NNX_CONV_NR + j] = f < F ? w[k * F + f] : 0.0f;
+            }
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t t = 0; t < tiles; t++) {
+        const float *px[NNX_CONV_MR];
+        ptrdiff_t r0 = t * NNX_CONV_MR, rows = conv_min(NNX_CONV_MR, m - r0);
+        for (ptrdiff_t i = 0; i < NNX_CONV_MR; i++) {
+            ptrdiff_t r = r0 + conv_min(i, rows - 1); /* a short last tile repeats its last pixel */
+            ptrdiff_t n = r / (g->oh * g->ow), oh = (r / g->ow) % g->oh, ow = r % g->ow;
+            px[i] = x + ((n * g->h + oh * g->sh) * g->w + ow * g->sw) * g->c;
+        }
+        for (ptrdiff_t p = 0; p < panels; p++) {
+            ptrdiff_t f0 = p * NNX_CONV_NR, cols = conv_min(NNX_CONV_NR, F - f0);
+            if (rows == NNX_CONV_MR && cols == NNX_CONV_NR) {
+                conv_implicit_tile(g, px, packed + p * K * NNX_CONV_NR, y + r0 * F + f0, F);
+            } else { /* an edge tile: compute into scratch, copy the valid part */
+                float tile[NNX_CONV_MR * NNX_CONV_NR];
+                conv_implicit_tile(g, px, packed + p * K * NNX_CONV_NR, tile, NNX_CONV_NR);
+                for (ptrdiff_t i = 0; i < rows; i++)
+                    memcpy(y + (r0 + i) * F + f0, tile + i * NNX_CONV_NR, (size_t)cols * sizeof(float));
+            }
+        }
+    }
+    free(packed);
+    return 0;
+}
+#endif
+
 #ifdef NNX_CONV_AVX2
 #define DISPATCH(f, sfx, ...) \
     (nnx_simd_active() >= NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__) : f##_##sfx##_portable(__VA_ARGS__))
@@ -241,6 +331,10 @@ static int conv_parallel(const nnx_conv_geom *g)
 
 int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
 {
+#ifdef NNX_CONV_AVX2
+    if (nnx_simd_active() >= NNX_SIMD_AVX2 && conv_is_implicit(g) && g->c > 1)
+        return conv_implicit_forward_f32(g, x, w, y);
+#endif
     return DISPATCH(conv2d_forward, f32, g, x, w, y);
 }
 
