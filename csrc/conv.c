@@ -74,6 +74,8 @@
 #define NNX_CONV_VECTORS 1
 #define NNX_CONV_VECTOR_BYTES 32
 #define NNX_CONV_FBLOCK 4
+/* a*b + c in one fused multiply-add where the target has one (-std=c11 turns contraction off) */
+#define NNX_CONV_CONTRACT __attribute__((optimize("fp-contract=fast")))
 #endif
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6

@@ -269,7 +269,7 @@ TARGET static inline void NAME(tap_outputs)(ptrdiff_t k, ptrdiff_t stride, ptrdi
 
 /* Output pixels ow .. ow+count-1 of one output row, which share their taps kh0..kh1 x kw0..kw1: count is
  * 1 or 2, a constant once inlined, so count*NNX_CONV_FBLOCK independent sums hide the add latency. */
-TARGET static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, const T *restrict x,
+TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, const T *restrict x,
                                                       const T *restrict w, T *restrict y, ptrdiff_t n,
                                                       ptrdiff_t oh, ptrdiff_t ow, int count, ptrdiff_t kh0,
                                                       ptrdiff_t kh1, ptrdiff_t kw0, ptrdiff_t kw1)
@@ -298,7 +298,7 @@ TARGET static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, co
     }
 }
 
-TARGET static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
+TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
                                                 T *restrict y)
 {
     const ptrdiff_t rows = g->n * g->oh;
@@ -324,7 +324,7 @@ TARGET static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T 
 
 /* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
  * the shapes) each sum in their own partial, in image, tap, pixel order, then the partials add in order. */
-TARGET static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
+TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
                                                        const T *restrict dy, T *restrict dw)
 {
     const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_slices(g, g->n, sizeof(T));
