@@ -5,9 +5,9 @@ Each is a differentiable callable Tensor -> Tensor. The core ones are the fused 
 `get(name)` returns the module-level function itself, so layers can recognise e.g. `softmax` by
 identity (to train softmax + cross-entropy from the logits).
 """
-import difflib
 
 from nnx import functional as F
+from nnx.utils.names import unknown_name_error
 
 
 def linear(x):
@@ -90,10 +90,8 @@ def get(identifier):
     if isinstance(identifier, str):
         fn = _BY_NAME.get(identifier.lower())
         if fn is None:
-            close = difflib.get_close_matches(identifier.lower(), _BY_NAME, n=3)
-            hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                    else f"known: {', '.join(sorted(_BY_NAME))}")
-            raise ValueError(f"activations.get: unknown activation {identifier!r}; {hint}")
+            raise unknown_name_error("activations.get", "activation", identifier.lower(),
+                                     sorted(_BY_NAME))
         return fn
     if callable(identifier):
         return identifier

@@ -11,12 +11,12 @@ their mean: glorot_* (scale 1, fan_avg), he_* (scale 2, fan_in), lecun_* (scale 
 the stddev of a standard normal truncated at +-2, so the drawn values keep the intended variance
 (as Keras does).
 """
-import difflib
 import math
 
 import numpy as np
 
 from nnx.random import get_rng
+from nnx.utils.names import unknown_name_error
 
 # Standard deviation of a unit normal truncated to [-2, 2]: dividing by it restores variance 1.
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -275,11 +275,8 @@ _ALIASES = {
 def _by_name(name):
     cls = _ALIASES.get(name) or _CLASSES.get(name)
     if cls is None:
-        known = sorted(_ALIASES) + sorted(_CLASSES)
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                else f"known: {', '.join(sorted(_ALIASES))}")
-        raise ValueError(f"initializers.get: unknown initializer {name!r}; {hint}")
+        raise unknown_name_error("initializers.get", "initializer", name,
+                                 sorted(_ALIASES) + sorted(_CLASSES))
     return cls
 
 

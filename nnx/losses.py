@@ -17,12 +17,12 @@ The clip passes no gradient where it clamps, as in Keras.
 Targets are cast to y_pred's dtype; a target of shape (N,) against a prediction of shape (N, 1)
 (or the reverse) is reshaped to match, as Keras does; any other shape mismatch is a ValueError.
 """
-import difflib
 
 import numpy as np
 
 from nnx import functional as F
 from nnx.tensor import Tensor, as_array
+from nnx.utils.names import unknown_name_error
 
 EPSILON = 1e-7
 
@@ -242,10 +242,7 @@ _BY_NAME = {**{fn.__name__: cls for fn, cls in _CLASS_OF_FUNCTION.items()},
 def _class(name):
     cls = _BY_NAME.get(name) or _BY_NAME.get(name.lower())
     if cls is None:
-        close = difflib.get_close_matches(name, _BY_NAME, n=3)
-        hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                else f"known: {', '.join(sorted(_BY_NAME))}")
-        raise ValueError(f"losses.get: unknown loss {name!r}; {hint}")
+        raise unknown_name_error("losses.get", "loss", name, sorted(_BY_NAME))
     return cls
 
 

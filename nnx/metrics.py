@@ -10,11 +10,11 @@ binary_accuracy (threshold 0.5). For other losses it decides from the shapes at 
 Keras 3's rule: a prediction with one unit is binary; labels of lower rank than the prediction, or
 with a last axis of 1 against several units, are sparse; otherwise categorical.
 """
-import difflib
 
 import numpy as np
 
 from nnx.tensor import Tensor
+from nnx.utils.names import unknown_name_error
 
 FLOATX = np.float32
 
@@ -183,11 +183,8 @@ def get(identifier, loss=None):
             return MeanMetricWrapper(fn, name=identifier)
         cls = _BY_NAME.get(identifier) or _BY_NAME.get(identifier.lower())
         if cls is None:
-            known = ["accuracy"] + sorted(_BY_NAME)
-            close = difflib.get_close_matches(identifier, known, n=3)
-            hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                    else f"known: {', '.join(known)}")
-            raise ValueError(f"metrics.get: unknown metric {identifier!r}; {hint}")
+            raise unknown_name_error("metrics.get", "metric", identifier,
+                                     ["accuracy"] + sorted(_BY_NAME))
         return cls(name=identifier) if identifier[:1].islower() else cls()
     if callable(identifier):
         return MeanMetricWrapper(identifier)

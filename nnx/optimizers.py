@@ -24,12 +24,12 @@ State: slots are created the first time a weight is seen and indexed in that ord
 index); `get_state()` returns {'iterations': ..., '<slot>/<index>': array}; `set_state()` restores
 it, also before the weights are seen (the slots are filled when weight `index` first arrives).
 """
-import difflib
 import math
 
 import numpy as np
 
 from nnx.tensor import Tensor
+from nnx.utils.names import unknown_name_error
 
 
 class Optimizer:
@@ -421,8 +421,5 @@ def serialize(optimizer):
 def _class(name):
     cls = _CLASSES.get(name.lower())
     if cls is None:
-        close = difflib.get_close_matches(name.lower(), _CLASSES, n=3)
-        hint = (f"did you mean {', '.join(map(repr, close))}?" if close
-                else f"known: {', '.join(_CLASSES)}")
-        raise ValueError(f"optimizers.get: unknown optimizer {name!r}; {hint}")
+        raise unknown_name_error("optimizers.get", "optimizer", name.lower(), _CLASSES)
     return cls
