@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from nnx.random import get_rng
+from nnx.utils.config import Configurable
 from nnx.utils.names import unknown_name_error
 
 # Standard deviation of a unit normal truncated to [-2, 2]: dividing by it restores variance 1.
@@ -57,22 +58,11 @@ def _truncated_normal(shape, dtype, stddev, mean=0.0):
     return (z * stddev + mean).astype(dtype, copy=False)
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement `__call__(shape, dtype)`; config = constructor arguments."""
 
     def __call__(self, shape, dtype="float32"):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

@@ -22,6 +22,7 @@ import numpy as np
 
 from nnx import functional as F
 from nnx.tensor import Tensor, as_array
+from nnx.utils.config import Configurable
 from nnx.utils.names import unknown_name_error
 
 EPSILON = 1e-7
@@ -136,7 +137,7 @@ mae = MAE = mean_absolute_error
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 
 
-class Loss:
+class Loss(Configurable):
     """A loss object: `loss(y_true, y_pred)` reduces the per-sample values of `call`.
 
     reduction: 'sum_over_batch_size' (the mean; Keras' default), 'sum', or 'none' / None (the
@@ -163,14 +164,6 @@ class Loss:
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class LossFunctionWrapper(Loss):

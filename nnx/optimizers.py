@@ -29,10 +29,11 @@ import math
 import numpy as np
 
 from nnx.tensor import Tensor
+from nnx.utils.config import Configurable
 from nnx.utils.names import unknown_name_error
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class: slot bookkeeping, gradient checks, state and config. Subclasses define
     `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots, scratch)`."""
 
@@ -208,14 +209,6 @@ class Optimizer:
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class SGD(Optimizer):
