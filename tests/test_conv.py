@@ -142,6 +142,8 @@ SPECIAL = {
     "image-split-into-chunks": ((2, 40, 36, 24), (3, 3, 24, 16), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
     "many-images-per-chunk": ((70, 5, 5, 16), (3, 3, 16, 8), (1, 1), NO_PAD, (1, 1), 1),
     "more-chunks-than-slices": ((64, 13, 13, 32), (3, 3, 32, 64), (1, 1), NO_PAD, (1, 1), 1),
+    "implicit-gemm-strided-dilated": ((5, 12, 11, 6), (2, 3, 6, 16), (2, 3), NO_PAD, (2, 1), 1),
+    "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), ((0, 0), (0, 2)), (1, 1), 1),
 }
 
 
@@ -223,7 +225,8 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
 # ---- threads: bit-identical results for any thread count ---------------------------------------------
 
 @pytest.mark.parametrize("name", ["conv2-like", "first-layer", "one-channel-every-option", "depthwise", "pointwise",
-                                  "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices"])
+                                  "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices",
+                                  "implicit-gemm-strided-dilated"])
 def test_bit_identical_for_one_and_two_threads(threads, name):
     x_shape, k_shape, *args = SPECIAL[name]
     x_shape = (max(x_shape[0], 8),) + x_shape[1:]  # above the single-thread cut-off
