@@ -298,8 +298,8 @@ TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nn
     }
 }
 
-TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
-                                                T *restrict y)
+TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x,
+                                                                  const T *restrict w, T *restrict y)
 {
     const ptrdiff_t rows = g->n * g->oh;
 #pragma omp parallel for schedule(static) if (conv_parallel(g))
