@@ -42,7 +42,7 @@
  *      images with partials for dW).
  *   6. Single-input-channel fast path (C == 1, a first layer on grey images, F a multiple of 32 floats):
  *      the GEMMs would have depth K = KH*KW = 9, too shallow to pay for packing. Direct loops instead
- *      keep 4 vectors of filters (of two neighbouring pixels) in registers and add x * w row by row
+ *      keep 4 vectors of filters of up to 3 neighbouring pixels in registers and add x * w row by row
  *      (forward), or x * dy onto each tap's row of dW (weight gradient); no im2col at all. The input
  *      gradient keeps the im2col path (a first layer needs none).
  *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64 and for target("avx2,fma") (the

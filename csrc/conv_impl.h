@@ -268,7 +268,7 @@ TARGET static inline void NAME(tap_outputs)(ptrdiff_t k, ptrdiff_t stride, ptrdi
 }
 
 /* Output pixels ow .. ow+count-1 of one output row, which share their taps kh0..kh1 x kw0..kw1: count is
- * 1 or 2, a constant once inlined, so count*NNX_CONV_FBLOCK independent sums hide the add latency. */
+ * 1, 2 or 3, a constant once inlined, so count*NNX_CONV_FBLOCK independent sums hide the FMA latency. */
 TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, const T *restrict x,
                                                       const T *restrict w, T *restrict y, ptrdiff_t n,
                                                       ptrdiff_t oh, ptrdiff_t ow, int count, ptrdiff_t kh0,
@@ -276,7 +276,7 @@ TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nn
 {
     const ptrdiff_t F = g->f;
     for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
-        NAME(vec) acc[2][NNX_CONV_FBLOCK];
+        NAME(vec) acc[3][NNX_CONV_FBLOCK];
         for (int p = 0; p < count; p++)
             for (int v = 0; v < NNX_CONV_FBLOCK; v++)
                 acc[p][v] = (NAME(vec)){0};
@@ -307,17 +307,22 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
         ptrdiff_t n = row / g->oh, oh = row % g->oh, kh0, kh1;
         NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
         for (ptrdiff_t ow = 0; ow < g->ow;) {
-            ptrdiff_t kw0, kw1, next0 = -1, next1 = -1;
+            ptrdiff_t kw0, kw1, count = 1;
             NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
-            if (ow + 1 < g->ow)
-                NAME(taps)(ow + 1, g->sw, g->left, g->dw, g->kw, g->w, &next0, &next1);
-            if (next0 == kw0 && next1 == kw1) { /* two pixels with the same taps: the usual case */
-                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 2, kh0, kh1, kw0, kw1);
-                ow += 2;
-            } else {
-                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 1, kh0, kh1, kw0, kw1);
-                ow += 1;
+            while (count < 3 && ow + count < g->ow) { /* neighbours with the same taps: the usual case */
+                ptrdiff_t next0, next1;
+                NAME(taps)(ow + count, g->sw, g->left, g->dw, g->kw, g->w, &next0, &next1);
+                if (next0 != kw0 || next1 != kw1)
+                    break;
+                count++;
             }
+            if (count == 3)
+                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 3, kh0, kh1, kw0, kw1);
+            else if (count == 2)
+                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 2, kh0, kh1, kw0, kw1);
+            else
+                NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 1, kh0, kh1, kw0, kw1);
+            ow += count;
         }
     }
 }
