@@ -1,5 +1,8 @@
 # Shared argument checks and runtime controls. Included by _native.pyx.
 
+# Sizes, strides and paddings must be integers: operator.index refuses 1.5 (int() would truncate it).
+from operator import index as _index
+
 def simd_paths():
     """The SIMD paths this CPU can run, best first (e.g. ['avx2+fma', 'portable'])."""
     best = <int>nnx_simd_detect()
@@ -65,7 +68,7 @@ cdef tuple _pair(str kernel, str what, object value, int minimum):
     """Check that `value` is a pair of ints >= minimum; return it as a tuple."""
     try:
         h, w = value
-        h = int(h); w = int(w)
+        h = _index(h); w = _index(w)
     except (TypeError, ValueError):
         raise TypeError(f"{kernel}: {what} must be a pair of ints (h, w), got {value!r}") from None
     if h < minimum or w < minimum:
@@ -77,7 +80,7 @@ cdef tuple _padding(str kernel, object value):
     """Check explicit padding ((top, bottom), (left, right)) of non-negative ints."""
     try:
         (t, b), (l, r) = value
-        t = int(t); b = int(b); l = int(l); r = int(r)
+        t = _index(t); b = _index(b); l = _index(l); r = _index(r)
     except (TypeError, ValueError):
         raise TypeError(f"{kernel}: padding must be ((top, bottom), (left, right)) of ints, "
                         f"got {value!r}") from None
@@ -89,7 +92,7 @@ cdef tuple _padding(str kernel, object value):
 cdef tuple _shape(str kernel, str what, object value, int rank):
     """Check a requested shape: a tuple of `rank` positive ints."""
     try:
-        shape = tuple(int(s) for s in value)
+        shape = tuple(_index(s) for s in value)
     except (TypeError, ValueError):
         raise TypeError(f"{kernel}: {what} must be a tuple of {rank} ints, got {value!r}") from None
     if len(shape) != rank or min(shape) < 1:
