@@ -56,14 +56,15 @@ def best_times(calls, repeats, slow=()):
     return best
 
 
-def conv_child(threads, dtype, repeats):
+def conv_child(threads, dtype, repeats, side):
     import nnx.kernels as K
 
     rng = np.random.default_rng(0)
     for what, m, k, n, ta, tb in CONV_SHAPES:
         a = rng.standard_normal((k, m)).astype(dtype).T if ta else rng.standard_normal((m, k)).astype(dtype)
         b = rng.standard_normal((n, k)).astype(dtype).T if tb else rng.standard_normal((k, n)).astype(dtype)
-        best = best_times({"nnx": lambda: K.gemm(a, b), "numpy": lambda: np.matmul(a, b)}, repeats * 5)
+        call = (lambda: K.gemm(a, b)) if side == "nnx" else (lambda: np.matmul(a, b))
+        best = best_times({side: call}, repeats * 5)
         gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
         row = {"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}
         print(json.dumps(row), flush=True)
@@ -80,14 +81,15 @@ def child(args):
     nnx.set_num_threads(threads)
     dtype = np.dtype(args.dtype)
     if args.conv:
-        return conv_child(threads, dtype, args.repeats)
+        return conv_child(threads, dtype, args.repeats, args.side)
     for n in args.sizes:
         rng = np.random.default_rng(n)
         a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
         out = np.empty((n, n), dtype)
-        calls = {"numpy": lambda: np.matmul(a, b)}
+        calls = {"numpy": lambda: np.matmul(a, b)} if args.side == "numpy" else {}
         for rung in RUNGS:
-            if n <= LARGEST.get(rung, n) and not (threads > 1 and rung != "parallel"):
+            if (args.side == "nnx" and n <= LARGEST.get(rung, n)
+                    and not (threads > 1 and rung != "parallel")):
                 calls[rung] = lambda rung=rung: K.gemm(a, b, out=out, rung=rung)
         best = best_times(calls, args.repeats, slow=LARGEST)
         gflops = {name: 2 * n**3 / t / 1e9 for name, t in best.items()}
@@ -103,6 +105,7 @@ def main():
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=["nnx", "numpy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -121,25 +124,28 @@ def main():
     for threads in args.threads:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         env["OPENBLAS_NUM_THREADS"] = str(threads)
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(threads),
-               "--repeats", str(args.repeats), "--dtype", args.dtype, "--clock", args.clock,
-               "--sizes", *map(str, args.sizes)]
-        cmd += ["--conv"] * args.conv
-        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
-            for line in proc.stdout:
-                row = json.loads(line)
-                g = row["gflops"]
-                if args.conv:
-                    shape = " x ".join(map(str, row["shape"]))
-                    print(f"| {threads} | {row['what']} | {shape} | {g['nnx']:.1f} | {g['numpy']:.1f} | "
-                          f"{g['nnx'] / g['numpy']:.2f} |", flush=True)
-                    continue
-                cells = " | ".join(f"{g[r]:.1f}" if r in g else "" for r in RUNGS)
-                ours = max(g[r] for r in ("packed", "parallel") if r in g)
-                print(f"| {threads} | {row['n']} | {cells} | {g['numpy']:.1f} | {ours / g['numpy']:.2f} |",
-                      flush=True)
-        if proc.returncode:
-            sys.exit(proc.returncode)
+        rows = [run_child(args, threads, side, env) for side in ("numpy", "nnx")]
+        for numpy_row, nnx_row in zip(*rows):
+            g = {**numpy_row["gflops"], **nnx_row["gflops"]}
+            if args.conv:
+                shape = " x ".join(map(str, nnx_row["shape"]))
+                print(f"| {threads} | {nnx_row['what']} | {shape} | {g['nnx']:.1f} | {g['numpy']:.1f} | "
+                      f"{g['nnx'] / g['numpy']:.2f} |", flush=True)
+                continue
+            cells = " | ".join(f"{g[r]:.1f}" if r in g else "" for r in RUNGS)
+            ours = max(g[r] for r in ("packed", "parallel") if r in g)
+            print(f"| {threads} | {nnx_row['n']} | {cells} | {g['numpy']:.1f} | {ours / g['numpy']:.2f} |",
+                  flush=True)
+
+
+def run_child(args, threads, side, env):
+    """Run one side (nnx or numpy) for one thread count in a fresh process; its rows, in order."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--side", side, "--threads", str(threads),
+           "--repeats", str(args.repeats), "--dtype", args.dtype, "--clock", args.clock,
+           "--sizes", *map(str, args.sizes)]
+    cmd += ["--conv"] * args.conv
+    result = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 if __name__ == "__main__":
