@@ -49,6 +49,22 @@ def _outputs(result):
     return result if isinstance(result, (tuple, list)) else (result,)
 
 
+def numerical_gradient(f, x, eps=1e-6):
+    """Central differences of the scalar `f()` with respect to every element of the array `x`.
+
+    `x` is perturbed in place (and restored), so `f` must read it: `lambda: loss(x)`."""
+    grad = np.zeros(x.shape, np.float64)
+    for element in np.ndindex(*x.shape):
+        original = x[element]
+        x[element] = original + eps
+        plus = f()
+        x[element] = original - eps
+        minus = f()
+        x[element] = original
+        grad[element] = (plus - minus) / (2 * eps)
+    return grad
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
     """Check `fn(*inputs)`'s gradients w.r.t. every input Tensor with requires_grad=True.
 
@@ -82,25 +98,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for i in tracked:
         x = inputs[i]
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad, np.float64)
-        data = x.data  # perturbed in place, in whatever memory layout the caller chose
-        for j in range(data.size):
-            element = np.unravel_index(j, data.shape)
-            original = data[element]
-            with no_grad():
-                data[element] = original + eps
-                plus = project(_outputs(fn(*inputs)))
-                data[element] = original - eps
-                minus = project(_outputs(fn(*inputs)))
-            data[element] = original
-            numeric = (plus - minus) / (2 * eps)
-            a = analytic[element]
-            excess = abs(a - numeric) - (atol + rtol * abs(numeric))
+        with no_grad():  # x.data is perturbed in place, in whatever memory layout the caller chose
+            numeric = numerical_gradient(lambda: project(_outputs(fn(*inputs))), x.data, eps)
+        for element in np.ndindex(*x.shape):
+            a, n = analytic[element], numeric[element]
+            excess = abs(a - n) - (atol + rtol * abs(n))
             checked += 1
             if not excess <= 0:  # also catches NaN
                 ok = False
             if excess > worst_excess or (worst is None) or np.isnan(excess):
                 worst_excess = np.inf if np.isnan(excess) else excess
-                worst = (i, tuple(int(k) for k in element), float(a), float(numeric))
+                worst = (i, tuple(int(k) for k in element), float(a), float(n))
     result = GradcheckResult(ok, worst, checked)
     if not ok and raise_exception:
         raise GradcheckError(f"gradcheck failed (eps={eps}, atol={atol}, rtol={rtol}): {result}")

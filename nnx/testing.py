@@ -5,7 +5,7 @@ hypothesis is imported only inside the strategy functions, so this module import
 """
 import numpy as np
 
-from nnx.gradcheck import GradcheckError, gradcheck  # noqa: F401  (re-exported)
+from nnx.gradcheck import GradcheckError, gradcheck, numerical_gradient  # noqa: F401  (re-exported)
 
 _TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-10, 1e-12)}
 

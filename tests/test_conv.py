@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import nnx.kernels as K
 import nnx.reference as R
 from nnx._C import _native
+from nnx.testing import numerical_gradient
 
 NO_PAD = ((0, 0), (0, 0))
 
@@ -192,19 +193,6 @@ def test_strides_larger_than_the_image_mean_one_window():
 
 # ---- gradients: finite differences of the forward kernel, in float64 --------------------------------
 
-def _finite_difference(f, v, eps=1e-6):
-    grad = np.zeros_like(v)
-    for i in np.ndindex(*v.shape):
-        old = v[i]
-        v[i] = old + eps
-        plus = f(v)
-        v[i] = old - eps
-        minus = f(v)
-        v[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("k_shape,strides,padding,dilation,groups", [
     ((3, 3, 4, 4), (1, 1), NO_PAD, (1, 1), 1),
     ((3, 2, 2, 6), (2, 1), ((1, 0), (2, 1)), (1, 2), 2),
@@ -216,8 +204,8 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
     kernel = make_input(k_shape, np.float64, "C", 12)
     args = (strides, padding, dilation, groups)
     dy = make_input(K.conv2d_forward(x, kernel, *args).shape, np.float64, "C", 13)
-    fd_x = _finite_difference(lambda v: np.vdot(K.conv2d_forward(v, kernel, *args), dy), x)
-    fd_k = _finite_difference(lambda v: np.vdot(K.conv2d_forward(x, v, *args), dy), kernel)
+    fd_x = numerical_gradient(lambda: np.vdot(K.conv2d_forward(x, kernel, *args), dy), x)
+    fd_k = numerical_gradient(lambda: np.vdot(K.conv2d_forward(x, kernel, *args), dy), kernel)
     np.testing.assert_allclose(K.conv2d_backward_input(dy, kernel, x.shape, *args), fd_x, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(K.conv2d_backward_weight(x, dy, k_shape, *args), fd_k, rtol=1e-6, atol=1e-8)
 

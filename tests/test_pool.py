@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import nnx.kernels as K
 import nnx.reference as R
 from nnx._C import _native
+from nnx.testing import numerical_gradient
 
 NO_PAD = ((0, 0), (0, 0))
 
@@ -253,19 +254,6 @@ def test_avg_backward_is_the_adjoint_of_forward(case, layout, seed):
     np.testing.assert_allclose(dx32, dx, rtol=1e-5, atol=1e-5)
 
 
-def _finite_difference(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(*x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f(x)
-        x[i] = old - eps
-        down = f(x)
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("pool,strides,padding", [
     ((2, 2), (2, 2), NO_PAD),
     ((3, 2), (1, 2), ((1, 2), (1, 0))),
@@ -275,9 +263,9 @@ def test_gradients_match_finite_differences(pool, strides, padding):
     x = rng.permutation(2 * 5 * 6 * 3).reshape(2, 5, 6, 3).astype(np.float64) / 7  # distinct: no kinks
     y, a = K.max_pool2d_forward(x, pool, strides, padding)
     dy = rng.standard_normal(y.shape)
-    fd = _finite_difference(lambda v: np.vdot(K.max_pool2d_forward(v, pool, strides, padding)[0], dy), x)
+    fd = numerical_gradient(lambda: np.vdot(K.max_pool2d_forward(x, pool, strides, padding)[0], dy), x)
     np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), fd, rtol=1e-6, atol=1e-8)
-    fd = _finite_difference(lambda v: np.vdot(K.avg_pool2d_forward(v, pool, strides, padding), dy), x)
+    fd = numerical_gradient(lambda: np.vdot(K.avg_pool2d_forward(x, pool, strides, padding), dy), x)
     np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, pool, strides, padding), fd, rtol=1e-6,
                                atol=1e-8)
 

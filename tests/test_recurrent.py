@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 import nnx
 from nnx.functional import recurrent as R
 from nnx.tensor import Tensor
+from nnx.testing import numerical_gradient
 
 # --- the step-by-step reference ------------------------------------------------------------------
 ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
@@ -63,20 +64,6 @@ def ref_run(kind, x, W, U, b, initial, mask=None, go_backwards=False, act="tanh"
     return outs, finals
 
 
-def numeric_grad(f, a, eps=1e-6):
-    """Central differences of the scalar f() with respect to every element of a (changed in place)."""
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        p = f()
-        a[i] = old - eps
-        m = f()
-        a[i] = old
-        g[i] = (p - m) / (2 * eps)
-    return g
-
-
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 NSTATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
 CASES = [("simple_rnn", True), ("lstm", True), ("gru", True), ("gru", False)]
@@ -129,7 +116,7 @@ def test_bptt_matches_finite_differences(kind, reset_after, masked, go_backwards
     _, _, tape = R.rnn_forward(cell, p["x"], p["W"], p["init"], p["mask"], go_backwards)
     dx, dW, dU, db, dinit = R.rnn_backward(tape, g_out, g_states)
     for got, wrt in [(dx, p["x"]), (dW, p["W"]), (dU, p["U"]), (db, p["b"])] + list(zip(dinit, p["init"])):
-        np.testing.assert_allclose(got, numeric_grad(loss, wrt), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got, numerical_gradient(loss, wrt), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("act,ract", [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid")])
@@ -144,7 +131,7 @@ def test_other_activations(act, ract):
 
     def loss():
         return (ref_run("lstm", p["x"], p["W"], p["U"], p["b"], p["init"], act=act, ract=ract)[0] * g).sum()
-    np.testing.assert_allclose(dW, numeric_grad(loss, p["W"]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dW, numerical_gradient(loss, p["W"]), rtol=1e-5, atol=1e-6)
 
 
 @given(n=st.integers(0, 4), steps=st.integers(1, 6), d=st.integers(1, 5), u=st.integers(1, 5),
@@ -200,9 +187,9 @@ def test_functional_op_gradients(kind, reset_after, return_sequences):
                            reset_after=reset_after)
         return (((seq if return_sequences else seq[:, -1]) * g_out).sum() + (fin[-1] * g_last).sum())
     for t, k in [(x, "x"), (W, "W"), (U, "U"), (b, "b")]:
-        np.testing.assert_allclose(t.grad, numeric_grad(loss, p[k]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(t.grad, numerical_gradient(loss, p[k]), rtol=1e-6, atol=1e-7)
     for t, s in zip(init, p["init"]):
-        np.testing.assert_allclose(t.grad, numeric_grad(loss, s), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(t.grad, numerical_gradient(loss, s), rtol=1e-6, atol=1e-7)
 
 
 def test_functional_op_records_one_node_and_honours_no_grad():
@@ -299,7 +286,7 @@ def test_layer_outputs_and_weight_gradients(kind, reset_after, options):
         ws += fin if options.get("return_state") else []
         return sum((w * g).sum() for w, g in zip(ws, gs))
     for weight, key in zip(layer.weights, ("W", "U", "b")):
-        np.testing.assert_allclose(weight.grad, numeric_grad(loss, p[key]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(weight.grad, numerical_gradient(loss, p[key]), rtol=1e-6, atol=1e-7)
 
 
 def test_layer_initial_state_and_float32_default():
@@ -355,7 +342,7 @@ def test_bidirectional_gradients_and_state_outputs():
     def loss():
         seq, _ = ref_run("lstm", p["x"], W, U, b, zeros, go_backwards=True)
         return (seq[:, -1] * g[:, 3:]).sum()
-    np.testing.assert_allclose(kernel.grad, numeric_grad(loss, W), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(kernel.grad, numerical_gradient(loss, W), rtol=1e-6, atol=1e-7)
 
 
 def test_layer_config_round_trip():
@@ -454,9 +441,9 @@ def test_recurrent_mask_matches_reference_and_finite_differences(kind):
                                                  p["mask"], rmask=rmask)[0], rtol=1e-12, atol=1e-12)
     (out * g).sum().backward()
     for t, key in [(x, "x"), (W, "W"), (U, "U"), (b, "b")]:
-        np.testing.assert_allclose(t.grad, numeric_grad(loss, p[key]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(t.grad, numerical_gradient(loss, p[key]), rtol=1e-6, atol=1e-7)
     for t, s in zip(init, p["init"]):
-        np.testing.assert_allclose(t.grad, numeric_grad(loss, s), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(t.grad, numerical_gradient(loss, s), rtol=1e-6, atol=1e-7)
 
 
 def test_recurrent_dropout_layer_only_in_training():

@@ -6,6 +6,7 @@ import pytest
 from nnx.layers.sequence1d import (AveragePooling1D, Conv1D, GlobalAveragePooling1D,
                                    GlobalMaxPooling1D, MaxPooling1D)
 from nnx.tensor import Tensor
+from nnx.testing import numerical_gradient
 
 
 def conv1d_loops(x, kernel, bias, stride, padding, dilation, groups):
@@ -34,19 +35,6 @@ def conv1d_loops(x, kernel, bias, stride, padding, dilation, groups):
     return y + (0 if bias is None else bias)
 
 
-def numeric_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        p = f()
-        a[i] = old - eps
-        m = f()
-        a[i] = old
-        g[i] = (p - m) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("padding", ["valid", "same", "causal"])
 @pytest.mark.parametrize("stride,dilation,groups", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (3, 1, 2)])
 def test_conv1d_matches_loops_and_finite_differences(padding, stride, dilation, groups):
@@ -66,8 +54,8 @@ def test_conv1d_matches_loops_and_finite_differences(padding, stride, dilation, 
 
     def loss():
         return (conv1d_loops(x, kernel, bias, stride, padding, dilation, groups) * g).sum()
-    np.testing.assert_allclose(xt.grad, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(layer.kernel.grad, numeric_grad(loss, kernel), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(xt.grad, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(layer.kernel.grad, numerical_gradient(loss, kernel), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(layer.bias.grad, g.sum(axis=(0, 1)), rtol=1e-12)
 
 
@@ -110,7 +98,7 @@ def test_pooling1d_matches_loops(cls, reduce, size, stride, padding):
     g = rng.normal(size=y.shape)
     (y * g).sum().backward()
     np.testing.assert_allclose(
-        xt.grad, numeric_grad(lambda: (pool_loops(x, size, stride or size, padding, reduce) * g).sum(), x),
+        xt.grad, numerical_gradient(lambda: (pool_loops(x, size, stride or size, padding, reduce) * g).sum(), x),
         rtol=1e-6, atol=1e-8)
 
 
