@@ -135,3 +135,10 @@ def test_bad_inputs_name_the_layer():
         GlobalAveragePooling1D()(np.zeros((2, 3, 1), np.float32), mask=np.ones((2, 4), bool))
     with pytest.raises(ValueError, match=r"MaxPooling1D .*shorter"):
         MaxPooling1D(4)(np.zeros((1, 3, 2), np.float32))
+
+
+def test_conv1d_config_refuses_a_custom_activation_it_cannot_save():
+    layer = Conv1D(2, 3, activation=lambda t: t * 2)
+    with pytest.raises(ValueError, match="custom activation"):
+        layer.get_config()
+    assert Conv1D(2, 3, activation="relu").get_config()["activation"] == "relu"

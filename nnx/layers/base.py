@@ -252,3 +252,18 @@ class ActivationMixin:
 
     def call_linear(self, inputs, training=False):
         raise NotImplementedError
+
+
+class KernelBiasMixin(ActivationMixin):
+    """Dense and the convolutions: a kernel, an optional bias and an activation, under Keras' names."""
+
+    def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer):
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel = self.bias = None
+
+    def _kernel_bias_config(self):
+        return {"activation": self.activation_name(), "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from nnx import activations, functional as F
-from nnx.layers.base import ActivationMixin, Layer, format_shape
+from nnx import functional as F
+from nnx.layers.base import KernelBiasMixin, Layer, format_shape
 
 
 def pair(owner, what, value):
@@ -42,7 +42,7 @@ def window_output_size(size, window, stride, padding, dilation=1):
     return (size + pad - span) // stride + 1 if size + pad >= span else 0
 
 
-class Conv2D(ActivationMixin, Layer):
+class Conv2D(KernelBiasMixin, Layer):
     """2-D convolution over (N, H, W, C) inputs (Keras arguments and defaults)."""
     fuses_relu = True
     input_rank = 4
@@ -65,11 +65,7 @@ class Conv2D(ActivationMixin, Layer):
         self.padding = padding_arg(who, padding)
         self.dilation_rate = pair(who, "dilation_rate", dilation_rate)
         self.groups = int(groups)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel = self.bias = None
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -114,5 +110,4 @@ class Conv2D(ActivationMixin, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": padding,
                 "dilation_rate": list(self.dilation_rate), "groups": self.groups,
-                "activation": self.activation_name(), "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}
+                **self._kernel_bias_config()}

@@ -2,7 +2,7 @@
 import numpy as np
 
 from nnx import activations, functional as F
-from nnx.layers.base import ActivationMixin, Layer, format_shape
+from nnx.layers.base import ActivationMixin, KernelBiasMixin, Layer, format_shape
 
 
 def _shape_arg(owner, what, value):
@@ -31,7 +31,7 @@ class Input(Layer):
                 "dtype": self.dtype.name}
 
 
-class Dense(ActivationMixin, Layer):
+class Dense(KernelBiasMixin, Layer):
     """`activation(inputs @ kernel + bias)` over the last axis; kernel (in, units)."""
     fuses_relu = True
     min_rank = 2
@@ -43,11 +43,7 @@ class Dense(ActivationMixin, Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{self._who()}: units must be a positive int, got {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel = self.bias = None
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         n_in = input_shape[-1]
@@ -72,8 +68,7 @@ class Dense(ActivationMixin, Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": self.activation_name(), "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}
+                **self._kernel_bias_config()}
 
 
 class Flatten(Layer):

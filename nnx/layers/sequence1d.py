@@ -3,8 +3,8 @@ poolings. Conv1D and the windowed poolings are the 2-D ops on a height-1 image (
 they run the same compiled kernels; GlobalAveragePooling1D skips masked (padded) steps."""
 import numpy as np
 
-from nnx import activations, functional as F
-from nnx.layers.base import ActivationMixin, Layer, format_shape
+from nnx import functional as F
+from nnx.layers.base import KernelBiasMixin, Layer, format_shape
 from nnx.layers.convolutional import window_output_size
 
 
@@ -25,7 +25,7 @@ def _as_sequence(y):
     return y.reshape(y.shape[0], y.shape[2], y.shape[3])
 
 
-class Conv1D(ActivationMixin, Layer):
+class Conv1D(KernelBiasMixin, Layer):
     """1-D convolution; kernel (kernel_size, C_in // groups, filters) as in Keras. padding 'valid',
     'same' (TensorFlow's rule) or 'causal' (left padding only: output t sees inputs <= t)."""
     input_rank = 3
@@ -46,11 +46,7 @@ class Conv1D(ActivationMixin, Layer):
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
             raise ValueError(f"{who}: padding must be 'valid', 'same' or 'causal', got {padding!r}")
         self.padding = padding.lower()
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel = self.bias = None
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -94,9 +90,7 @@ class Conv1D(ActivationMixin, Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                "groups": self.groups, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+                "groups": self.groups, **self._kernel_bias_config()}
 
 
 class _Pooling1D(Layer):
