@@ -10,6 +10,18 @@ from nnx.gradcheck import GradcheckError, gradcheck, numerical_gradient  # noqa:
 _TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-10, 1e-12)}
 
 
+def dot_rounding_bound(y_abs, w, terms_per_element=1):
+    """A bound on the float64 rounding error of f = <y, w> when each y_i is itself a sum of at most
+    `terms_per_element` products whose absolute values sum to at most `y_abs[i]`.
+
+    Higham's gamma bound, (n + terms + 1) * u * sum_i y_abs_i |w_i|, holds for any summation order, so a
+    finite-difference tolerance built from it (this bound / the step, for an f that is linear in the
+    perturbed input) is the same on every machine and BLAS. u is float64's unit roundoff."""
+    y_abs, w = np.asarray(y_abs, np.float64), np.asarray(w, np.float64)
+    n = y_abs.size + int(terms_per_element) + 1
+    return n * (np.finfo(np.float64).eps / 2) * float(np.sum(y_abs * np.abs(w))) * 1.01
+
+
 def _describe(value):
     if isinstance(value, np.ndarray):
         return f"array{value.shape}:{value.dtype}"

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import nnx.kernels as K
 import nnx.reference as R
 from nnx._C import _native
-from nnx.testing import numerical_gradient
+from nnx.testing import dot_rounding_bound, numerical_gradient
 
 from fuzzing import assert_clean_error, bad_calls
 
@@ -265,11 +265,18 @@ def test_gradients_match_finite_differences(pool, strides, padding):
     x = rng.permutation(2 * 5 * 6 * 3).reshape(2, 5, 6, 3).astype(np.float64) / 7  # distinct: no kinks
     y, a = K.max_pool2d_forward(x, pool, strides, padding)
     dy = rng.standard_normal(y.shape)
-    fd = numerical_gradient(lambda: np.vdot(K.max_pool2d_forward(x, pool, strides, padding)[0], dy), x)
-    np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), fd, rtol=1e-6, atol=1e-8)
-    fd = numerical_gradient(lambda: np.vdot(K.avg_pool2d_forward(x, pool, strides, padding), dy), x)
-    np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, pool, strides, padding), fd, rtol=1e-6,
-                               atol=1e-8)
+    # Both poolings are linear near x (inputs differ by >= 1/7, so a step of 1/64 moves no argmax):
+    # central differences are exact up to the rounding of the dot product, whatever order the BLAS
+    # sums in. The tolerance is that rounding's bound, not a number tuned to one machine.
+    eps = 2.0 ** -6
+    fd = numerical_gradient(lambda: np.vdot(K.max_pool2d_forward(x, pool, strides, padding)[0], dy), x, eps)
+    taps = pool[0] * pool[1]
+    y_abs = K.avg_pool2d_forward(np.abs(x) + eps, pool, strides, padding) * taps  # >= every |max| and sum
+    atol = dot_rounding_bound(y_abs, dy, taps) / eps
+    np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), fd, rtol=0, atol=atol)
+    fd = numerical_gradient(lambda: np.vdot(K.avg_pool2d_forward(x, pool, strides, padding), dy), x, eps)
+    np.testing.assert_allclose(K.avg_pool2d_backward(dy, x.shape, pool, strides, padding), fd, rtol=0,
+                               atol=atol)
 
 
 # ---- threads ----------------------------------------------------------------------------------------
