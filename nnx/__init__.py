@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # `import nnx` stays fast and the layers above the engine are not imported by the engine itself.
 _SUBMODULES = frozenset({
     "activations", "callbacks", "datasets", "initializers", "kernels", "layers", "losses", "metrics",
-    "models", "optimizers", "preprocessing", "reference", "testing",
+    "models", "optimizers", "preprocessing", "reference", "testing", "explain", "plot",
 })
 
 
