@@ -40,7 +40,7 @@ def occlusion(model, x, target=None, window=(4, 4), stride=(2, 2), fill=0.0, *,
 
     x is a batch of images (N, H, W) or (N, H, W, C); a window spans all channels and every channel of
     a pixel gets the pixel's value, so the result is shaped like x. Windows start every `stride` pixels
-    (plus one flush with the bottom/right edge, so every pixel is covered).
+    (plus one flush with the bottom/right edge); a pixel no window covers (stride > window) gets 0.
     """
     op = "occlusion"
     x, targets, batch_size, clean = prepare(op, model, x, target, batch_size, min_rank=3)
@@ -62,6 +62,8 @@ def occlusion(model, x, target=None, window=(4, 4), stride=(2, 2), fill=0.0, *,
     occluded_out = evaluate_rows(op, model, n * p, occluded, batch_size)
     picked = occluded_out[np.arange(n * p), np.repeat(targets, p)].reshape(n, p)
     drops = clean[np.arange(n), targets][:, None] - picked                      # (N, P)
-    per_pixel = (drops @ masks.reshape(p, -1)) / masks.reshape(p, -1).sum(axis=0)
+    covering = masks.reshape(p, -1).sum(axis=0)       # 0 where stride > window leaves gaps
+    per_pixel = np.divide(drops @ masks.reshape(p, -1), covering, out=np.zeros((n, covering.size)),
+                          where=covering > 0)
     per_pixel = per_pixel.reshape((n, height, width) + (1,) * (x.ndim - 3)).astype(x.dtype)
     return np.ascontiguousarray(np.broadcast_to(per_pixel, x.shape))
