@@ -166,6 +166,15 @@ def _optimizer_slots(model):
     return len(specs()) if specs is not None else 0
 
 
+def layer_flops(layer, input_shape, first):
+    """(forward, backward) FLOPs per sample of a layer, or None where the layer does not define
+    them; the backward counts input and weight gradients (the first layer has no input gradient)."""
+    flops = layer.flops(input_shape) if hasattr(layer, "flops") else None
+    if flops is None:
+        return None
+    return flops, flops * ((1 if first else 2) if layer.weights else 1)
+
+
 def profile_text(model, rows, batch_size):
     widths = (24, 10, 11, 11, 10, 10, 9, 9)
     header = ("Layer", "MFLOP/smp", "Act. mem", "Kept mem", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s")
@@ -173,7 +182,7 @@ def profile_text(model, rows, batch_size):
              "".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
     fwd_flops = bwd_flops = act_total = kept_total = fwd_total = bwd_total = 0.0
     for i, (layer, in_shape, out_shape) in enumerate(rows):
-        flops = layer.flops(in_shape) if hasattr(layer, "flops") else None
+        flops = layer_flops(layer, in_shape, first=(i == 0))
         act = batch_size * int(np.prod(out_shape[1:])) * model.dtype.itemsize
         try:
             fwd, bwd, kept = profile_layer(layer, in_shape, batch_size, first=(i == 0))
@@ -182,7 +191,7 @@ def profile_text(model, rows, batch_size):
             continue
         memory = (_kb(act), _kb(max(kept, 0)), f"{fwd * 1e3:.3f}", f"{bwd * 1e3:.3f}")
         if flops is not None:
-            layer_bwd = flops * ((1 if i == 0 else 2) if layer.weights else 1)
+            flops, layer_bwd = flops
             cells = (f"{flops / 1e6:.2f}",) + memory + (
                 f"{flops * batch_size / fwd / 1e9:.1f}" if fwd else "-",
                 f"{layer_bwd * batch_size / bwd / 1e9:.1f}" if bwd else "-")
