@@ -50,12 +50,12 @@ def flops_per_sample(model):
 
 def cpu_seconds(fn, repeats):
     fn()                                     # warm-up
-    best = []
+    times = []
     for _ in range(repeats):
         start = time.process_time()
         fn()
-        best.append(time.process_time() - start)
-    return float(np.median(best))
+        times.append(time.process_time() - start)
+    return float(np.median(times))
 
 
 def main(argv=None):

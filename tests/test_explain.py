@@ -400,3 +400,11 @@ def test_attributions_are_shaped_like_x_for_any_shape_and_chunking(n, h, w, c, b
                                                        (2, 2), (1, 1), 0.0), rtol=1e-9, atol=1e-12)
     ig = explain.integrated_gradients(f, x, target=1, steps=3, batch_size=batch_size)
     np.testing.assert_allclose(ig.reshape(n, -1).sum(axis=1), (x.reshape(n, -1) @ weights)[:, 1], rtol=1e-9)
+
+
+def test_models_with_masks_are_refused_clearly_and_explain_is_a_lazy_submodule():
+    from nnx.layers import LSTM, Embedding
+    model = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(5,)), LSTM(3)])
+    with pytest.raises(NotImplementedError, match="pass masks"):
+        explain.activations(model, np.array([[1, 2, 3, 0, 0]]))
+    assert nnx.explain is explain

@@ -11,7 +11,7 @@ import numpy as np
 
 from nnx.autograd import enable_grad, no_grad
 from nnx.random import get_rng
-from nnx.tensor import Tensor
+from nnx.tensor import Tensor, as_array
 
 DEFAULT_BATCH_SIZE = 256     # rows per forward pass: bounds the memory of the expanded inputs
 
@@ -35,14 +35,7 @@ def check_batch_size(op, batch_size):
 
 def as_input_batch(op, model, x, min_rank=2):
     """x as a float ndarray with a batch axis (the model's dtype for nnx models)."""
-    if isinstance(x, Tensor):
-        x = x.data
-    try:
-        x = np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: x must be a NumPy array of inputs: {e}") from e
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: x must be numeric, got dtype {x.dtype}")
+    x = as_array(x, op=op)
     if x.ndim < min_rank:
         raise ValueError(f"{op}: x must be a batch of rank >= {min_rank} (samples first), "
                          f"got shape {x.shape}")
