@@ -4,7 +4,7 @@ import numpy as np
 
 from nnx.autograd import enable_grad
 from nnx.explain._core import DEFAULT_BATCH_SIZE, prepare, selected_output_sum, weight_grads_preserved
-from nnx.explain.internals import _check_model, forward_keeping, resolve_layer
+from nnx.explain.internals import check_model, forward_keeping, resolve_layer
 
 
 def _last_conv2d(op, model):
@@ -45,7 +45,7 @@ def grad_cam(model, x, target=None, layer=None, *, batch_size=DEFAULT_BATCH_SIZE
     model (default: the last Conv2D). The target defaults to the predicted class.
     """
     op = "grad_cam"
-    _check_model(op, model)
+    check_model(op, model)
     chosen = _last_conv2d(op, model) if layer is None else resolve_layer(op, model, layer)
     x, targets, batch_size, _ = prepare(op, model, x, target, batch_size, min_rank=3)
     maps = []

@@ -10,14 +10,14 @@ from nnx.explain._core import DEFAULT_BATCH_SIZE, as_input_batch, check_batch_si
 from nnx.tensor import Tensor
 
 
-def _check_model(op, model):
+def check_model(op, model):
     if not is_nnx_model(model):
         raise TypeError(f"{op}: needs an nnx model (its layers), got {type(model).__name__}")
 
 
 def resolve_layer(op, model, layer):
     """The model's layer named `layer`, or `layer` itself when it is one of the model's layers."""
-    _check_model(op, model)
+    check_model(op, model)
     for candidate in getattr(model, "layers", []):
         if candidate is layer or (isinstance(layer, str) and candidate.name == layer):
             return candidate
@@ -62,7 +62,7 @@ def activations(model, x, layers=None, *, batch_size=DEFAULT_BATCH_SIZE):
     for every layer (default) or the listed ones (names or Layer objects), in the model's layer order.
     """
     op = "activations"
-    _check_model(op, model)
+    check_model(op, model)
     batch_size = check_batch_size(op, batch_size)
     x = as_input_batch(op, model, x)
     chosen = model.layers if layers is None else [
