@@ -25,6 +25,7 @@ from nnx.layers.base import Layer, _snake_case, format_shape
 from nnx.layers.embedding import as_padded_array
 from nnx.random import get_rng
 from nnx.tensor import Tensor
+from nnx.utils.interrupts import defer_interrupts
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits, per sample
@@ -244,9 +245,10 @@ class BaseModel(Layer):
                     c.on_train_batch_begin(step)
                 for w in weights:
                     w.grad = None
-                loss, out = self._loss_and_predictions(xb, yb, training=True)
-                loss.backward()
-                optimizer.apply_gradients([(w.grad, w) for w in weights])
+                with defer_interrupts():   # Ctrl-C lands between steps, never inside one
+                    loss, out = self._loss_and_predictions(xb, yb, training=True)
+                    loss.backward()
+                    optimizer.apply_gradients([(w.grad, w) for w in weights])
                 size = hi - lo
                 seen += size
                 loss_sum += float(loss.data) * size
