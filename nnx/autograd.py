@@ -19,37 +19,40 @@ The engine also sums a gradient over broadcast dimensions to its input's shape a
 input's dtype, so every op (and every user-written Function) may return broadcast-shaped gradients.
 """
 import functools
+import threading
 
 import numpy as np
 
-_grad_enabled = True
+from nnx._C._native import AttributeSwitch
+
+
+class _GradState(threading.local):
+    """The grad mode, one per thread (as PyTorch's): a thread running `predict` under `no_grad`
+    leaves another thread's training alone. A new thread starts with grad enabled."""
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _state.enabled
 
 
 def set_grad_enabled(mode):
-    global _grad_enabled
-    _grad_enabled = bool(mode)
+    """Switch recording on or off for the calling thread."""
+    _state.enabled = bool(mode)
 
 
-class _GradMode:
+class _GradMode(AttributeSwitch):
     """Base of `no_grad` / `enable_grad`: a context manager that is also a decorator.
 
-    The grad mode is one process-wide flag (a module global, the cheapest thing for `apply` to read),
-    not per thread: do not train in one thread while another runs under `no_grad`."""
+    Entering and leaving are compiled (`AttributeSwitch`), so a Ctrl-C cannot land between leaving
+    the block and restoring the previous mode: the KeyboardInterrupt arrives with the mode restored."""
     mode = True
 
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
-        return False
+    def __init__(self):
+        super().__init__(_state, "enabled", self.mode)
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -122,7 +125,7 @@ class Function:
         ctx = _new(Context)
         ctx.saved_tensors = ()
         out = cls.forward(ctx, *arrays)
-        if not (track and _grad_enabled):
+        if not (track and _state.enabled):
             if type(out) is tuple:
                 return tuple([_wrap(o, False, None) for o in out])
             return _wrap(out, False, None)

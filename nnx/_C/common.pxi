@@ -2,6 +2,7 @@
 
 # Sizes, strides and paddings must be integers: operator.index refuses 1.5 (int() would truncate it).
 from operator import index as _index
+from cython.parallel cimport prange, threadid
 
 def simd_paths():
     """The SIMD paths this CPU can run, best first (e.g. ['avx2+fma', 'portable'])."""
@@ -24,14 +25,43 @@ def select_simd(str name):
     raise ValueError(f"select_simd: unknown SIMD path {name!r}; expected one of {simd_paths()}")
 
 
+# omp_set_num_threads sets the count of the calling thread only, so set_num_threads stores it here and
+# every kernel applies it to the thread it runs on (_use_thread_count, called from _compute_dtype, which
+# every kernel calls first): the count then holds for threads started before or after the call.
+cdef int _thread_count = 0   # 0: never set, OpenMP's default (OMP_NUM_THREADS or one per core)
+
+
+cdef inline void _use_thread_count() noexcept nogil:
+    if _thread_count > 0 and nnx_get_num_threads() != _thread_count:
+        nnx_set_num_threads(_thread_count)
+
+
 def set_num_threads(int n):
+    """Run the kernels on n threads, whichever Python thread calls them."""
+    global _thread_count
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
-    nnx_set_num_threads(n)
+    _thread_count = n
+    _use_thread_count()
 
 
 def get_num_threads():
+    """The thread count the kernels use (1 without OpenMP)."""
+    _use_thread_count()
     return nnx_get_num_threads()
+
+
+def omp_team_size():
+    """How many threads an OpenMP parallel region started now from the calling thread really runs
+    (1 without OpenMP): timing-free evidence for the thread-count tests. Does not apply the count."""
+    cdef int seen[256]
+    cdef int i
+    for i in range(256):
+        seen[i] = 0
+    for i in prange(256, nogil=True, schedule="static", chunksize=1):
+        if threadid() < 256:
+            seen[threadid()] = 1
+    return sum([seen[i] for i in range(256)])
 
 
 def have_openmp():
@@ -45,7 +75,8 @@ def compiler():
 cdef object _compute_dtype(str kernel, arrays):
     """The dtype a kernel computes in: float32 or float64 (float16 computes in float32).
 
-    Raises TypeError naming the kernel for anything that is not a floating NumPy-convertible array."""
+    Raises TypeError naming the kernel for anything that is not a floating NumPy-convertible array.
+    Every kernel calls this first, so it also gives the calling thread the kernel thread count."""
     dtypes = []
     for name, a in arrays:
         dt = getattr(a, "dtype", None)
@@ -56,6 +87,7 @@ cdef object _compute_dtype(str kernel, arrays):
                             f"float32), got dtype {dt}")
         dtypes.append(dt)
     dt = np.result_type(*dtypes)
+    _use_thread_count()
     return np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
 
 

@@ -25,6 +25,8 @@ from nnx.layers.base import Layer, _snake_case, format_shape
 from nnx.layers.embedding import as_padded_array
 from nnx.random import get_rng
 from nnx.tensor import Tensor
+from nnx.utils.finite import require_finite
+from nnx.utils.interrupts import defer_interrupts
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits, per sample
@@ -191,13 +193,18 @@ class BaseModel(Layer):
 
     # --- fit --------------------------------------------------------------------------------------
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for `epochs` passes over (x, y); returns the History (Keras semantics)."""
+            validation_data=None, shuffle=True, initial_epoch=0, check_finite=True):
+        """Train for `epochs` passes over (x, y); returns the History (Keras semantics).
+
+        check_finite: refuse x, y or validation data holding NaN or infinity (ValueError naming the
+        array and the first bad index; costs about one pass over the data); False skips the check."""
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
         batch_size = _batch_size_arg("fit", batch_size)
         x = self._prepare_x("fit", x)
         y = self._prepare_y("fit", x, y)
+        if check_finite:
+            require_finite(f"{self._who()}.fit", [("x", x), ("y", y)])
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"{self._who()}.fit: validation_split must be in [0, 1), got {validation_split}")
         if validation_data is not None:
@@ -205,6 +212,9 @@ class BaseModel(Layer):
                 raise ValueError(f"{self._who()}.fit: validation_data must be a tuple (x_val, y_val)")
             x_val = self._prepare_x("fit", validation_data[0])
             y_val = self._prepare_y("fit", x_val, validation_data[1])
+            if check_finite:
+                require_finite(f"{self._who()}.fit", [("validation_data x", x_val),
+                                                      ("validation_data y", y_val)])
         elif validation_split:
             split = int(math.floor(len(x) * (1.0 - validation_split)))   # Keras: the LAST fraction
             if split == 0 or split == len(x):
@@ -244,9 +254,10 @@ class BaseModel(Layer):
                     c.on_train_batch_begin(step)
                 for w in weights:
                     w.grad = None
-                loss, out = self._loss_and_predictions(xb, yb, training=True)
-                loss.backward()
-                optimizer.apply_gradients([(w.grad, w) for w in weights])
+                with defer_interrupts():   # Ctrl-C lands between steps, never inside one
+                    loss, out = self._loss_and_predictions(xb, yb, training=True)
+                    loss.backward()
+                    optimizer.apply_gradients([(w.grad, w) for w in weights])
                 size = hi - lo
                 seen += size
                 loss_sum += float(loss.data) * size
@@ -297,12 +308,15 @@ class BaseModel(Layer):
         progbar.finish(list(logs.items()))
         return logs
 
-    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False):
-        """Loss and metrics over (x, y): `[loss, *metrics]`, a float without metrics, or a dict."""
+    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, check_finite=True):
+        """Loss and metrics over (x, y): `[loss, *metrics]`, a float without metrics, or a dict.
+        check_finite: as in `fit`."""
         self._require_compiled("evaluate")
         batch_size = _batch_size_arg("evaluate", batch_size)
         x = self._prepare_x("evaluate", x)
         y = self._prepare_y("evaluate", x, y)
+        if check_finite:
+            require_finite(f"{self._who()}.evaluate", [("x", x), ("y", y)])
         logs = self._evaluate_arrays(x, y, batch_size, _verbosity(verbose))
         if return_dict:
             return logs
