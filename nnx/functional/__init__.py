@@ -4,7 +4,7 @@ Submodules by topic; every public name is re-exported here, so `import nnx.funct
 user needs. Kernels are looked up through `nnx.backend.kernels()` at call time.
 """
 from nnx.functional.math import (  # noqa: F401
-    abs, add, astype, clip, concatenate, divide, exp, index, log, matmul, max, mean, min, multiply,
+    abs, add, astype, clip, clone, concatenate, divide, exp, index, log, matmul, max, mean, min, multiply,
     negative, power, reshape, sqrt, square, stack, subtract, sum, transpose,
 )
 from nnx.functional.activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
