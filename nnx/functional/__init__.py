@@ -9,10 +9,14 @@ from nnx.functional.math import (  # noqa: F401
 )
 from nnx.functional.activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from nnx.functional.linear import dense  # noqa: F401
-from nnx.functional.convolution import avg_pool2d, conv2d, max_pool2d  # noqa: F401
+from nnx.functional.convolution import (  # noqa: F401
+    avg_pool2d, conv2d, conv2d_transpose, depthwise_conv2d, max_pool2d,
+)
 from nnx.functional.dropout import dropout  # noqa: F401
 from nnx.functional.losses import (  # noqa: F401
     binary_cross_entropy_with_logits, softmax_cross_entropy, sparse_softmax_cross_entropy,
 )
 from nnx.functional.embedding import embedding  # noqa: F401
 from nnx.functional.recurrent import gru, lstm, rnn, simple_rnn  # noqa: F401
+from nnx.functional.normalization import layer_norm  # noqa: F401
+from nnx.functional.resampling import pad2d, upsample2d  # noqa: F401
