@@ -1,14 +1,16 @@
 """Conv2DTranspose, DepthwiseConv2D, SeparableConv2D and their ops: forward values against direct NumPy
 loops and hand-computed cases, output sizes as Keras 3 computes them
 (keras/src/backend/common/backend_utils.py: compute_conv_transpose_output_shape), adjointness with
-conv2d, float64 finite-difference gradients, Keras weight layouts, configs and input errors."""
+conv2d, float64 finite-difference gradients, Keras weight layouts and input errors (the config round
+trips are in test_more_layers.py)."""
 import numpy as np
 import pytest
 
 import nnx
 import nnx.functional as F
-from nnx.layers import Conv2DTranspose, DepthwiseConv2D, Layer, SeparableConv2D
+from nnx.layers import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from nnx.models import Sequential
+from nnx.testing import layer_gradcheck
 
 
 def rand(*shape, seed=0):
@@ -83,9 +85,10 @@ def test_conv2d_transpose_hand_computed():
     np.testing.assert_array_equal(blocks, np.kron([[1, 2], [3, 4]], np.ones((2, 2))))
 
 
-CASES = [((1, 1), "valid", None, (1, 1)), ((2, 2), "valid", None, (1, 1)), ((2, 3), "same", None, (1, 1)),
-         ((3, 3), "valid", (1, 2), (1, 1)), ((2, 2), "same", (1, 0), (1, 1)), ((3, 2), "same", (2, 1), (1, 1)),
-         ((1, 1), "same", None, (2, 2)), ((2, 1), "valid", (1, 0), (2, 1)), ((4, 4), "valid", None, (1, 1))]
+CASES = [  # strides, padding, output_padding, dilation
+    ((1, 1), "valid", None, (1, 1)), ((2, 2), "valid", None, (1, 1)), ((2, 3), "same", None, (1, 1)),
+    ((3, 3), "valid", (1, 2), (1, 1)), ((2, 2), "same", (1, 0), (1, 1)), ((3, 2), "same", (2, 1), (1, 1)),
+    ((1, 1), "same", None, (2, 2)), ((2, 1), "valid", (1, 0), (2, 1)), ((4, 4), "valid", None, (1, 1))]
 
 
 @pytest.mark.parametrize("kernel_hw", [(3, 3), (2, 3), (1, 1)])
@@ -170,22 +173,6 @@ def test_separable_conv2d_is_depthwise_then_pointwise():
     np.testing.assert_allclose(y.data, want, rtol=1e-10)
 
 
-def check_layer_gradients(layer, x, weight_names):
-    originals = {n: getattr(layer, n) for n in weight_names}
-
-    def fn(x, *weights):
-        for n, w in zip(weight_names, weights):
-            setattr(layer, n, w)
-        return layer(x)
-
-    try:
-        nnx.gradcheck(fn, [nnx.Tensor(x, requires_grad=True)] +
-                      [nnx.Tensor(originals[n].data, requires_grad=True) for n in weight_names])
-    finally:
-        for n, w in originals.items():
-            setattr(layer, n, w)
-
-
 @pytest.mark.parametrize("layer, names", [
     (lambda: Conv2DTranspose(2, 3, strides=2, padding="same", activation="tanh", dtype="float64"),
      ["kernel", "bias"]),
@@ -198,21 +185,7 @@ def test_layer_gradients(layer, names):
     layer = layer()
     x = rand(2, 4, 4, 2)
     layer(x)
-    check_layer_gradients(layer, x, names)
-
-
-@pytest.mark.parametrize("make", [
-    lambda: Conv2DTranspose(4, (3, 2), strides=2, padding="same", output_padding=(1, 0), dilation_rate=1,
-                            activation="relu", use_bias=False, input_shape=(5, 5, 2)),
-    lambda: DepthwiseConv2D((3, 3), depth_multiplier=3, padding="same", depthwise_initializer="he_normal"),
-    lambda: SeparableConv2D(8, 3, strides=(2, 1), depth_multiplier=2, pointwise_initializer="zeros"),
-])
-def test_config_round_trip_and_registry(make):
-    layer = make()
-    assert Layer.registry[type(layer).__name__] is type(layer)
-    config = layer.get_config()
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
+    layer_gradcheck(layer, x, names)
 
 
 def test_input_errors_name_the_layer_and_shape():

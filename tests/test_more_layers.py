@@ -6,11 +6,12 @@ import pytest
 
 import nnx
 import nnx.functional as F
-from nnx.layers import (ELU, LSTM, Cropping2D, Dense, Embedding, GaussianDropout, GaussianNoise, Lambda,
-                        Layer, LayerNormalization, LeakyReLU, Masking, Permute, PReLU, ReLU, RepeatVector,
-                        Softmax, SpatialDropout1D, SpatialDropout2D, TimeDistributed, UpSampling2D,
-                        ZeroPadding2D)
+from nnx.layers import (ELU, LSTM, Conv2DTranspose, Cropping2D, Dense, DepthwiseConv2D, Embedding,
+                        GaussianDropout, GaussianNoise, Lambda, Layer, LayerNormalization, LeakyReLU, Masking,
+                        Permute, PReLU, ReLU, RepeatVector, SeparableConv2D, Softmax, SpatialDropout1D,
+                        SpatialDropout2D, TimeDistributed, UpSampling2D, ZeroPadding2D)
 from nnx.models import Sequential
+from nnx.testing import layer_gradcheck
 
 
 def rand(*shape, seed=0):
@@ -23,23 +24,6 @@ def away_from_kinks(x, kinks=(0.0,)):
     return x
 
 
-def gradcheck_layer(layer, x, weight_names=()):
-    """Finite differences for the input and the named weights of a float64 layer."""
-    originals = {n: getattr(layer, n) for n in weight_names}
-
-    def fn(x, *weights):
-        for n, w in zip(weight_names, weights):
-            setattr(layer, n, w)
-        return layer(x)
-
-    try:
-        nnx.gradcheck(fn, [nnx.Tensor(x, requires_grad=True)] +
-                      [nnx.Tensor(originals[n].data, requires_grad=True) for n in weight_names])
-    finally:
-        for n, w in originals.items():
-            setattr(layer, n, w)
-
-
 # --- activation layers (keras/src/layers/activations/*.py, keras/src/activations/activations.py) -------
 def keras_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Keras 3 ReLU.static_call, transcribed."""
@@ -50,13 +34,14 @@ def keras_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     return y - negative_slope * negative_part if negative_slope else y
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"max_value": 6.0}, {"negative_slope": 0.1},
-                                    {"threshold": 0.5}, {"max_value": 1.5, "negative_slope": 0.2, "threshold": 0.3}])
+@pytest.mark.parametrize("kwargs", [
+    {}, {"max_value": 6.0}, {"negative_slope": 0.1}, {"threshold": 0.5},
+    {"max_value": 1.5, "negative_slope": 0.2, "threshold": 0.3}])
 def test_relu_matches_keras_formula_and_gradients(kwargs):
     x = away_from_kinks(rand(4, 6) * 3, (0.0, 0.3, 0.5, 1.5, 6.0))
     layer = ReLU(**kwargs, dtype="float64")
     np.testing.assert_allclose(layer(x).data, keras_relu(x, **kwargs), rtol=1e-12)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
 
 
 def test_relu_hand_values_and_bad_arguments():
@@ -72,7 +57,7 @@ def test_leaky_relu_default_slope_is_keras3s_0_3():
     x = away_from_kinks(rand(3, 5))
     layer = LeakyReLU(dtype="float64")
     np.testing.assert_allclose(layer(x).data, np.where(x >= 0, x, 0.3 * x), rtol=1e-12)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
     with pytest.raises(ValueError, match="negative_slope"):
         LeakyReLU(negative_slope=-1)
 
@@ -81,7 +66,7 @@ def test_elu_matches_formula():
     x = away_from_kinks(rand(3, 5))
     layer = ELU(alpha=0.7, dtype="float64")
     np.testing.assert_allclose(layer(x).data, np.where(x > 0, x, 0.7 * np.expm1(x)), rtol=1e-12)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
 
 
 def test_prelu_weight_shape_shared_axes_formula_and_gradients():
@@ -92,7 +77,7 @@ def test_prelu_weight_shape_shared_axes_formula_and_gradients():
     assert layer.weights[0].name == f"{layer.name}/alpha"
     layer.alpha.data[...] = [0.1, 0.2, 0.3]
     np.testing.assert_allclose(layer(x).data, np.where(x >= 0, x, np.array([0.1, 0.2, 0.3]) * x), rtol=1e-12)
-    gradcheck_layer(layer, x, ["alpha"])
+    layer_gradcheck(layer, x, ["alpha"])
     full = PReLU()
     full(np.zeros((2, 4, 5), np.float32))
     assert full.alpha.shape == (4, 5) and np.all(full.alpha.data == 0)   # Keras default: zeros
@@ -127,9 +112,9 @@ def test_layer_normalization_keras_defaults_weights_and_formula():
     assert [w.shape for w in layer.weights] == [(4,), (4,)]
     layer.gamma.data[...] = rand(4, seed=1)
     layer.beta.data[...] = rand(4, seed=2)
-    np.testing.assert_allclose(layer(x).data, keras_layer_norm(x, layer.gamma.data, layer.beta.data, -1, 1e-3),
-                               rtol=1e-10, atol=1e-12)
-    gradcheck_layer(layer, x, ["gamma", "beta"])
+    want = keras_layer_norm(x, layer.gamma.data, layer.beta.data, -1, 1e-3)
+    np.testing.assert_allclose(layer(x).data, want, rtol=1e-10, atol=1e-12)
+    layer_gradcheck(layer, x, ["gamma", "beta"])
 
 
 def test_layer_normalization_over_several_axes_and_without_parameters():
@@ -141,7 +126,7 @@ def test_layer_normalization_over_several_axes_and_without_parameters():
     gamma = layer.gamma.data.reshape(3, 1, 5)
     np.testing.assert_allclose(layer(x).data, keras_layer_norm(x, gamma, 0.0, (1, 3), 1e-5), rtol=1e-10,
                                atol=1e-12)
-    gradcheck_layer(layer, x, ["gamma", "beta"])
+    layer_gradcheck(layer, x, ["gamma", "beta"])
     bare = LayerNormalization(center=False, scale=False, dtype="float64")
     assert bare(x).shape == x.shape and bare.weights == []
     np.testing.assert_allclose(bare(x).data, keras_layer_norm(x, 1.0, 0.0, -1, 1e-3), rtol=1e-10, atol=1e-12)
@@ -165,12 +150,12 @@ def test_repeat_vector_and_permute():
     y = layer(x)
     np.testing.assert_array_equal(y.data, np.repeat(x[:, None, :], 4, axis=1))
     assert layer.compute_output_shape((None, 3)) == (None, 4, 3)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
     x3 = rand(2, 3, 4, 5)
     perm = Permute((3, 1, 2), dtype="float64")
     np.testing.assert_array_equal(perm(x3).data, np.transpose(x3, (0, 3, 1, 2)))
     assert perm.compute_output_shape((None, 3, 4, 5)) == (None, 5, 3, 4)
-    gradcheck_layer(perm, x3[:, :2, :2, :2])
+    layer_gradcheck(perm, x3[:, :2, :2, :2])
     with pytest.raises(ValueError, match="Permute.*permutation"):
         Permute((0, 1))
     with pytest.raises(ValueError, match=r"RepeatVector 'repeat_vector.*rank 2.*\(2, 3, 4\)"):
@@ -187,8 +172,8 @@ def test_zero_padding_and_cropping_are_inverse(padding, pads):
     assert y.shape == (2,) + pad.compute_output_shape((None, 3, 4, 2))[1:]
     crop = Cropping2D(padding, dtype="float64")
     np.testing.assert_array_equal(crop(y).data, x)
-    gradcheck_layer(pad, x)
-    gradcheck_layer(crop, y.data)
+    layer_gradcheck(pad, x)
+    layer_gradcheck(crop, y.data)
 
 
 def test_padding_cropping_defaults_and_errors():
@@ -205,7 +190,7 @@ def test_upsampling_nearest_repeats_pixels():
     layer = UpSampling2D((2, 3), dtype="float64")
     np.testing.assert_array_equal(layer(x).data, np.repeat(np.repeat(x, 2, axis=1), 3, axis=2))
     assert layer.compute_output_shape((None, 3, 2, 4)) == (None, 6, 6, 4)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
 
 
 def bilinear_ref(x, size):
@@ -236,7 +221,7 @@ def test_upsampling_bilinear_matches_tensorflow_rule():
     x = rand(2, 3, 4, 2)
     layer = UpSampling2D((3, 2), interpolation="bilinear", dtype="float64")
     np.testing.assert_allclose(layer(x).data, bilinear_ref(x, (3, 2)), rtol=1e-12, atol=1e-12)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
     with pytest.raises(ValueError, match="interpolation"):
         UpSampling2D(interpolation="bicubic")
 
@@ -269,7 +254,7 @@ def test_time_distributed_applies_one_layer_to_every_step():
     assert layer.weights == inner.weights and len(layer.trainable_weights) == 2   # one weight set
     for t in range(4):
         np.testing.assert_allclose(y.data[:, t], inner(x[:, t]).data, rtol=1e-12)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
     clone = TimeDistributed.from_config(layer.get_config())
     assert isinstance(clone.layer, Dense) and clone.get_config()["layer"]["config"]["units"] == 3
     with pytest.raises(ValueError, match="TimeDistributed 'time_distributed.*rank >= 3"):
@@ -296,7 +281,7 @@ def test_lambda_runs_a_function_infers_shapes_and_refuses_to_save(tmp_path):
     x = rand(2, 6)
     np.testing.assert_allclose(layer(x).data, x[:, ::2] * 3.0)
     assert layer.compute_output_shape((None, 6)) == (None, 3)
-    gradcheck_layer(layer, x)
+    layer_gradcheck(layer, x)
     assert Lambda(lambda t: t, output_shape=(7,)).compute_output_shape((None, 2)) == (None, 7)
     model = Sequential([Dense(6, input_shape=(4,)), Lambda(F.tanh)])
     assert model.predict(np.zeros((1, 4), np.float32), verbose=0).shape == (1, 6)
@@ -365,6 +350,10 @@ NEW_LAYERS = [
     lambda: UpSampling2D((2, 3), interpolation="bilinear"), lambda: SpatialDropout1D(0.3),
     lambda: SpatialDropout2D(0.3), lambda: GaussianNoise(0.2), lambda: GaussianDropout(0.4),
     lambda: TimeDistributed(Dense(4, activation="relu")),
+    lambda: Conv2DTranspose(4, (3, 2), strides=2, padding="same", output_padding=(1, 0), activation="relu",
+                            use_bias=False, input_shape=(5, 5, 2)),
+    lambda: DepthwiseConv2D((3, 3), depth_multiplier=3, padding="same", depthwise_initializer="he_normal"),
+    lambda: SeparableConv2D(8, 3, strides=(2, 1), depth_multiplier=2, pointwise_initializer="zeros"),
 ]
 
 

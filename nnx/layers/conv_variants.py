@@ -112,7 +112,8 @@ class Conv2DTranspose(_Conv2DBase):
 
 class DepthwiseConv2D(_Conv2DBase):
     """Depthwise 2-D convolution (Keras 3): input channel c gives output channels
-    c * depth_multiplier ... c * depth_multiplier + depth_multiplier - 1; kernel (KH, KW, C, depth_multiplier)."""
+    c * depth_multiplier ... c * depth_multiplier + depth_multiplier - 1;
+    kernel (KH, KW, C, depth_multiplier)."""
     fuses_relu = True
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
@@ -125,7 +126,8 @@ class DepthwiseConv2D(_Conv2DBase):
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (channels, self.depth_multiplier),
                                       initializer=self.kernel_initializer)
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(channels * self.depth_multiplier,),
@@ -168,9 +170,11 @@ class SeparableConv2D(_Conv2DBase):
     def build(self, input_shape):
         channels = self._channels(input_shape)
         m = self.depth_multiplier
-        self.depthwise_kernel = self.add_weight(name="depthwise_kernel", shape=self.kernel_size + (channels, m),
+        self.depthwise_kernel = self.add_weight(name="depthwise_kernel",
+                                                shape=self.kernel_size + (channels, m),
                                                 initializer=self.kernel_initializer)
-        self.pointwise_kernel = self.add_weight(name="pointwise_kernel", shape=(1, 1, channels * m, self.filters),
+        self.pointwise_kernel = self.add_weight(name="pointwise_kernel",
+                                                shape=(1, 1, channels * m, self.filters),
                                                 initializer=self.pointwise_initializer)
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)

@@ -156,7 +156,8 @@ class LayerNormalization(Layer):
     def build(self, input_shape):
         rank = len(input_shape)
         axes = (self.axis,) if isinstance(self.axis, int) else self.axis
-        if any(not -rank < a < rank or a % rank == 0 for a in axes) or len({a % rank for a in axes}) < len(axes):
+        distinct = len({a % rank for a in axes}) == len(axes)
+        if any(not -rank < a < rank or a % rank == 0 for a in axes) or not distinct:
             raise ValueError(f"{self._who()}: axis {self.axis} must name distinct non-batch axes of input "
                              f"shape {format_shape(input_shape)}")
         self._axes = tuple(sorted(a % rank for a in axes))
