@@ -237,6 +237,9 @@ class Tensor:
                     f"recorded by nnx's autograd; write `t = t {symbol[0]} other` instead, or run it "
                     f"under `with nnx.no_grad():`")
         value = _plain(self._operand(other))
+        if not self.data.flags.writeable:
+            raise ValueError(f"Tensor {symbol}: the Tensor's memory is read-only (shape {self.data.shape}); "
+                             f"use `t = t {symbol[0]} other` or make it from a writable array")
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
         except TypeError as e:   # numpy's UFuncTypeError: e.g. a float result into an int Tensor

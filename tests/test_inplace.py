@@ -60,6 +60,10 @@ def test_in_place_dtype_and_shape_errors():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(3,\)"):
         t += np.ones((2, 3))
     np.testing.assert_array_equal(t.data, [0, 0, 0])
+    frozen = np.zeros(2, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        nnx.Tensor(frozen).__imul__(2.0)
 
 
 def test_in_place_sgd_loop_trains_a_model():

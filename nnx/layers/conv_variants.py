@@ -154,8 +154,8 @@ class SeparableConv2D(_Conv2DBase):
     to `filters` channels, then bias and activation (Keras 3's SeparableConv2D)."""
     fuses_relu = True
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
-                 dilation_rate=(1, 1), activation=None, use_bias=True,
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                 depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
