@@ -121,6 +121,29 @@ def test_conv2d_transpose_gradients(strides, padding, output_padding, dilation):
                    nnx.Tensor(rand(3, seed=2), requires_grad=True)])
 
 
+@pytest.mark.parametrize("backend", ["reference", "shadow"])
+def test_conv2d_transpose_and_depthwise_agree_across_backends(backend):
+    """Forward and input gradient on the compiled kernels equal those on nnx.reference's NumPy ones."""
+    x = rand(2, 5, 4, 3).astype(np.float32)
+    transpose_kernel, depthwise_kernel = (rand(3, 3, 2, 3, seed=1).astype(np.float32),
+                                          rand(3, 3, 3, 2, seed=2).astype(np.float32))
+    ops = (lambda t: F.conv2d_transpose(t, transpose_kernel, None, 2, "same", (1, 0)),
+           lambda t: F.depthwise_conv2d(t, depthwise_kernel, None, 1, "same"))
+
+    def run(op):
+        t = nnx.Tensor(x, requires_grad=True)
+        y = op(t)
+        y.backward(np.ones(y.shape, np.float32))
+        return y.data, t.grad
+
+    for op in ops:
+        want = run(op)
+        with nnx.use_backend(backend):
+            got = run(op)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
 def test_conv2d_transpose_errors_name_the_op_and_shapes():
     with pytest.raises(ValueError, match=r"conv2d_transpose: input shape \(1, 4, 4, 3\) has 3 channels"):
         F.conv2d_transpose(np.zeros((1, 4, 4, 3)), np.zeros((3, 3, 2, 5)))

@@ -218,10 +218,11 @@ def test_upsampling_bilinear_matches_tensorflow_rule():
     hand = UpSampling2D(2, interpolation="bilinear")(np.array([[0.0, 1.0], [2.0, 3.0]]).reshape(1, 2, 2, 1))
     np.testing.assert_allclose(hand.data[0, :, :, 0], [[0.0, 0.25, 0.75, 1.0], [0.5, 0.75, 1.25, 1.5],
                                                       [1.5, 1.75, 2.25, 2.5], [2.0, 2.25, 2.75, 3.0]])
-    x = rand(2, 3, 4, 2)
-    layer = UpSampling2D((3, 2), interpolation="bilinear", dtype="float64")
-    np.testing.assert_allclose(layer(x).data, bilinear_ref(x, (3, 2)), rtol=1e-12, atol=1e-12)
-    layer_gradcheck(layer, x)
+    for shape, size in (((2, 3, 4, 2), (3, 2)), ((1, 1, 3, 1), (2, 4)), ((1, 2, 2, 1), (1, 1))):
+        x = rand(*shape)
+        layer = UpSampling2D(size, interpolation="bilinear", dtype="float64")
+        np.testing.assert_allclose(layer(x).data, bilinear_ref(x, size), rtol=1e-12, atol=1e-12)
+        layer_gradcheck(layer, x)
     with pytest.raises(ValueError, match="interpolation"):
         UpSampling2D(interpolation="bicubic")
 

@@ -3,9 +3,10 @@
 - `pad2d`: zeros around the image; backward crops the gradient.
 - `upsample2d(..., 'nearest')`: each pixel repeated size_h x size_w times; backward sums each block.
 - `upsample2d(..., 'bilinear')`: Keras / TensorFlow's half-pixel rule: output pixel o samples the
-  input at (o + 0.5) / size - 0.5, clamped to [0, H - 1], interpolating its two neighbours. Per axis
-  that is a sparse (out, in) matrix A, so y = A_h x A_w^T per image and channel and the backward pass
-  applies the transposes: O(N H W C size) work each way.
+  input at (o + 0.5) / size - 0.5, clamped to [0, H - 1], interpolating its two neighbours. With an
+  integer factor s the neighbours of output s * i + r are i and i +- 1, with weights that depend on r
+  only, so each axis is three shifted copies of x times per-residue weights: O(output) work each way
+  and no loop over pixels; the backward pass is the adjoint (weighted sums per residue, shifted back).
 """
 import numpy as np
 
@@ -34,17 +35,44 @@ def pad2d(x, padding):
     return Pad2D.apply(x, tuple(tuple(int(p) for p in side) for side in padding))
 
 
-def _bilinear_matrix(n_in, scale, dtype):
-    """The (n_in * scale, n_in) interpolation matrix of the half-pixel rule."""
-    n_out = n_in * scale
-    src = np.clip((np.arange(n_out) + 0.5) / scale - 0.5, 0, n_in - 1)
-    low = np.floor(src).astype(np.int64)
-    high = np.minimum(low + 1, n_in - 1)
-    frac = src - low
-    matrix = np.zeros((n_out, n_in), np.float64)
-    np.add.at(matrix, (np.arange(n_out), low), 1 - frac)
-    np.add.at(matrix, (np.arange(n_out), high), frac)
-    return matrix.astype(dtype)
+def _bilinear_weights(scale, dtype):
+    """Output pixel o = scale * i + r samples input position i + d_r, d_r = (r + 0.5) / scale - 0.5:
+    weights (1 - |d_r|) on pixel i, d_r on i + 1 (d_r > 0) or -d_r on i - 1 (d_r < 0), each shape
+    (scale,). Positions beyond the border clamp to it (edge pixels are replicated)."""
+    d = (np.arange(scale) + 0.5) / scale - 0.5
+    return [w.astype(dtype) for w in (1 - np.abs(d), np.maximum(d, 0), np.maximum(-d, 0))]
+
+
+def _at(axis, index):
+    """The indexing tuple that applies `index` (a slice or int) along `axis`."""
+    return (slice(None),) * axis + (index,)
+
+
+def _upsample_axis(x, scale, axis):
+    """Bilinear upsampling of x along one axis: three shifted copies, weighted per residue r."""
+    here, after, before = _bilinear_weights(scale, x.dtype)
+    nxt = np.concatenate([x[_at(axis, slice(1, None))], x[_at(axis, slice(-1, None))]], axis)
+    prv = np.concatenate([x[_at(axis, slice(None, 1))], x[_at(axis, slice(None, -1))]], axis)
+    shape = [1] * (x.ndim + 1)
+    shape[axis + 1] = scale
+    y = np.expand_dims(x, axis + 1) * here.reshape(shape)
+    y += np.expand_dims(nxt, axis + 1) * after.reshape(shape)
+    y += np.expand_dims(prv, axis + 1) * before.reshape(shape)
+    return y.reshape(x.shape[:axis] + (x.shape[axis] * scale,) + x.shape[axis + 1:])
+
+
+def _upsample_axis_backward(g, scale, axis):
+    """The adjoint of `_upsample_axis`: per-residue weighted sums, the shifted ones moved back."""
+    n = g.shape[axis] // scale
+    g = g.reshape(g.shape[:axis] + (n, scale) + g.shape[axis + 1:])
+    here, after, before = (np.tensordot(g, w, axes=([axis + 1], [0]))
+                           for w in _bilinear_weights(scale, g.dtype))
+    dx = here
+    dx[_at(axis, slice(1, None))] += after[_at(axis, slice(None, -1))]
+    dx[_at(axis, -1)] += after[_at(axis, -1)]
+    dx[_at(axis, slice(None, -1))] += before[_at(axis, slice(1, None))]
+    dx[_at(axis, 0)] += before[_at(axis, 0)]
+    return dx
 
 
 class UpsampleNearest(Function):
@@ -62,15 +90,13 @@ class UpsampleNearest(Function):
 class UpsampleBilinear(Function):
     @staticmethod
     def forward(ctx, x, size):
-        a_h = _bilinear_matrix(x.shape[1], size[0], x.dtype)
-        a_w = _bilinear_matrix(x.shape[2], size[1], x.dtype)
-        ctx.saved_tensors = (a_h, a_w)
-        return np.einsum("oh,nhwc->nowc", a_h, np.einsum("pw,nhwc->nhpc", a_w, x))
+        ctx.size = size
+        return _upsample_axis(_upsample_axis(x, size[1], 2), size[0], 1)
 
     @staticmethod
     def backward(ctx, g):
-        a_h, a_w = ctx.saved_tensors
-        return np.einsum("pw,nhpc->nhwc", a_w, np.einsum("oh,nowc->nhwc", a_h, g)), None
+        sh, sw = ctx.size
+        return _upsample_axis_backward(_upsample_axis_backward(g, sh, 1), sw, 2), None
 
 
 def upsample2d(x, size=(2, 2), interpolation="nearest"):
