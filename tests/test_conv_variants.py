@@ -5,6 +5,7 @@ conv2d, float64 finite-difference gradients, Keras weight layouts and input erro
 trips are in test_more_layers.py)."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import nnx
 import nnx.functional as F
@@ -97,6 +98,34 @@ def test_conv2d_transpose_matches_scatter_reference(kernel_hw, strides, padding,
     x, kernel, bias = rand(2, 4, 3, 3), rand(*kernel_hw, 5, 3, seed=1), rand(5, seed=2)
     got = F.conv2d_transpose(x, kernel, bias, strides, padding, output_padding, dilation)
     want = conv_transpose_ref(x, kernel, strides, padding, output_padding, dilation) + bias
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.data, want, rtol=1e-10, atol=1e-10)
+
+
+@st.composite
+def transpose_configs(draw):
+    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    output_padding = draw(st.one_of(st.none(), st.tuples(*(st.integers(0, s - 1) for s in strides))))
+    return dict(x=rand(draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
+                       draw(st.integers(1, 3)), seed=draw(st.integers(0, 99))),
+                kernel_hw=(draw(st.integers(1, 4)), draw(st.integers(1, 4))), filters=draw(st.integers(1, 3)),
+                strides=strides, padding=draw(st.sampled_from(["valid", "same"])),
+                output_padding=output_padding, dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))))
+
+
+@given(transpose_configs())
+def test_conv2d_transpose_matches_reference_for_any_shape(c):
+    kernel = rand(*c["kernel_hw"], c["filters"], c["x"].shape[3], seed=1)
+    lengths = [keras_transpose_length(n, k, s, d, c["padding"], p) for n, k, s, d, p in zip(
+        c["x"].shape[1:3], c["kernel_hw"], c["strides"], c["dilation"], c["output_padding"] or (None, None))]
+    if min(lengths) < 1:   # e.g. 'same', stride 1, an even kernel and output_padding 0
+        with pytest.raises(ValueError, match="conv2d_transpose: .*empty output"):
+            F.conv2d_transpose(c["x"], kernel, None, c["strides"], c["padding"], c["output_padding"],
+                               c["dilation"])
+        return
+    got = F.conv2d_transpose(c["x"], kernel, None, c["strides"], c["padding"], c["output_padding"],
+                             c["dilation"])
+    want = conv_transpose_ref(c["x"], kernel, c["strides"], c["padding"], c["output_padding"], c["dilation"])
     assert got.shape == want.shape
     np.testing.assert_allclose(got.data, want, rtol=1e-10, atol=1e-10)
 
@@ -224,6 +253,8 @@ def test_input_errors_name_the_layer_and_shape():
         Sequential([DepthwiseConv2D(5, name="d2", input_shape=(3, 3, 1))])
     with pytest.raises(ValueError, match="Conv2DTranspose.*output_padding"):
         Conv2DTranspose(2, 3, strides=1, output_padding=1)
+    with pytest.raises(ValueError, match=r"Conv2DTranspose 'ct'.*\(None, 1, 1, 1\) gives an empty output"):
+        Sequential([Conv2DTranspose(2, 2, padding="same", output_padding=0, name="ct", input_shape=(1, 1, 1))])
     with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
         SeparableConv2D(2, 3, padding="full")
 

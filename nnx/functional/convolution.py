@@ -234,6 +234,10 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
         out.append(conv_transpose_length(n, k, s, d, padding, p))
         pads.append(_transpose_padding(n, out[-1], k, s, d, padding, p))
     out_shape = (x.shape[0], out[0], out[1], kernel.shape[2])
+    if min(out) < 1:
+        raise ValueError(f"{op}: input shape {x.shape} with kernel shape {kernel.shape}, strides {strides}, "
+                         f"padding {padding!r} and output_padding {output_padding} gives an empty output "
+                         f"{out_shape}")
     return ConvTranspose2D.apply(x, kernel, bias, out_shape, strides, tuple(pads), dilation)
 
 

@@ -98,6 +98,10 @@ class Conv2DTranspose(_Conv2DBase):
         n, h, w, _ = input_shape
         oh, ow = (conv_transpose_length(size, k, s, d, self.padding, op) for size, k, s, d, op in zip(
             (h, w), self.kernel_size, self.strides, self.dilation_rate, self.output_padding or (None, None)))
+        if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+            raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} gives an empty output "
+                             f"(kernel {self.kernel_size}, strides {self.strides}, padding {self.padding!r}, "
+                             f"output_padding {self.output_padding})")
         return (n, oh, ow, self.filters)
 
     def call_linear(self, inputs, training=False):

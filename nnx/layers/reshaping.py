@@ -40,8 +40,8 @@ class Permute(Layer):
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
         dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-        if sorted(dims) != list(range(1, len(dims) + 1)) or not all(
-                isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims):
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims) or \
+                sorted(dims) != list(range(1, len(dims) + 1)):
             raise ValueError(f"{self._who()}: dims must be a permutation of 1..{len(dims)} (the batch axis "
                              f"0 stays first), got {dims!r}")
         self.dims = tuple(int(d) for d in dims)
