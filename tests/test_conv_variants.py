@@ -269,3 +269,32 @@ def test_autoencoder_with_transpose_trains():
     model.compile(optimizer=nnx.optimizers.Adam(0.01), loss="mse")
     history = model.fit(x, x, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
+
+
+# --- PyTorch as a second, independent reference (skipped where torch is not installed) ------------------
+@pytest.mark.parametrize("strides, padding, output_padding, dilation", CASES)
+def test_conv2d_transpose_matches_pytorch(strides, padding, output_padding, dilation):
+    """torch's conv_transpose2d without padding gives the whole canvas; Keras' output is the window of
+    it that starts at (k_eff - 1) - left_pad (left_pad from Keras' JAX conversion) on each axis."""
+    torch = pytest.importorskip("torch")
+    x, kernel = rand(2, 4, 3, 3), rand(3, 2, 5, 3, seed=1)
+    got = F.conv2d_transpose(x, kernel, None, strides, padding, output_padding, dilation).data
+    canvas = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x).permute(0, 3, 1, 2), torch.tensor(kernel).permute(3, 2, 0, 1), stride=strides,
+        dilation=dilation).permute(0, 2, 3, 1).numpy()
+    canvas = np.pad(canvas, ((0, 0), (0, got.shape[1]), (0, got.shape[2]), (0, 0)))   # room at the end
+    start = [(k - 1) * d - keras_jax_left_pad(k, s, d, padding, p) for k, s, d, p in
+             zip(kernel.shape[:2], strides, dilation, output_padding or (None, None))]
+    want = canvas[:, start[0]:start[0] + got.shape[1], start[1]:start[1] + got.shape[2]]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_depthwise_conv2d_matches_pytorch_groups():
+    torch = pytest.importorskip("torch")
+    x, kernel = rand(2, 6, 5, 3), rand(3, 2, 3, 2, seed=1)
+    got = F.depthwise_conv2d(x, kernel, None, (2, 1), "valid").data
+    # torch's depthwise weight is (C * multiplier, 1, KH, KW), output channel c * multiplier + m
+    weight = torch.tensor(kernel).reshape(3, 2, 6).permute(2, 0, 1)[:, None]
+    want = torch.nn.functional.conv2d(torch.tensor(x).permute(0, 3, 1, 2), weight, stride=(2, 1),
+                                      groups=3).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

@@ -378,3 +378,22 @@ def test_models_with_new_layers_save_and_load(tmp_path):
     model.save(tmp_path / "m.nnx")
     loaded = nnx.models.load_model(tmp_path / "m.nnx")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+# --- PyTorch as a second, independent reference (skipped where torch is not installed) ------------------
+@pytest.mark.parametrize("size", [(2, 2), (3, 2), (1, 4)])
+def test_bilinear_upsampling_matches_pytorch_half_pixel(size):
+    torch = pytest.importorskip("torch")
+    x = rand(2, 5, 7, 3)
+    want = torch.nn.functional.interpolate(torch.tensor(x).permute(0, 3, 1, 2), scale_factor=size,
+                                           mode="bilinear", align_corners=False).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(F.upsample2d(x, size, "bilinear").data, want, rtol=1e-10, atol=1e-12)
+
+
+def test_layer_norm_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x, gamma, beta = rand(4, 5, 6), rand(5, 6, seed=1), rand(5, 6, seed=2)
+    want = torch.nn.functional.layer_norm(torch.tensor(x), (5, 6), torch.tensor(gamma), torch.tensor(beta),
+                                          eps=1e-3).numpy()
+    np.testing.assert_allclose(F.layer_norm(x, gamma, beta, (1, 2), 1e-3).data, want, rtol=1e-10,
+                               atol=1e-12)
