@@ -254,7 +254,8 @@ def test_input_errors_name_the_layer_and_shape():
     with pytest.raises(ValueError, match="Conv2DTranspose.*output_padding"):
         Conv2DTranspose(2, 3, strides=1, output_padding=1)
     with pytest.raises(ValueError, match=r"Conv2DTranspose 'ct'.*\(None, 1, 1, 1\) gives an empty output"):
-        Sequential([Conv2DTranspose(2, 2, padding="same", output_padding=0, name="ct", input_shape=(1, 1, 1))])
+        Sequential([Conv2DTranspose(2, 2, padding="same", output_padding=0, name="ct",
+                                    input_shape=(1, 1, 1))])
     with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
         SeparableConv2D(2, 3, padding="full")
 
