@@ -354,16 +354,19 @@ def _creation_dtype(op, dtype):
     return np.dtype(np.float32) if dtype is None else as_array(0, dtype, op).dtype
 
 
+def _full(op, fill, size, dtype, requires_grad):
+    dtype = _creation_dtype(op, dtype)
+    return Tensor(np.full(_size(op, size), fill, dtype), requires_grad, dtype)
+
+
 def zeros(*size, dtype=None, requires_grad=False):
     """A Tensor of zeros; `zeros(2, 3)` or `zeros((2, 3))`."""
-    dtype = _creation_dtype("zeros", dtype)
-    return Tensor(np.zeros(_size("zeros", size), dtype), requires_grad, dtype)
+    return _full("zeros", 0, size, dtype, requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
     """A Tensor of ones; `ones(2, 3)` or `ones((2, 3))`."""
-    dtype = _creation_dtype("ones", dtype)
-    return Tensor(np.ones(_size("ones", size), dtype), requires_grad, dtype)
+    return _full("ones", 1, size, dtype, requires_grad)
 
 
 def _random(op, draw, size, dtype, requires_grad):
