@@ -299,3 +299,14 @@ def test_depthwise_conv2d_matches_pytorch_groups():
     want = torch.nn.functional.conv2d(torch.tensor(x).permute(0, 3, 1, 2), weight, stride=(2, 1),
                                       groups=3).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_flops_count_two_per_multiply_add():
+    # by hand for (None, 5, 4, 3) inputs and 3x2 kernels
+    assert Conv2DTranspose(7, (3, 2), strides=2).flops((None, 5, 4, 3)) == 2 * 5 * 4 * 3 * 2 * 3 * 7
+    # 'same', stride 1: 5 x 4 outputs, 3 * 2 channels, a 3x2 window each
+    assert DepthwiseConv2D((3, 2), padding="same", depth_multiplier=2).flops((None, 5, 4, 3)) == \
+        2 * 5 * 4 * 6 * 3 * 2
+    # valid: 3 x 3 outputs; depthwise 3*2 taps per channel of 6, then 6 -> 7 pointwise
+    assert SeparableConv2D(7, (3, 2), depth_multiplier=2).flops((None, 5, 4, 3)) == \
+        2 * 3 * 3 * 6 * (3 * 2 + 7)

@@ -104,6 +104,11 @@ class Conv2DTranspose(_Conv2DBase):
                              f"output_padding {self.output_padding})")
         return (n, oh, ow, self.filters)
 
+    def flops(self, input_shape):
+        """2 per multiply-add, per sample: every input pixel meets the whole kernel."""
+        _, h, w, c = input_shape
+        return 2 * h * w * self.kernel_size[0] * self.kernel_size[1] * c * self.filters
+
     def call_linear(self, inputs, training=False):
         return F.conv2d_transpose(inputs, self.kernel, self.bias, self.strides, self.padding,
                                   self.output_padding, self.dilation_rate)
@@ -141,6 +146,10 @@ class DepthwiseConv2D(_Conv2DBase):
     def compute_output_shape(self, input_shape):
         channels = None if input_shape[-1] is None else input_shape[-1] * self.depth_multiplier
         return self._window_output_shape(input_shape, channels)
+
+    def flops(self, input_shape):
+        _, oh, ow, channels_out = self.compute_output_shape(input_shape)
+        return 2 * oh * ow * self.kernel_size[0] * self.kernel_size[1] * channels_out
 
     def call_linear(self, inputs, training=False, fused_activation=None):
         return F.depthwise_conv2d(inputs, self.kernel, self.bias, self.strides, self.padding,
@@ -186,6 +195,12 @@ class SeparableConv2D(_Conv2DBase):
 
     def compute_output_shape(self, input_shape):
         return self._window_output_shape(input_shape, self.filters)
+
+    def flops(self, input_shape):
+        """The depthwise part, then the 1x1 convolution, 2 per multiply-add, per sample."""
+        _, oh, ow, _ = self.compute_output_shape(input_shape)
+        middle = input_shape[-1] * self.depth_multiplier
+        return 2 * oh * ow * middle * (self.kernel_size[0] * self.kernel_size[1] + self.filters)
 
     def call_linear(self, inputs, training=False, fused_activation=None):
         depthwise = F.depthwise_conv2d(inputs, self.depthwise_kernel, None, self.strides, self.padding,
