@@ -95,6 +95,17 @@ def test_softmax_layer_over_axes(axis):
         Softmax(axis=3)(x)
 
 
+def test_softmax_mask_as_keras():
+    """keras/src/layers/activations/softmax.py: inputs += (1 - mask) * -1e9 before the softmax."""
+    x = np.array([[1.0, 2.0, 3.0, 4.0]])
+    mask = np.array([[True, False, True, False]])
+    y = Softmax()(x, mask=mask).data
+    e = np.exp([1.0, 3.0])
+    np.testing.assert_allclose(y, [[e[0] / e.sum(), 0.0, e[1] / e.sum(), 0.0]], rtol=1e-6, atol=1e-12)
+    with pytest.raises(ValueError, match=r"mask shape \(1, 3\) differs from the input shape \(1, 4\)"):
+        Softmax()(x, mask=np.ones((1, 3), bool))
+
+
 # --- LayerNormalization (keras/src/layers/normalization/layer_normalization.py) ------------------------
 def keras_layer_norm(x, gamma, beta, axes, epsilon):
     mean = x.mean(axis=axes, keepdims=True)

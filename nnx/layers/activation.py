@@ -136,7 +136,15 @@ class Softmax(Layer):
             raise ValueError(f"{self._who()}: axis {self.axis} out of range for input shape "
                              f"{format_shape(shape)}")
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
+        """`mask` (True = keep), of the inputs' shape: masked entries get -1e9 added first (Keras),
+        so they receive (almost) no probability."""
+        if mask is not None:
+            mask = np.asarray(getattr(mask, "data", mask))
+            if mask.shape != inputs.shape:
+                raise ValueError(f"{self._who()}: mask shape {mask.shape} differs from the input shape "
+                                 f"{inputs.shape}")
+            inputs = inputs + (1.0 - mask.astype(inputs.dtype)) * inputs.dtype.type(-1e9)
         return F.softmax(inputs, self.axis)
 
     def get_config(self):
