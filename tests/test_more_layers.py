@@ -62,6 +62,17 @@ def test_leaky_relu_default_slope_is_keras3s_0_3():
         LeakyReLU(negative_slope=-1)
 
 
+def test_leaky_relu_and_elu_ops_keep_dtype_and_take_a_tensor_slope():
+    x = away_from_kinks(rand(3, 4)).astype(np.float32)
+    for y, want in ((F.leaky_relu(x, 0.3), np.where(x >= 0, x, 0.3 * x)),
+                    (F.elu(x, 0.5), np.where(x > 0, x, 0.5 * np.expm1(x)))):
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y.data, want, rtol=1e-6)
+    nnx.gradcheck(F.leaky_relu, [nnx.Tensor(away_from_kinks(rand(3, 4)), requires_grad=True),
+                                 nnx.Tensor(rand(4, seed=1), requires_grad=True)])
+    nnx.gradcheck(lambda t: F.elu(t, 1.7), [nnx.Tensor(away_from_kinks(rand(3, 4)), requires_grad=True)])
+
+
 def test_elu_matches_formula():
     x = away_from_kinks(rand(3, 5))
     layer = ELU(alpha=0.7, dtype="float64")

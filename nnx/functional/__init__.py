@@ -7,7 +7,9 @@ from nnx.functional.math import (  # noqa: F401
     abs, add, astype, clip, clone, concatenate, divide, exp, index, log, matmul, max, mean, min, multiply,
     negative, power, reshape, sqrt, square, stack, subtract, sum, transpose,
 )
-from nnx.functional.activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from nnx.functional.activations import (  # noqa: F401
+    elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
+)
 from nnx.functional.linear import dense  # noqa: F401
 from nnx.functional.convolution import (  # noqa: F401
     avg_pool2d, conv2d, conv2d_transpose, depthwise_conv2d, max_pool2d,
