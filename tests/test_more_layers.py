@@ -306,13 +306,15 @@ def test_lambda_runs_a_function_infers_shapes_and_refuses_to_save(tmp_path):
     assert layer.compute_output_shape((None, 6)) == (None, 3)
     layer_gradcheck(layer, x)
     assert Lambda(lambda t: t, output_shape=(7,)).compute_output_shape((None, 2)) == (None, 7)
+    steps = Lambda(lambda t: t[:, :, :2] * 2.0)
+    assert steps.compute_output_shape((None, None, 8)) == (None, None, 2)   # unknown steps stay unknown
     model = Sequential([Dense(6, input_shape=(4,)), Lambda(F.tanh)])
     assert model.predict(np.zeros((1, 4), np.float32), verbose=0).shape == (1, 6)
     path = tmp_path / "m.nnx"
     with pytest.raises(ValueError, match="Lambda 'lambda.*no pickle"):
         model.save(path)
     assert not path.exists()
-    with pytest.raises(ValueError, match="Lambda 'bad'.*could not infer the output shape"):
+    with pytest.raises(ValueError, match=r"Lambda 'bad'.*could not infer the output shape.*\(2, 6\)"):
         Sequential([Dense(6, input_shape=(4,)), Lambda(lambda t: t.reshape(5, 5), name="bad")])
 
 

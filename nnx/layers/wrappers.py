@@ -58,9 +58,10 @@ class Lambda(Layer):
     """Wraps `function(inputs, **arguments)`, any composition of differentiable nnx ops, as a layer.
 
     `output_shape` (per sample, or a callable of the full input shape) is inferred when omitted, by
-    running the function once on zeros. A Lambda holds code, which nnx never serialises (no pickle,
-    no marshal): saving a model that contains one raises a ValueError; write a Layer subclass with
-    `call` instead when the model must be saved."""
+    running the function on zeros (twice, to tell which output sizes follow the unknown input ones).
+    A Lambda holds code, which nnx never serialises (no pickle, no marshal): saving a model that
+    contains one raises a ValueError; write a Layer subclass with `call` instead when the model must
+    be saved."""
     supports_masking = True
 
     def __init__(self, function, output_shape=None, arguments=None, **kwargs):
@@ -83,15 +84,22 @@ class Lambda(Layer):
             return tuple(self.output_shape(tuple(input_shape)))
         if self.output_shape is not None:
             return (input_shape[0],) + self.output_shape
-        probe = np.zeros(tuple(1 if d is None else d for d in input_shape), self.dtype)
-        try:
-            with no_grad():
-                out = self.call(Tensor(probe))
-        except Exception as e:
-            raise ValueError(f"{self._who()}: could not infer the output shape by calling the function "
-                             f"on zeros of shape {format_shape(input_shape)} ({type(e).__name__}: {e}); "
-                             f"pass output_shape=") from e
-        return (input_shape[0],) + tuple(out.shape[1:])
+        # two probes, unknown sizes 2 then 3: an output size that changes with them is unknown (None)
+        shapes = []
+        for fill in (2, 3):
+            probe = np.zeros(tuple(fill if d is None else d for d in input_shape), self.dtype)
+            try:
+                with no_grad():
+                    shapes.append(self.call(Tensor(probe)).shape)
+            except Exception as e:
+                raise ValueError(f"{self._who()}: could not infer the output shape by calling the "
+                                 f"function on zeros of shape {probe.shape} ({type(e).__name__}: {e}); "
+                                 f"pass output_shape=") from e
+        if len(shapes[0]) != len(shapes[1]):
+            raise ValueError(f"{self._who()}: the output rank depends on the input's unknown sizes "
+                             f"{format_shape(input_shape)}; pass output_shape=")
+        sizes = zip(shapes[0][1:], shapes[1][1:])
+        return (input_shape[0],) + tuple(a if a == b else None for a, b in sizes)
 
     def get_config(self):
         raise ValueError(f"{self._who()}: a Lambda layer holds Python code ({self.function!r}), which "
