@@ -261,6 +261,22 @@ class Clip(Function):
         return g * inside, None, None
 
 
+class Clone(Function):
+    """A copy in fresh memory; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(x):
+    return Clone.apply(_t(x, "clone"))
+
+
 def exp(x):
     return Exp.apply(_t(x, "exp"))
 
@@ -379,6 +395,18 @@ class Extremum(Function):
         g_kept = np.reshape(g, winner.shape[:-1])[..., None]
         np.put_along_axis(g_rows, winner, g_kept, axis=-1)
         return np.transpose(g_rows.reshape(moved.shape), np.argsort(order)), None, None, None
+
+
+def arg_extremum(x, axis, keepdims, pick, op):
+    """np.argmax / np.argmin (`pick`) of array x over one axis (None: the flattened array), int64;
+    the first extremum wins on ties. No gradient: indices are not differentiable."""
+    if x.size == 0:
+        raise ValueError(f"{op}: empty tensor of shape {x.shape}")
+    if axis is not None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+        axis = _axes(axis, x.ndim, op)[0]
+    return np.asarray(pick(x, axis=axis, keepdims=bool(keepdims)), dtype=np.int64)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001

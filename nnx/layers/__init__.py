@@ -6,3 +6,10 @@ from nnx.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, Global
                                 MaxPooling2D)
 from nnx.layers.normalization import BatchNormalization
 from nnx.layers.sequences import *  # noqa: F401,F403  (Embedding, recurrent and 1-D layers)
+from nnx.layers.normalization import LayerNormalization
+from nnx.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from nnx.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D, ZeroPadding2D
+from nnx.layers.masking import Masking
+from nnx.layers.wrappers import Lambda, TimeDistributed
+from nnx.layers.noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from nnx.layers.conv_variants import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
