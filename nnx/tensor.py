@@ -226,7 +226,7 @@ class Tensor:
         return self._in_place(np.true_divide, other, "/=")
 
     def _in_place(self, ufunc, other, symbol):
-        if _autograd._grad_enabled:
+        if _autograd.is_grad_enabled():
             if self.requires_grad and self._node is None:
                 raise RuntimeError(
                     f"Tensor {symbol}: a leaf Tensor that requires grad cannot be changed in place "
