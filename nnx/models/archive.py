@@ -43,7 +43,7 @@ TEMP_SUFFIX = ".nnx-tmp"
 MAX_MEMBER_BYTES = 2**32    # 4 GiB: the largest single array a model file may hold by default
 MAX_MEMBERS = 2**16
 MAX_JSON_DEPTH = 64
-CHUNK_BYTES = 2**20
+CHUNK_BYTES = 2**16     # small: zipfile holds a few chunk-sized buffers at once
 _MEMBER_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\.npy")
 _NPY_MAGIC = b"\x93NUMPY"
 # Everything zipfile and zlib raise on malformed input (zipfile has no single error type).
