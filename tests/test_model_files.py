@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
-import zipfile
+import warnings
 import zlib
 
 import numpy as np
@@ -338,3 +338,24 @@ def test_kill_9_during_save_leaves_no_orphan_after_the_next_save(tmp_path):
           f"{len(temp_files(tmp_path))} after it")
     assert temp_files(tmp_path) == []
     assert orphans_before_cleanup > 0                # the kills did land inside saves
+
+
+def test_optimizer_state_larger_than_any_weight_is_refused_before_reading(good, tmp_path):
+    members = replace(good[1], "optimizer_00001.npy", npy_with_header(weight_header((2**28,), "<f8")))
+    path = tmp_path / "state.nnx"
+    path.write_bytes(edit_header(members, lambda h: h["optimizer_state"][1].update(shape=[2**28],
+                                                                                   dtype="float64")))
+    with pytest.raises(ModelFileError, match=r"optimizer state 1 declares shape \(268435456,\), larger"):
+        load_model(path)
+
+
+def test_npy_header_that_warns_is_refused_not_warned_about(good, tmp_path):
+    # ast.literal_eval warns on an invalid escape; under -W error that warning would escape as itself
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), 'x': '\\d', }"
+    path = tmp_path / "warns.nnx"
+    path.write_bytes(zip_members(replace(good[1], "weight_00000.npy", npy_with_header(header, bytes(24)))))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ModelFileError, match="'weight_00000.npy' is not a valid .npy array"):
+            load_model(path)
+    assert caught == []

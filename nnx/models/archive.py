@@ -27,6 +27,8 @@ import math
 import os
 import re
 import tempfile
+import tokenize
+import warnings
 import zipfile
 import zlib
 
@@ -49,6 +51,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 # Everything zipfile and zlib raise on malformed input (zipfile has no single error type).
 _CONTAINER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
                      NotImplementedError, RuntimeError, OverflowError, IndexError, KeyError)
+# Everything numpy's .npy header parser (tokenize + ast.literal_eval, never eval) raises on bad headers.
+_NPY_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError,
+                      EOFError, KeyError, IndexError, AttributeError, tokenize.TokenError, Warning)
 
 
 class ModelFileError(ValueError):
@@ -229,18 +234,23 @@ class ArchiveReader:
     def _npy_header(self, name, member):
         """(shape, dtype, fortran_order, data offset) of a .npy member, read without eval or pickle."""
         try:
-            version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")   # e.g. an invalid escape in the header: refused too
+                return self._parse_npy_header(name, member)
         except ModelFileError:
             raise
-        except (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError,
-                UnicodeDecodeError, EOFError) as e:
+        except _NPY_HEADER_ERRORS as e:
             _refuse(f"member {name!r} is not a valid .npy array: {type(e).__name__}: {e}")
+
+    @staticmethod
+    def _parse_npy_header(name, member):
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
             _refuse(f"member {name!r} declares dtype {dtype}; only plain numeric dtypes are read")
         if not all(isinstance(d, int) and d >= 0 for d in shape):
@@ -273,7 +283,7 @@ class ArchiveReader:
 
 
 # --- JSON ------------------------------------------------------------------------------------------------
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')   # a string, or a bracket
 
 
 def _finite_float(text):
@@ -292,7 +302,8 @@ def parse_json(text, what):
     skips strings exactly as JSON does), NaN/Infinity and overflowing numbers; ModelFileError naming
     `what` for anything wrong."""
     depth = 0
-    for token in _JSON_TOKENS.finditer(text):
+    brackets = text.count("[") + text.count("{")
+    for token in _JSON_TOKENS.finditer(text) if brackets > MAX_JSON_DEPTH else ():
         bracket = token.group()
         if bracket in "[{":
             depth += 1

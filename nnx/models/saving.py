@@ -31,6 +31,7 @@ problem. Saving is atomic (see nnx.models.archive): a crash never leaves a half-
 `path`, and a later save to the same path removes the temporary files a killed save left behind.
 """
 import json
+import math
 import os
 
 import numpy as np
@@ -150,7 +151,7 @@ def _array_spec(label, spec, dtypes):
     """The (shape, dtype name) a header entry declares, checked."""
     _expect(isinstance(spec, dict) and isinstance(spec.get("shape"), list) and
             all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**62 for d in spec["shape"])
-            and spec.get("dtype") in dtypes,
+            and isinstance(spec.get("dtype"), str) and spec["dtype"] in dtypes,
             f"bad header entry for {label}: {str(spec)[:200]} (expected shape: a list of sizes, "
             f"dtype: one of {sorted(dtypes)})")
     return tuple(spec["shape"]), spec["dtype"]
@@ -169,11 +170,16 @@ def load_model(path, compile=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_model: no such file {path!r}")
+    return _load_from(path, compile, f"load_model({path!r})")
+
+
+def _load_from(source, compile, who):
+    """load_model on `source`, a path or a binary file object; `who` prefixes error messages."""
     try:
-        with ArchiveReader(path) as archive:
+        with ArchiveReader(source) as archive:
             return _load(archive, compile)
     except ModelFileError as e:
-        raise ModelFileError(f"load_model({path!r}): {e}") from None
+        raise ModelFileError(f"{who}: {e}") from None
 
 
 def _load(archive, compile):
@@ -237,9 +243,12 @@ def _compile(model, spec, state_specs, archive):
     except _CONFIG_ERRORS as e:
         raise ModelFileError(f"cannot restore the compile settings: {e}") from e
     state = {}
+    largest = max([w.data.size for w in model.weights] + [1])
     for i, entry in enumerate(state_specs):
         shape, dtype = _array_spec(f"optimizer state {i}", entry, STATE_DTYPES)
         _expect(isinstance(entry.get("key"), str), "malformed optimizer state key")
+        _expect(math.prod(shape) <= largest,   # a slot mirrors a weight, so it is never larger
+                f"optimizer state {i} declares shape {shape}, larger than any weight of the model")
         state[entry["key"]] = archive.read(f"optimizer_{i:05d}", shape, {dtype})
     if state:
         try:   # slots are matched to the weights by index, in model.trainable_weights order
