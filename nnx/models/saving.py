@@ -101,9 +101,10 @@ MAX_HEADER_BYTES = 2**24     # the JSON header of a model with thousands of laye
 MAX_CONFIG_INT = 2**24       # no size in an architecture (units, filters, input axes, ...) is larger
 FLOAT_DTYPES = frozenset({"float16", "float32", "float64"})
 STATE_DTYPES = FLOAT_DTYPES | {"int32", "int64"}
-# What a layer or optimizer constructor may raise on values it refuses (a hostile file's values included).
+# What a layer or optimizer constructor may raise on values it refuses (a hostile file's values included;
+# SyntaxError: numpy.dtype parses a string such as 'f4,(' with ast.literal_eval).
 _CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError,
-                  ZeroDivisionError, MemoryError)
+                  ZeroDivisionError, MemoryError, SyntaxError)
 
 
 def _expect(condition, message):
@@ -196,7 +197,8 @@ def _load(archive, compile):
             f"unsupported format version {str(header.get('version'))[:40]} (this nnx reads {VERSION})")
     for key, kind in (("model", dict), ("weights", list), ("optimizer_state", list)):
         _expect(isinstance(header.get(key), kind), f"header field {key!r} missing or malformed")
-    weight_specs = [_array_spec(f"weight {i}", spec, FLOAT_DTYPES) for i, spec in enumerate(header["weights"])]
+    weight_specs = [_array_spec(f"weight {i}", spec, FLOAT_DTYPES)
+                    for i, spec in enumerate(header["weights"])]
     state_specs = header["optimizer_state"]
     expected = ({"header"} | {f"weight_{i:05d}" for i in range(len(weight_specs))} |
                 {f"optimizer_{i:05d}" for i in range(len(state_specs))})
