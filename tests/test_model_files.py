@@ -369,3 +369,17 @@ def test_npy_header_that_warns_is_refused_even_with_warnings_as_errors(good, tmp
             warnings.simplefilter(action)
             with pytest.raises(ModelFileError, match="'weight_00000.npy' is not a valid .npy array"):
                 load_model(path)
+
+
+def test_python2_npy_header_with_warnings_as_errors_is_a_model_file_error(good, tmp_path):
+    # numpy warns (UserWarning) while it repairs a Python 2 header; an error filter turns that into a raise
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3L, 2L), }"
+    path = tmp_path / "py2.nnx"
+    kernel = np.arange(6, dtype=np.float32)
+    path.write_bytes(zip_members(replace(good[1], "weight_00000.npy", npy_with_header(header, kernel.tobytes()))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelFileError, match="'weight_00000.npy' is not a valid .npy array: UserWarning"):
+            load_model(path)
+    with pytest.warns(UserWarning, match="Python 2"):
+        np.testing.assert_array_equal(load_model(path).get_weights()[0], kernel.reshape(3, 2))

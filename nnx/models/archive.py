@@ -52,7 +52,8 @@ _CONTAINER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFEr
                      NotImplementedError, RuntimeError, OverflowError, IndexError, KeyError)
 # Everything numpy's .npy header parser (tokenize + ast.literal_eval, never eval) raises on bad headers.
 _NPY_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError,
-                      EOFError, KeyError, IndexError, AttributeError, tokenize.TokenError)
+                      EOFError, KeyError, IndexError, AttributeError, tokenize.TokenError,
+                      Warning)   # raised, not shown, when a program turns warnings into errors
 
 
 class ModelFileError(ValueError):
