@@ -298,7 +298,7 @@ def temp_files(directory):
 
 
 def test_a_live_saves_temp_file_survives_cleanup_and_a_stale_one_does_not(tmp_path):
-    import fcntl
+    fcntl = pytest.importorskip("fcntl")
     path = tmp_path / "m.nnx"
     stale = tmp_path / ".m.nnx.abc123.nnx-tmp"
     stale.write_bytes(b"left by a killed save")
