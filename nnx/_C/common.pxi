@@ -74,8 +74,8 @@ def as_kernel_input(a, dtype):
     return _contiguous(a, np.dtype(dtype))
 
 
-# The largest element count a kernel accepts for any array: 2**62 / 8 keeps every byte offset of a
-# float64 array, and every product of two of its sizes, inside the signed 64-bit range C computes in.
+# The largest element count a kernel accepts for any array: 2**59 keeps every byte offset of a float64
+# array (8 * 2**59 = 2**62), and so every product of some of its sizes, inside C's signed 64-bit range.
 _MAX_ELEMENTS = 2**59
 
 
