@@ -1,5 +1,6 @@
 """save / load_model: bit-exact round trips, continued training, atomic writes, and files crafted to
-attack the loader (pickles, foreign class names, wrong shapes) refused without executing anything."""
+attack the loader (pickles, foreign class names, wrong shapes) refused with ModelFileError without
+executing anything (tests/test_model_files.py holds the full corpus of crafted files)."""
 import io
 import json
 import os
@@ -11,7 +12,7 @@ import pytest
 
 import nnx
 from nnx.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
-from nnx.models import Sequential, load_model
+from nnx.models import ModelFileError, Sequential, load_model
 
 
 def small_cnn(seed=0):
@@ -127,19 +128,19 @@ def test_pickled_payloads_are_refused_without_running(tmp_path):
     # 1. a raw pickle instead of an archive
     raw = tmp_path / "raw.nnx"
     raw.write_bytes(pickle.dumps(Exploit()))
-    with pytest.raises(ValueError, match="load_model"):
+    with pytest.raises(ModelFileError, match="load_model"):
         load_model(raw)
     # 2. an object array (a pickle) inside an otherwise valid archive
     header, arrays = valid_parts(tmp_path)
     with open(tmp_path / "obj.nnx", "wb") as f:
         np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8),
                  weight_00000=np.array([Exploit()], dtype=object), weight_00001=arrays["weight_00001"])
-    with pytest.raises(ValueError, match="load_model"):
+    with pytest.raises(ModelFileError, match="load_model"):
         load_model(tmp_path / "obj.nnx")
     # 3. the header itself as a pickled object
     with open(tmp_path / "hdr.nnx", "wb") as f:
         np.savez(f, header=np.array([Exploit()], dtype=object), **arrays)
-    with pytest.raises(ValueError, match="load_model"):
+    with pytest.raises(ModelFileError, match="load_model"):
         load_model(tmp_path / "hdr.nnx")
     assert not marker.exists()
 
@@ -167,7 +168,7 @@ def test_crafted_files_are_refused(tmp_path, mutate, message):
     mutate(header, arrays)
     path = tmp_path / "bad.nnx"
     write_archive(path, header, arrays)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ModelFileError, match=message):
         load_model(path)
 
 
@@ -175,12 +176,12 @@ def test_garbage_files_are_refused(tmp_path):
     for content in (b"", b"not a zip at all", b"PK\x03\x04broken"):
         path = tmp_path / "garbage.nnx"
         path.write_bytes(content)
-        with pytest.raises(ValueError, match="load_model"):
+        with pytest.raises(ModelFileError, match="load_model"):
             load_model(path)
     header, arrays = valid_parts(tmp_path)
     with open(tmp_path / "json.nnx", "wb") as f:
         np.savez(f, header=np.frombuffer(b"{not json", np.uint8), **arrays)
-    with pytest.raises(ValueError, match="JSON"):
+    with pytest.raises(ModelFileError, match="JSON"):
         load_model(tmp_path / "json.nnx")
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.nnx")

@@ -92,8 +92,33 @@ cdef object _compute_dtype(str kernel, arrays):
 
 
 cdef object _contiguous(object a, object dtype):
-    """A C-contiguous, aligned copy of `a` in `dtype` when `a` is not already one."""
-    return np.ascontiguousarray(a, dtype=dtype)
+    """A C-contiguous, aligned copy of `a` in `dtype` when `a` is not already one.
+
+    The C kernels read elements through T pointers, which needs the element type's alignment; an array
+    built on a byte offset of a buffer is contiguous but misaligned, and ascontiguousarray keeps it."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    return out if out.flags.aligned else out.copy()   # copy() allocates with NumPy's aligned allocator
+
+
+def as_kernel_input(a, dtype):
+    """The array a kernel reads for input `a` (a view of it, or an aligned contiguous copy in `dtype`);
+    exposed so that tests and learners can see when the bindings copy."""
+    return _contiguous(a, np.dtype(dtype))
+
+
+# The largest element count a kernel accepts for any array: 2**59 keeps every byte offset of a float64
+# array (8 * 2**59 = 2**62), and so every product of some of its sizes, inside C's signed 64-bit range.
+_MAX_ELEMENTS = 2**59
+
+
+cdef void _check_elements(str kernel, str what, tuple shape) except *:
+    """ValueError naming the kernel when an array of `shape` would be too large to index in C."""
+    count = 1
+    for s in shape:
+        count *= s
+    if count > _MAX_ELEMENTS:
+        raise ValueError(f"{kernel}: {what} {shape} has {count} elements, more than the {_MAX_ELEMENTS} "
+                         f"a kernel accepts")
 
 
 cdef tuple _pair(str kernel, str what, object value, int minimum):
@@ -129,4 +154,5 @@ cdef tuple _shape(str kernel, str what, object value, int rank):
         raise TypeError(f"{kernel}: {what} must be a tuple of {rank} ints, got {value!r}") from None
     if len(shape) != rank or min(shape) < 1:
         raise ValueError(f"{kernel}: {what} must be {rank} positive ints, got {value!r}")
+    _check_elements(kernel, what, shape)
     return shape

@@ -210,7 +210,13 @@ class Layer:
             self.build((None,) + x.shape[1:])
         if x.dtype != self.dtype and x.dtype.kind == "f":
             x = x.astype(self.dtype)
-        return self.call(x, training=training, **kwargs)
+        try:
+            return self.call(x, training=training, **kwargs)
+        except (ValueError, TypeError) as e:   # name the layer as well as the op that refused
+            who = self._who()
+            if type(e) not in (ValueError, TypeError) or len(e.args) != 1 or who in str(e):
+                raise
+            raise type(e)(f"{who}: {e}").with_traceback(e.__traceback__) from None
 
     # --- configuration ----------------------------------------------------------------------------
     def get_config(self):

@@ -1,8 +1,9 @@
 """`model.save(path)` / `load_model(path)`: a model file that loading can never turn into code.
 
 File format (version 1; suggested extension `.nnx`, any path works). The file is an uncompressed ZIP
-archive of `.npy` members, exactly what `numpy.savez` writes, read back with `allow_pickle=False`, so
-no member can hold a pickle (object arrays are refused by NumPy before any byte is unpickled):
+archive of `.npy` members, what `numpy.savez` writes (`numpy.load` reads it), read back by
+nnx.models.archive, which parses .npy headers without eval and never unpickles (object dtypes are
+refused before any data is read):
 
     header.npy          uint8 array: the UTF-8 JSON header below
     weight_00000.npy    model weights, in `model.weights` order (Keras order and layout)
@@ -20,21 +21,23 @@ The JSON header:
                          "metrics": ["accuracy"]},
      "optimizer_state": [{"key": "iterations", "shape": [], "dtype": "int64"}, ...]}
 
-Loading validates everything before building anything it cannot trust: the member names, the header's
-structure, every class name (looked up in `Layer.registry` / `nnx.optimizers`; anything else, like
-'os.system', is refused), every config (JSON values only, passed as keyword arguments; bad ones raise
-ValueError), and every array's shape and dtype against the rebuilt model. Problems raise ValueError
-naming the file. Saving is atomic: a temporary file in the same directory, fsync, then os.replace, so a
-crash never leaves a half-written model under `path`.
+Loading validates everything before building anything it cannot trust: the container and every
+member (nnx.models.archive: names, sizes, .npy headers, bounded reads), the header's structure and JSON
+nesting, every class name (looked up in `Layer.registry` / `nnx.optimizers`; anything else, like
+'os.system', is refused), every config (JSON values only, no size beyond MAX_CONFIG_INT, passed as
+keyword arguments), and every array's declared shape and dtype against the rebuilt model before its
+data is read. Every problem raises `ModelFileError` (a ValueError) naming the file, the member and the
+problem. Saving is atomic (see nnx.models.archive): a crash never leaves a half-written model under
+`path`, and a later save to the same path removes the temporary files a killed save left behind.
 """
 import json
+import math
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 
 from nnx.layers.base import Layer
+from nnx.models.archive import ArchiveReader, ModelFileError, parse_json, write_archive
 from nnx.models.training import BaseModel
 
 FORMAT, VERSION = "nnx-model", 1
@@ -90,40 +93,36 @@ def save_model(model, path):
     arrays = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
     arrays.update({f"weight_{i:05d}": w.data for i, w in enumerate(weights)})
     arrays.update({f"optimizer_{i:05d}": np.asarray(v) for i, v in enumerate(state.values())})
-    for key, value in arrays.items():
-        if value.dtype.hasobject:
-            raise ValueError(f"save: array {key} has dtype object, which the format does not allow")
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:   # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    write_archive(path, arrays)
 
 
 # --- loading -------------------------------------------------------------------------------------------
-class _Refused(ValueError):
-    pass
+MAX_HEADER_BYTES = 2**24     # the JSON header of a model with thousands of layers is well under 1 MiB
+MAX_CONFIG_INT = 2**24       # no size in an architecture (units, filters, input axes, ...) is larger
+FLOAT_DTYPES = frozenset({"float16", "float32", "float64"})
+STATE_DTYPES = FLOAT_DTYPES | {"int32", "int64"}
+# What a layer or optimizer constructor may raise on values it refuses (a hostile file's values included;
+# SyntaxError: numpy.dtype parses a string such as 'f4,(' with ast.literal_eval).
+_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError,
+                  ZeroDivisionError, MemoryError, SyntaxError)
 
 
 def _expect(condition, message):
     if not condition:
-        raise _Refused(message)
+        raise ModelFileError(message)
+
+
+def _check_config_sizes(value, where="model"):
+    """Refuse any int beyond MAX_CONFIG_INT in an architecture before it can size an allocation."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_config_sizes(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_config_sizes(item, f"{where}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        _expect(abs(value) <= MAX_CONFIG_INT,
+                f"the architecture's {where} = {value} is beyond any plausible size (limit {MAX_CONFIG_INT})")
 
 
 def _layer_from_config(entry, base=Layer):
@@ -139,89 +138,92 @@ def _layer_from_config(entry, base=Layer):
         config = dict(config)
         try:
             return cls.from_config(config, layer_from_config=_layer_from_config)
-        except _Refused:
+        except ModelFileError:
             raise
-        except (TypeError, ValueError, KeyError) as e:
-            raise _Refused(f"cannot rebuild {name} from its config: {e}") from e
+        except _CONFIG_ERRORS as e:
+            raise ModelFileError(f"cannot rebuild {name} from its config: {e}") from e
     try:
         return cls.from_config(config)
-    except (TypeError, ValueError, KeyError) as e:
-        raise _Refused(f"cannot rebuild layer {name} from config {str(config)[:300]}: {e}") from e
+    except _CONFIG_ERRORS as e:
+        raise ModelFileError(f"cannot rebuild layer {name} from config {str(config)[:300]}: {e}") from e
 
 
-def _read_arrays(path):
-    """All members of the archive as arrays; refuses pickles, non-.npy members and non-archives."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            _expect(isinstance(archive, np.lib.npyio.NpzFile), "not an nnx model archive")
-            names = archive.files
-            return {name: archive[name] for name in names}
-    except _Refused:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise _Refused(f"not a readable nnx model archive ({type(e).__name__}: {e})") from e
-
-
-def _check_array(label, array, spec):
+def _array_spec(label, spec, dtypes):
+    """The (shape, dtype name) a header entry declares, checked."""
     _expect(isinstance(spec, dict) and isinstance(spec.get("shape"), list) and
-            isinstance(spec.get("dtype"), str), f"bad header entry for {label}")
-    _expect(list(array.shape) == spec["shape"] and array.dtype.name == spec["dtype"],
-            f"{label}: array of shape {array.shape} and dtype {array.dtype} does not match the header "
-            f"({spec['shape']}, {spec['dtype']})")
+            all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**62 for d in spec["shape"])
+            and isinstance(spec.get("dtype"), str) and spec["dtype"] in dtypes,
+            f"bad header entry for {label}: {str(spec)[:200]} (expected shape: a list of sizes, "
+            f"dtype: one of {sorted(dtypes)})")
+    return tuple(spec["shape"]), spec["dtype"]
+
+
+def _header_shape(shape):
+    _expect(len(shape) == 1 and shape[0] <= MAX_HEADER_BYTES,
+            f"member 'header.npy' must be a 1-D byte array of at most {MAX_HEADER_BYTES} bytes, "
+            f"declares shape {shape}")
 
 
 def load_model(path, compile=True):
     """Rebuild a model saved by `model.save(path)`, compiled (unless compile=False), with its weights
-    and optimizer state. Raises ValueError for anything it cannot validate."""
-    try:
-        return _load(os.fspath(path), compile)
-    except _Refused as e:
-        raise ValueError(f"load_model({os.fspath(path)!r}): {e}") from None
-
-
-def _load(path, compile):
+    and optimizer state. Raises ModelFileError (a ValueError) naming the file, the member and the
+    problem for anything it cannot validate; FileNotFoundError / OSError when the file cannot be read."""
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_model: no such file {path!r}")
-    arrays = _read_arrays(path)
-    _expect("header" in arrays and arrays["header"].dtype == np.uint8 and arrays["header"].ndim == 1,
-            "missing or malformed header")
+    return _load_from(path, compile, f"load_model({path!r})")
+
+
+def _load_from(source, compile, who):
+    """load_model on `source`, a path or a binary file object; `who` prefixes error messages."""
     try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _Refused(f"the header is not valid JSON: {e}") from e
+        with ArchiveReader(source) as archive:
+            return _load(archive, compile)
+    except ModelFileError as e:
+        raise ModelFileError(f"{who}: {e}") from None
+
+
+def _load(archive, compile):
+    _expect("header" in archive.keys, "member 'header.npy' is missing: not an nnx model file")
+    raw = archive.read("header", _header_shape, {"uint8"})
+    try:
+        text = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"member 'header.npy' is not UTF-8 text: {e}") from None
+    header = parse_json(text, "member 'header.npy'")
     _expect(isinstance(header, dict) and header.get("format") == FORMAT,
             "not an nnx model file (header format field)")
     _expect(header.get("version") == VERSION,
-            f"unsupported format version {header.get('version')!r} (this nnx reads {VERSION})")
+            f"unsupported format version {str(header.get('version'))[:40]} (this nnx reads {VERSION})")
     for key, kind in (("model", dict), ("weights", list), ("optimizer_state", list)):
         _expect(isinstance(header.get(key), kind), f"header field {key!r} missing or malformed")
-    weight_specs, state_specs = header["weights"], header["optimizer_state"]
-    expected = ({f"weight_{i:05d}" for i in range(len(weight_specs))} |
+    weight_specs = [_array_spec(f"weight {i}", spec, FLOAT_DTYPES)
+                    for i, spec in enumerate(header["weights"])]
+    state_specs = header["optimizer_state"]
+    expected = ({"header"} | {f"weight_{i:05d}" for i in range(len(weight_specs))} |
                 {f"optimizer_{i:05d}" for i in range(len(state_specs))})
-    _expect(set(arrays) == expected,
-            f"unexpected archive members {sorted(set(arrays) ^ expected)[:10]}")
+    _expect(set(archive.keys) == expected,
+            f"unexpected archive members {sorted(set(archive.keys) ^ expected)[:10]}")
 
+    _check_config_sizes(header["model"])
     model = _layer_from_config(header["model"], base=BaseModel)
     weights = model.weights
     _expect(len(weights) == len(weight_specs),
             f"the architecture has {len(weights)} weights but the file holds {len(weight_specs)}")
     values = []
-    for i, (w, spec) in enumerate(zip(weights, weight_specs)):
-        array = arrays[f"weight_{i:05d}"]
-        _check_array(f"weight {i} ({getattr(w, 'name', '?')})", array, spec)
-        _expect(array.shape == w.data.shape,
-                f"weight {i} ({getattr(w, 'name', '?')}) has shape {array.shape} in the file but the "
+    for i, (w, (shape, dtype)) in enumerate(zip(weights, weight_specs)):
+        _expect(shape == w.data.shape,
+                f"weight {i} ({getattr(w, 'name', '?')}) has shape {shape} in the file but the "
                 f"architecture needs {w.data.shape}")
-        _expect(array.dtype.kind == "f", f"weight {i} has non-float dtype {array.dtype}")
-        values.append(array)
+        values.append(archive.read(f"weight_{i:05d}", shape, {dtype}))
     model.set_weights(values)
 
     if compile and header.get("compile") is not None:
-        _compile(model, header["compile"], state_specs, arrays)
+        _compile(model, header["compile"], state_specs, archive)
     return model
 
 
-def _compile(model, spec, state_specs, arrays):
+def _compile(model, spec, state_specs, archive):
     from nnx import losses, optimizers
     _expect(isinstance(spec, dict) and isinstance(spec.get("optimizer"), dict),
             "malformed compile settings")
@@ -240,16 +242,18 @@ def _compile(model, spec, state_specs, arrays):
     try:
         optimizer = cls.from_config(config)
         model.compile(optimizer=optimizer, loss=losses.get(loss_id), metrics=metrics)
-    except (TypeError, ValueError, KeyError) as e:
-        raise _Refused(f"cannot restore the compile settings: {e}") from e
+    except _CONFIG_ERRORS as e:
+        raise ModelFileError(f"cannot restore the compile settings: {e}") from e
     state = {}
+    largest = max([w.data.size for w in model.weights] + [1])
     for i, entry in enumerate(state_specs):
-        array = arrays[f"optimizer_{i:05d}"]
-        _check_array(f"optimizer state {i}", array, entry)
+        shape, dtype = _array_spec(f"optimizer state {i}", entry, STATE_DTYPES)
         _expect(isinstance(entry.get("key"), str), "malformed optimizer state key")
-        state[entry["key"]] = array
+        _expect(math.prod(shape) <= largest,   # a slot mirrors a weight, so it is never larger
+                f"optimizer state {i} declares shape {shape}, larger than any weight of the model")
+        state[entry["key"]] = archive.read(f"optimizer_{i:05d}", shape, {dtype})
     if state:
         try:   # slots are matched to the weights by index, in model.trainable_weights order
             optimizer.set_state(state)
-        except (TypeError, ValueError, KeyError) as e:
-            raise _Refused(f"cannot restore the optimizer state: {e}") from e
+        except _CONFIG_ERRORS as e:
+            raise ModelFileError(f"cannot restore the optimizer state: {e}") from e
