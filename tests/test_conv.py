@@ -13,6 +13,8 @@ from fuzzing import assert_clean_error, bad_calls
 
 NO_PAD = ((0, 0), (0, 0))
 
+pytestmark = pytest.mark.usefixtures("simd")  # every test on every SIMD path (tests/conftest.py)
+
 
 # ---- explicit-loop convolution: the definition, one output pixel and tap at a time --------------------
 
@@ -76,14 +78,6 @@ def make_input(shape, dtype, layout, seed):
 
 def tolerance(dtype):
     return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
-
-
-@pytest.fixture(params=_native.simd_paths())
-def simd(request):
-    before = _native.simd_path()
-    _native.select_simd(request.param)
-    yield request.param
-    _native.select_simd(before)
 
 
 @pytest.fixture
