@@ -352,3 +352,29 @@ def test_big_endian_and_unaligned_operands():
     out = unaligned(np.zeros((5, 4), np.float32))
     assert K.gemm(a, b, out=out) is out
     assert_close(out, a, b)
+
+
+# ---- Tensor @ runs on the backend's GEMM: one thread pool, not NumPy's BLAS beside nnx's -------
+
+@pytest.mark.parametrize("sa, sb", [((7, 5), (5, 3)), ((4, 7, 5), (5, 3)), ((5,), (5, 3))])
+def test_tensor_matmul_runs_on_the_backend_gemm(monkeypatch, sa, sb):
+    import nnx
+
+    calls = []
+
+    def counting_gemm(a, b, **kwargs):
+        calls.append((a.shape, b.shape))
+        return R.gemm(a, b, **kwargs)
+
+    monkeypatch.setattr(K, "gemm", counting_gemm)
+    rng = np.random.default_rng(8)
+    a0, b0 = rng.standard_normal(sa), rng.standard_normal(sb)
+    a, b = nnx.Tensor(a0, requires_grad=True), nnx.Tensor(b0, requires_grad=True)
+    y = a @ b
+    np.testing.assert_allclose(y.numpy(), a0 @ b0, rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    assert len(calls) == 3  # forward, and one product per gradient
+    a2, g2 = a0.reshape(-1, sa[-1]), g.reshape(-1, sb[-1])
+    np.testing.assert_allclose(a.grad, (g2 @ b0.T).reshape(sa), rtol=1e-12)
+    np.testing.assert_allclose(b.grad, a2.T @ g2, rtol=1e-12)
