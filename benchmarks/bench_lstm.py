@@ -3,10 +3,12 @@
 Problem: batch 64, 100 steps, 128 inputs, 256 units, float32, batch-first, the loss the sum of every
 output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whole-sequence autograd
 op); PyTorch runs with the same thread count. Run either
-    python -m pytest benchmarks/bench_lstm.py --benchmark-group-by=group
-or  PYTHONPATH=. python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
-Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, to separate the
-framework's overhead from the GEMM's speed; unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
+    pytest benchmarks/bench_lstm.py --benchmark-group-by=group
+or  python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
+(the installed nnx; `PYTHONPATH=.` measures the checkout, NNX_SIMD=avx2+fma a narrower SIMD path).
+Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
+alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed; unset
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import time
 
@@ -55,7 +57,20 @@ class _NumpyGemm:
 
     @staticmethod
     def gemm(a, b, out=None, alpha=1.0, beta=0.0):
-        return np.matmul(a, b)
+        """alpha * a @ b + beta * out, written into out when given, as nnx.kernels.gemm computes it
+        (the recurrent op adds h.U onto the precomputed x.W + b this way)."""
+        product = np.matmul(a, b)
+        if alpha != 1.0:
+            product *= alpha
+        if out is None:
+            return product
+        if beta == 0.0:
+            out[...] = product
+        else:
+            if beta != 1.0:
+                out *= beta
+            out += product
+        return out
 
 
 def numpy_gemm_step():
@@ -166,7 +181,7 @@ def main(turns=7):
         for name, run in contenders.items():
             best[name] = min(best[name], best_of(run, 1))
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
-          f"{nnx.get_num_threads()} threads, best of {turns}")
+          f"{nnx.get_num_threads()} threads, nnx {nnx.kernels.info()['simd']}, best of {turns}")
     if torch is not None:
         print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
               f"same weights")

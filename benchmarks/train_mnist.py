@@ -1,6 +1,9 @@
 """Training benchmark: the reference CNN (API.md section 0) on MNIST, nnx against PyTorch, same run.
 
-    PYTHONPATH=. python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N]
+    python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N] [--simd PATH]
+
+(the installed nnx; `PYTHONPATH=.` measures the checkout; `--simd avx2+fma` or the environment variable
+NNX_SIMD forces a narrower SIMD path)
 
 Reports, for nnx and (when importable) PyTorch on the CPU with the same architecture, optimizer
 (Adam, lr 1e-3, eps 1e-7) and batch size: seconds per epoch and the ratio, test accuracy, inference
@@ -165,7 +168,10 @@ def main():
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-torch", dest="torch", action="store_false")
     parser.add_argument("--verbose", action="store_true", help="show nnx's progress bar")
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     args = parser.parse_args()
+    if args.simd:
+        nnx.kernels.set_simd(args.simd)
     data = mnist_cnn.load(limit=args.limit)
     print(f"MNIST: {len(data[0][0])} training images, batch {args.batch_size}, {args.threads} threads, "
           f"kernels: {nnx.kernels.info()['simd']}")
