@@ -121,11 +121,14 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *
     }
 }
 
-/* Step 2: dw = the sum of the partial weight gradients in slice order. Each element is summed by one
- * thread in the same order whatever the thread count; the inner loop streams contiguous blocks. */
-TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, const T *restrict part, ptrdiff_t slices,
-                                      ptrdiff_t size, T *restrict dw)
+/* Step 2: dw = the sum of the partial weight gradients in slice order, and the partials freed (with
+ * one slice, part is dw itself). Each element is summed by one thread in the same order whatever the
+ * thread count; the inner loop streams contiguous blocks. */
+TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t slices, ptrdiff_t size,
+                                      T *restrict dw)
 {
+    if (slices == 1)
+        return;
     const ptrdiff_t block = 4096;
 #pragma omp parallel for schedule(static) if (conv_parallel(g) && size >= 4 * block)
     for (ptrdiff_t e0 = 0; e0 < size; e0 += block) {
@@ -134,6 +137,7 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, const T *restrict 
         for (ptrdiff_t s = 1; s < slices; s++)
             NAME(add)(dw + e0, part + s * size + e0, len);
     }
+    free(part);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -234,10 +238,7 @@ TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const 
                 }
             }
     }
-    if (slices > 1) {
-        NAME(sum_partials)(g, part, slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 
@@ -374,10 +375,7 @@ TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const n
                     }
                 }
     }
-    if (slices > 1) {
-        NAME(sum_partials)(g, part, slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 #undef VL
@@ -403,41 +401,57 @@ VECTOR_TYPES(NAME(ivec), NAME(iuvec), IMPLICIT_VBYTES)
 #define NV IMPLICIT_NV
 #define NR (NV * VL)
 
+/* One step of the register tile: acc[i][v] += a[i] * b[v*VL ...] for MR numbers a (a column of the
+ * left operand) and NR numbers at b (a row of the right one): NV loads, MR broadcasts, MR*NV FMAs. */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(tile_step)(NAME(ivec) (*acc)[NV],
+                                                                                          const T *a, const T *b)
+{
+    NAME(ivec) bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        bv[v] = VLOAD(b + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] += a[i] * bv[v];
+}
+
+/* The tile into MR rows of out (stride ld), or, when `load`, the tile from them. */
+TARGET static inline __attribute__((always_inline)) void NAME(tile_move)(NAME(ivec) (*acc)[NV], T *out,
+                                                                         ptrdiff_t ld, int load)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            if (load)
+                acc[i][v] = VLOAD(out + i * ld + v * VL);
+            else
+                VSTORE(out + i * ld + v * VL, acc[i][v]);
+        }
+}
+
 /* y rows of MR pixels (px[i]: their first tap) x one panel of packed w (K x NR), into out (stride ldo). */
 TARGET NNX_CONV_CONTRACT static void NAME(implicit_tile)(const nnx_conv_geom *g, const T *const *px,
                                                          const T *restrict panel, T *restrict out, ptrdiff_t ldo)
 {
     const ptrdiff_t run = g->kw * g->c, row_step = g->dh * g->w * g->c;
-    NAME(ivec) acc[MR][NV];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = (NAME(ivec)){0};
+    NAME(ivec) acc[MR][NV] = {{{0}}};
     for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
         const T *p[MR];
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++)
             p[i] = px[i] + kh * row_step;
         for (ptrdiff_t t = 0; t < run; t++, panel += NR) {
-            NAME(ivec) b[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                b[v] = VLOAD(panel + v * VL);
+            T a[MR];
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; i++) {
-                const T a = p[i][t];
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++)
-                    acc[i][v] += a * b[v];
-            }
+            for (int i = 0; i < MR; i++)
+                a[i] = p[i][t];
+            NAME(tile_step)(acc, a, panel);
         }
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            VSTORE(out + i * ldo + v * VL, acc[i][v]);
+    NAME(tile_move)(acc, out, ldo, 0);
 }
 
 TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
@@ -492,35 +506,17 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_g
                                                                 ptrdiff_t f0, int accumulate, T *restrict out)
 {
     const ptrdiff_t F = g->f;
-    NAME(ivec) acc[MR][NV];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = accumulate ? VLOAD(out + i * F + v * VL) : (NAME(ivec)){0};
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    if (accumulate)
+        NAME(tile_move)(acc, out, F, 1);
     for (ptrdiff_t row = n0 * g->oh; row < n1 * g->oh; row++) {
         const ptrdiff_t n = row / g->oh, oh = row % g->oh;
         const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
         const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
-        for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F) {
-            NAME(ivec) b[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                b[v] = VLOAD(dyp + v * VL);
-#pragma GCC unroll 16
-            for (int i = 0; i < MR; i++) {
-                const T a = xp[i];
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++)
-                    acc[i][v] += a * b[v];
-            }
-        }
+        for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
+            NAME(tile_step)(acc, xp, dyp);
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            VSTORE(out + i * F + v * VL, acc[i][v]);
+    NAME(tile_move)(acc, out, F, 0);
 }
 
 /* dW tile by tile; slices of images (fixed by the shapes, step 2) sum into their own partials. */
@@ -546,10 +542,7 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
                                            part + s * size + k0 * g->f + p * NR);
             }
     }
-    if (slices > 1) {
-        NAME(sum_partials)(g, part, slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 #undef VL
@@ -691,10 +684,7 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
         }
         free(col);
     }
-    if (p.slices > 1) {
-        NAME(sum_partials)(g, part, p.slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, p.slices, size, dw);
     return failed ? -1 : 0;
 }
 
