@@ -75,6 +75,7 @@ def test_gemm(benchmark, dtype, threads, n, impl):
     try:
         benchmark.group = f"gemm {np.dtype(dtype).name} n={n} ({threads} threads)"
         benchmark(make_call(impl, n, dtype))
-        benchmark.extra_info["gflops"] = 2 * n**3 / benchmark.stats.stats.mean / 1e9
+        if benchmark.stats is not None:  # None under --benchmark-disable
+            benchmark.extra_info["gflops"] = 2 * n**3 / benchmark.stats.stats.mean / 1e9
     finally:
         nnx.set_num_threads(before)
