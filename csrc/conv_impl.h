@@ -12,7 +12,6 @@
  * are explained at the top of conv.c.
  */
 
-
 /* Walks output rows [r0, r1) in (n, oh, ow) order, starting from row r0. */
 typedef struct {
     ptrdiff_t n, oh, ow;
