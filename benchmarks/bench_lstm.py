@@ -136,6 +136,26 @@ def test_nnx_and_torch_agree():
     assert gru_agreement() < 1e-4
 
 
+def test_numpy_matmul_row_computes_what_nnx_computes():
+    """The 'nnx + numpy matmul' row times the same computation: outputs and gradients agree."""
+    def outputs(kernels):
+        manual_seed(0)
+        layer = LSTM(32, return_sequences=True)
+        x = Tensor(make_input()[:4, :10], requires_grad=True)
+        original = backend.kernels
+        backend.kernels = kernels or original
+        try:
+            y = layer(x)
+            y.sum().backward()
+        finally:
+            backend.kernels = original
+        return [y.data, x.grad] + [w.grad for w in layer.trainable_weights]
+
+    original = backend.kernels
+    for ours, theirs in zip(outputs(None), outputs(lambda: _NumpyGemm(original()))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
 def _torch_threads():
     if torch is not None:
         torch.set_num_threads(nnx.get_num_threads())
