@@ -14,6 +14,8 @@ from fuzzing import assert_clean_error, bad_calls
 
 NO_PAD = ((0, 0), (0, 0))
 
+pytestmark = pytest.mark.usefixtures("simd")  # every test on every SIMD path (tests/conftest.py)
+
 
 # ---- explicit-loop pooling: the definition, one element at a time ----------------------------------
 
@@ -94,14 +96,6 @@ def make_input(shape, dtype, layout, seed):
     # "nchw": a channels-last view of NCHW memory, as a PyTorch user would hand over
     nchw = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2))
     return nchw.transpose(0, 2, 3, 1)
-
-
-@pytest.fixture(params=_native.simd_paths())
-def simd(request):
-    before = _native.simd_path()
-    _native.select_simd(request.param)
-    yield request.param
-    _native.select_simd(before)
 
 
 # ---- forward ----------------------------------------------------------------------------------------

@@ -4,8 +4,11 @@
 from operator import index as _index
 from cython.parallel cimport prange, threadid
 
+SIMD_NAMES = ("avx512", "avx2+fma", "portable")  # widest first; nnx_simd numbers them 2, 1, 0
+
+
 def simd_paths():
-    """The SIMD paths this CPU can run, best first (e.g. ['avx2+fma', 'portable'])."""
+    """The SIMD paths this CPU can run, widest first (e.g. ['avx2+fma', 'portable'])."""
     best = <int>nnx_simd_detect()
     return [nnx_simd_name(<nnx_simd>p).decode() for p in range(best, -1, -1)]
 
@@ -15,14 +18,16 @@ def simd_path():
     return nnx_simd_name(nnx_simd_active()).decode()
 
 
-def select_simd(str name):
-    """Force a SIMD path by name ('avx512', 'avx2+fma', 'portable'); for tests and learners."""
-    for p in range(3):
-        if nnx_simd_name(<nnx_simd>p).decode() == name:
-            if nnx_simd_select(<nnx_simd>p) != 0:
-                raise ValueError(f"select_simd: this CPU cannot run the {name!r} path; it has {simd_paths()}")
-            return
-    raise ValueError(f"select_simd: unknown SIMD path {name!r}; expected one of {simd_paths()}")
+def set_simd(name):
+    """Make every kernel run the SIMD path `name` ('avx512', 'avx2+fma', 'portable'), which must be
+    no wider than the CPU has; for tests, benchmarks and learners."""
+    if not isinstance(name, str):
+        raise TypeError(f"set_simd: name must be a str, one of {SIMD_NAMES}, got {name!r}")
+    if name not in SIMD_NAMES:
+        raise ValueError(f"set_simd: unknown SIMD path {name!r}; expected one of {SIMD_NAMES}")
+    cdef int path = len(SIMD_NAMES) - 1 - SIMD_NAMES.index(name)
+    if nnx_simd_select(<nnx_simd>path) != 0:
+        raise ValueError(f"set_simd: this CPU cannot run the {name!r} path; it runs {simd_paths()}")
 
 
 # omp_set_num_threads sets the count of the calling thread only, so set_num_threads stores it here and
