@@ -162,6 +162,34 @@ def _sum_to_shape(grad, shape, node):
     return grad
 
 
+_hooked_leaves = 0   # how many leaves carry grad-ready hooks; 0 keeps the engine's loop lean
+
+
+class _HookHandle:
+    def __init__(self, tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self):
+        global _hooked_leaves
+        hooks = self.tensor.__dict__.get("_grad_ready_hooks", [])
+        if self.hook in hooks:
+            hooks.remove(self.hook)
+            _hooked_leaves -= 1
+
+
+def register_grad_ready_hook(tensor, hook):
+    """Call `hook(tensor)` during `backward`, as soon as the leaf `tensor`'s `.grad` is complete for
+    that pass (every node that feeds it has run), while the engine goes on with the rest of the graph.
+    Data-parallel training uses it to start communicating a gradient before backward ends.
+    Returns a handle whose `remove()` unregisters the hook."""
+    global _hooked_leaves
+    if not isinstance(tensor, Tensor) or tensor._node is not None or not tensor.requires_grad:
+        raise ValueError("register_grad_ready_hook: expects a leaf Tensor that requires grad")
+    tensor.__dict__.setdefault("_grad_ready_hooks", []).append(hook)
+    _hooked_leaves += 1
+    return _HookHandle(tensor, hook)
+
+
 def _accumulate_leaf(leaf, grad, fresh):
     """Add `grad` to `leaf.grad`. A gradient that may be shared (a view, or passed through unchanged
     from upstream) is copied before it is stored, so no two `.grad`s alias one buffer."""
@@ -192,8 +220,9 @@ def backward(root, grad=None, retain_graph=False):
         _accumulate_leaf(root, grad, False)
         return
 
-    # 1. count the graph edges into every node
+    # 1. count the graph edges into every node (and into hooked leaves, when there are any)
     consumers = {root_node: 0}
+    hooked = {} if _hooked_leaves else None     # id(leaf) -> edges still to come
     stack = [root_node]
     while stack:
         parents = stack.pop().parents
@@ -209,6 +238,8 @@ def backward(root, grad=None, retain_graph=False):
                     else:
                         consumers[node] = 1
                         stack.append(node)
+                elif hooked is not None and p.__dict__.get("_grad_ready_hooks"):
+                    hooked[id(p)] = hooked.get(id(p), 0) + 1
 
     # 2. run the nodes in reverse topological order
     pending = {}
@@ -252,6 +283,11 @@ def backward(root, grad=None, retain_graph=False):
                 consumers[parent_node] -= 1
                 if consumers[parent_node] == 0:
                     ready.append(parent_node)
+            elif hooked and id(p) in hooked:
+                hooked[id(p)] -= 1
+                if hooked[id(p)] == 0:
+                    for hook in list(p._grad_ready_hooks):
+                        hook(p)
         if not retain_graph:
             node._free()
 

@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from nnx.utils import world
+
 
 class Callback:
     """Base class: override the hooks you need (all receive `logs`, a dict of floats, or None)."""
@@ -188,6 +190,7 @@ class ModelCheckpoint(Callback):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
+        elif self.verbose > 0 and world.is_chief():
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        self.model.save(path)
+        if world.is_chief():          # one writer in a distributed job
+            self.model.save(path)

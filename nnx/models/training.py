@@ -27,6 +27,7 @@ from nnx.random import get_rng
 from nnx.tensor import Tensor
 from nnx.utils.finite import require_finite
 from nnx.utils.interrupts import defer_interrupts
+from nnx.utils import world
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits, per sample
@@ -51,11 +52,12 @@ def loss_name(loss):
 
 
 def _verbosity(verbose):
+    """0, 1 or 2; always 0 on a process that is not the chief of a distributed job."""
     if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        verbose = 1
+    elif verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    return verbose
+    return verbose if world.is_chief() else 0
 
 
 def _batch_size_arg(op, batch_size):
@@ -274,7 +276,7 @@ class BaseModel(Layer):
                 logs.update({"val_" + k: v for k, v in values.items()})
             progbar.finish(list(logs.items()))
             callbacks.on_epoch_end(epoch, logs)
-            if self.stop_training:
+            if world.on_any_process(self.stop_training):   # every process of a job stops alike
                 break
         callbacks.on_train_end()
         self.history = history
