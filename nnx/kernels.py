@@ -1,6 +1,6 @@
 """The compiled kernels (csrc/, bound in nnx/_C), on NumPy arrays, without autograd.
 
-Same names, signatures and results (to rounding) as `nnx.reference`. See API.md section 4.
+Same names, signatures and results (to rounding) as `nnx.reference`. See docs/api.md section 4.
 """
 from nnx._C import _native
 from nnx._C._native import (  # noqa: F401  (re-exported)
