@@ -73,7 +73,8 @@ def conv_problem(quick):
     flops = 2.0 * batch * out * out * 9 * c * f
     return Problem("conv", f"conv2d_forward, x {x.shape} (NHWC), kernel {w.shape}, valid, stride 1, "
                    f"float32", "GFLOP/s", flops, (x, w),
-                   compiled_rungs("conv", lambda x, w, **rung: kernels.conv2d_forward(x, w, *geometry, **rung)),
+                   compiled_rungs("conv", lambda x, w, **rung:
+                                  kernels.conv2d_forward(x, w, *geometry, **rung)),
                    lambda x, w: reference.conv2d_forward(x, w, *geometry),
                    "conv2d", _torch_conv_tensors, 9 * c)
 
@@ -87,7 +88,8 @@ def pool_problem(quick):
     nbytes = x.nbytes + 2 * x.nbytes // 4
     return Problem("pool", f"max_pool2d_forward, x {x.shape} (NHWC), 2x2 windows, stride 2, float32 "
                    f"(bytes: x read, y and argmax written)", "GB/s", float(nbytes), (x,),
-                   compiled_rungs("pool", lambda x, **rung: kernels.max_pool2d_forward(x, *geometry, **rung)),
+                   compiled_rungs("pool", lambda x, **rung:
+                                  kernels.max_pool2d_forward(x, *geometry, **rung)),
                    lambda x: reference.max_pool2d_forward(x, *geometry),
                    "max_pool2d", _torch_tensors, 0)
 
@@ -139,7 +141,7 @@ def measured_peak(unit, problem, quick):
     if unit == "GB/s":
         src = problem.inputs[0]
         dst = np.empty_like(src)
-        best = best_times({"copy": lambda: np.copyto(dst, src)}, repeats=30, budget_s=1.0)[0]["copy"]
+        best = best_times({"copy": lambda: np.copyto(dst, src)}, repeats=30, budget_s=1.0)["copy"]
         return 2 * src.nbytes / best / 1e9, PEAK_METHOD[unit]
     n = 64 if quick else 256  # three 256x256 float32 matrices are 768 KiB: they stay in L2
     rung = kernels.info()["gemm_rungs"][-1]  # the ladder is listed slowest first
@@ -147,22 +149,22 @@ def measured_peak(unit, problem, quick):
     a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
     out = np.empty((n, n), np.float32)
     best = best_times({rung: lambda: kernels.gemm(a, b, out=out, rung=rung)}, repeats=50,
-                      budget_s=1.0)[0][rung]
+                      budget_s=1.0)[rung]
     return 2.0 * n**3 / best / 1e9, PEAK_METHOD[unit].format(rung=rung, n=n)
 
 
 # --- timing -----------------------------------------------------------------------------------------
 
 def best_times(calls, repeats, budget_s, block=3):
-    """({name: best seconds}, {name: first result}): up to `repeats` turns of `block` calls each.
+    """{name: best seconds} of each call (after a warm-up call), over up to `repeats` turns.
 
     The calls take turns, so that all see the same machine load; within a turn one call runs `block`
     times in a row, so that the first call after a switch (which may wait for another library's
     OpenMP threads to stop spinning) is not the only one timed. A call stops once it has used
     `budget_s` seconds (after at least two turns): a slow rung costs a few calls, not minutes."""
-    results, best, spent = {}, {}, {}
+    best, spent = {}, {}
     for name, call in calls.items():
-        results[name] = call()  # warm-up, and the result to check
+        call()
         best[name], spent[name] = float("inf"), 0.0
     for turn in range(repeats):
         for name, call in calls.items():
@@ -173,7 +175,7 @@ def best_times(calls, repeats, budget_s, block=3):
                 call()
                 elapsed = time.perf_counter() - start
                 best[name], spent[name] = min(best[name], elapsed), spent[name] + elapsed
-    return best, results
+    return best
 
 
 def check_result(problem, rung, result, expected):
@@ -216,28 +218,32 @@ def run(family, threads=None, quick=False, with_torch=True, repeats=20, budget_s
     Returns a Ladder with one Row per contender, rungs first in ladder order."""
     if family not in PROBLEMS:
         raise ValueError(f"nnx.ladder: unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    before = nnx.get_num_threads()
+    problem = PROBLEMS[family](quick)
+    expected = problem.reference(*problem.inputs)
+    for rung, fn in problem.rungs.items():  # before any timing: never time a wrong answer
+        check_result(problem, rung, fn(*problem.inputs), expected)
+    calls = {rung: (lambda fn=fn: fn(*problem.inputs)) for rung, fn in problem.rungs.items()}
+    calls["numpy"] = lambda: problem.reference(*problem.inputs)
+    torch = import_torch() if with_torch else None
+    before = nnx.get_num_threads(), torch.get_num_threads() if torch else None
     if threads is not None:
         nnx.set_num_threads(threads)
     try:
-        problem = PROBLEMS[family](quick)
-        calls = {rung: (lambda fn=fn: fn(*problem.inputs)) for rung, fn in problem.rungs.items()}
-        calls["numpy"] = lambda: problem.reference(*problem.inputs)
-        torch = import_torch() if with_torch else None
         if torch is not None:
             torch.set_num_threads(nnx.get_num_threads())
-            torch_op, torch_inputs = TORCH_OPS[problem.torch_op](torch), problem.to_torch(torch, *problem.inputs)
+            torch_op = TORCH_OPS[problem.torch_op](torch)
+            torch_inputs = problem.to_torch(torch, *problem.inputs)
             calls["torch"] = lambda: torch_op(*torch_inputs)
-        best, results = best_times(calls, repeats, budget_s)
-        for rung in problem.rungs:
-            check_result(problem, rung, results[rung], results["numpy"])
+        best = best_times(calls, repeats, budget_s)
         peak, method = measured_peak(problem.unit, problem, quick)
         rate = {name: problem.work / t / 1e9 for name, t in best.items()}
         rows = [Row(name, r, r / rate["numpy"], r / rate["torch"] if "torch" in rate else None, r / peak)
                 for name, r in rate.items()]
         return Ladder(problem, rows, peak, method, nnx.get_num_threads())
     finally:
-        nnx.set_num_threads(before)
+        nnx.set_num_threads(before[0])
+        if torch is not None:
+            torch.set_num_threads(before[1])
 
 
 def cpu_name():
