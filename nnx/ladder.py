@@ -296,9 +296,12 @@ def plot_ladder(ladder, path):
     p = ladder.problem
     names = [row.name for row in ladder.rows]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
-    ax.barh(names[::-1], [row.rate for row in ladder.rows][::-1], color="tab:blue")
+    rates = [row.rate for row in ladder.rows][::-1]
+    bars = ax.barh(names[::-1], rates, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{r:.3g}" for r in rates], padding=3)
     ax.axvline(ladder.peak, color="tab:red", linestyle="--", label=f"measured peak {ladder.peak:.1f}")
-    ax.set_xlabel(p.unit)
+    ax.set_xscale("log")  # the rungs span orders of magnitude: on a linear axis the first ones vanish
+    ax.set_xlabel(f"{p.unit} (log scale)")
     ax.set_title(f"{p.family}: {kernels.info()['simd']}, {ladder.threads} thread(s)")
     ax.legend(loc="lower right")
     fig.tight_layout()
