@@ -103,3 +103,14 @@ def test_plot_writes_a_png(tmp_path):
     ladder.plot_ladder(result, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert os.listdir(tmp_path) == ["conv.png"]  # no temporary file left behind
+
+
+def test_plot_without_matplotlib_is_refused_before_timing(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    message = "--plot needs matplotlib; install it with `pip install matplotlib`"
+    with pytest.raises(SystemExit, match=message):
+        ladder.pyplot()
+    with pytest.raises(SystemExit, match=message):
+        ladder.main(["gemm", "--quick", "--no-torch", "--plot", str(tmp_path / "gemm.png")])
+    assert capsys.readouterr().out == ""  # nothing was timed
+    assert not os.listdir(tmp_path)
