@@ -1,4 +1,4 @@
-"""Training benchmark: the reference CNN (API.md section 0) on MNIST, nnx against PyTorch, same run.
+"""Training benchmark: the reference CNN (docs/api.md section 0) on MNIST, nnx against PyTorch, same run.
 
     python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N] [--simd PATH]
 

@@ -1,6 +1,6 @@
 """The compiled kernels (csrc/, bound in nnx/_C), on NumPy arrays, without autograd.
 
-Same names, signatures and results (to rounding) as `nnx.reference`. See API.md section 4.
+Same names, signatures and results (to rounding) as `nnx.reference`. See docs/api.md section 4.
 
 The SIMD path: every kernel runs the widest path the CPU has ('avx512', then 'avx2+fma', then
 'portable') unless `set_simd(name)` or the environment variable NNX_SIMD (read when this module is

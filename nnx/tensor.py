@@ -1,6 +1,6 @@
 """`nnx.Tensor`: a NumPy array plus what reverse-mode autograd needs (requires_grad, grad, graph node).
 
-Dtype rules (API.md section 2): Python floats and ints become float32; float32/float64 arrays keep
+Dtype rules (docs/api.md section 2): Python floats and ints become float32; float32/float64 arrays keep
 their dtype, float16 becomes float32, integer arrays become float32, bool stays bool, unless `dtype=`
 says otherwise. Object, string and complex data raise TypeError.
 

@@ -1,4 +1,4 @@
-"""The reference program (API.md section 0): a small CNN on the bundled MNIST.
+"""The reference program (docs/api.md section 0): a small CNN on the bundled MNIST.
 
     python -m nnx.examples.mnist_cnn [--epochs 1] [--batch-size 32] [--threads N] [--save mnist_cnn.nnx]
     mpirun -n 2 python -m nnx.examples.mnist_cnn --distributed

@@ -1,7 +1,7 @@
 """2-D convolution and pooling on channels-last (N, H, W, C) images.
 
 This module turns the user-facing arguments (int or pair strides, 'valid' / 'same' / int / pair
-padding) into the explicit pairs the kernels take (API.md section 4), checks shapes with messages
+padding) into the explicit pairs the kernels take (docs/api.md section 4), checks shapes with messages
 that name the op, and wires the forward and backward kernels of the current backend into autograd.
 
 'same' follows TensorFlow: out = ceil(size / stride), total padding

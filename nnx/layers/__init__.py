@@ -1,4 +1,4 @@
-"""Keras-style layers (API.md section 5). Every layer builds its weights lazily on first use."""
+"""Keras-style layers (docs/api.md section 5). Every layer builds its weights lazily on first use."""
 from nnx.layers.base import Layer, clear_session
 from nnx.layers.core import Activation, Dense, Dropout, Flatten, Input, Reshape
 from nnx.layers.convolutional import Conv2D
