@@ -1,6 +1,7 @@
 """Keras-style layers (API.md section 5). Every layer builds its weights lazily on first use."""
 from nnx.layers.base import Layer, clear_session
-from nnx.layers.core import Activation, Dense, Dropout, Flatten, Input, Reshape
+from nnx.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from nnx.layers.symbolic import SymbolicTensor
 from nnx.layers.convolutional import Conv2D
 from nnx.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                 MaxPooling2D)

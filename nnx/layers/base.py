@@ -26,6 +26,8 @@ import re
 import numpy as np
 
 from nnx import activations, initializers
+from nnx.autograd import no_grad
+from nnx.layers.symbolic import Node, flatten, format_shape, is_symbolic
 from nnx.tensor import Tensor
 
 
@@ -36,6 +38,17 @@ def _snake_case(name):
 
 
 _name_counts = {}
+
+
+def is_shape_list(shape):
+    """A list of shapes (several inputs or outputs) rather than one shape tuple."""
+    return isinstance(shape, list) and bool(shape) and all(isinstance(s, (tuple, list)) for s in shape)
+
+
+def is_input_list(inputs):
+    """Several inputs: a list or tuple of Tensors or arrays (a nested list of numbers is one array)."""
+    return isinstance(inputs, (list, tuple)) and bool(inputs) and all(
+        isinstance(x, (Tensor, np.ndarray)) for x in inputs)
 
 
 def unique_name(prefix):
@@ -50,12 +63,6 @@ def clear_session():
     _name_counts.clear()
 
 
-def format_shape(shape):
-    """(None, 28, 28, 1) as Keras prints it (None for an unknown size; (5,) for one axis)."""
-    body = ", ".join("None" if d is None else str(d) for d in shape)
-    return f"({body},)" if len(shape) == 1 else f"({body})"
-
-
 class Layer:
     """Base class of layers; see the module docstring for the subclass contract."""
 
@@ -65,17 +72,20 @@ class Layer:
     input_layout = ""      # shown in rank errors, e.g. "(N, H, W, C)"
     supports_masking = False
     accepts_mask = False
+    takes_list = False     # called on a list of inputs (merge layers); user classes may take either
+    user_class = False     # defined outside nnx (set by __init_subclass__)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):   # private bases are not loadable
+        cls.user_class = not cls.__module__.startswith("nnx.")
+        if not cls.__name__.startswith("_") and not cls.user_class:   # private bases are not loadable
             Layer.registry[cls.__name__] = cls
 
     def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        self._trainable_flag = bool(trainable)
         self.dtype = np.dtype("float32" if dtype is None else dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"{self._who()}: dtype must be a float dtype, got {self.dtype}")
@@ -89,47 +99,95 @@ class Layer:
         self.built = False
         self.input_spec_shape = None          # full input shape seen by build
         self.input_axes = {}
-        self._trainable = []                  # Tensors, in creation order
-        self._non_trainable = []
+        self._trainable_vars = []             # Tensors made by add_weight, in creation order
+        self._non_trainable_vars = []
+        self.weight_regularizers = []         # (weight, regularizer) pairs given to add_weight
+        self.inbound_nodes = []               # one Node per call on symbolic tensors
 
     def _who(self):
         return f"{type(self).__name__} '{self.name}'"
 
+    # --- tracking -------------------------------------------------------------------------------
+    def sublayers(self):
+        """Layers this one holds in its attributes, directly or inside lists, tuples and dicts, in
+        assignment order (Keras 3 tracks them the same way); their weights count as this layer's."""
+        found, seen = [], {id(self)}
+
+        def visit(value):
+            if isinstance(value, Layer):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    visit(item)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    visit(item)
+
+        for key, value in vars(self).items():
+            if key != "inbound_nodes":
+                visit(value)
+        return found
+
+    @property
+    def trainable(self):
+        return self._trainable_flag
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezing (or unfreezing) a layer does the same to every layer it tracks, as in Keras."""
+        self._trainable_flag = bool(value)
+        for layer in self.sublayers():
+            layer.trainable = value
+
     # --- weights ------------------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
-        """Create, register and return a weight Tensor (requires_grad when trainable)."""
+    def add_weight(self, *, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
+                   regularizer=None, name=None):
+        """Create, track and return a weight Tensor (requires_grad when trainable); Keras 3's
+        keyword arguments. `shape=None` makes a scalar."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
         init = initializers.get(initializer)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
-        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
-        if value.shape != tuple(shape):
+        if name is None:
+            name = f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
             raise ValueError(f"{self._who()}: initializer {initializer!r} returned shape {value.shape} "
-                             f"for weight '{name}' of shape {tuple(shape)}")
+                             f"for weight '{name}' of shape {shape}")
         weight = Tensor(value, requires_grad=trainable)
         weight.name = f"{self.name}/{name}"
-        (self._trainable if trainable else self._non_trainable).append(weight)
+        (self._trainable_vars if trainable else self._non_trainable_vars).append(weight)
+        if regularizer is not None:
+            self.weight_regularizers.append((weight, regularizer))
         return weight
 
-    def sublayers(self):
-        """Layers nested inside this one (their weights count as this layer's)."""
-        return []
+    def _gather(self, own, nested):
+        """Own weights, then each tracked layer's (`nested(layer)`), each weight once (a layer shared
+        by two call sites has one weight set)."""
+        out, seen = [], set()
+        for w in own + [w for layer in self.sublayers() for w in nested(layer)]:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        return out
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return self._trainable + [w for l in self.sublayers() for w in l.trainable_weights]
+        return self._gather(self._trainable_vars, lambda l: l.trainable_weights)
 
     @property
     def non_trainable_weights(self):
-        own = self._non_trainable if self.trainable else self._trainable + self._non_trainable
-        nested = [w for l in self.sublayers() for w in
-                  (l.non_trainable_weights if self.trainable else l.weights)]
-        return own + nested
+        if not self.trainable:
+            return self.weights
+        return self._gather(self._non_trainable_vars, lambda l: l.non_trainable_weights)
 
     @property
     def weights(self):
         """Every weight, Keras' order: per layer, trainable ones then the others."""
-        return self._trainable + self._non_trainable + [w for l in self.sublayers() for w in l.weights]
+        return self._gather(self._trainable_vars + self._non_trainable_vars, lambda l: l.weights)
 
     def count_params(self):
         return int(sum(w.data.size for w in self.weights))
@@ -164,7 +222,13 @@ class Layer:
 
     # --- shapes and building ----------------------------------------------------------------------
     def check_input_shape(self, shape):
-        """Raise a ValueError naming this layer unless `shape` (batch axis included) fits it."""
+        """Raise a ValueError naming this layer unless `shape` (batch axis included) fits it. A list
+        of shapes (several inputs) is for layers that take a list."""
+        if is_shape_list(shape):
+            if not (self.takes_list or self.user_class):
+                raise ValueError(f"{self._who()}: expects one input, got a list of {len(shape)} inputs "
+                                 f"of shapes {', '.join(format_shape(s) for s in shape)}")
+            return
         rank = len(shape)
         layout = f" {self.input_layout}" if self.input_layout else ""
         if self.input_rank is not None and rank != self.input_rank:
@@ -180,21 +244,38 @@ class Layer:
                                  f"{format_shape(shape)}")
 
     def build(self, input_shape):
-        """Create the weights for `input_shape` (batch axis included, usually None). Subclasses
-        create their weights, then call `super().build(input_shape)`."""
-        self.input_spec_shape = tuple(input_shape)
+        """Create the weights for `input_shape` (batch axis included, usually None; a list of shapes
+        for several inputs). Subclasses create their weights, then call `super().build(input_shape)`."""
+        self.input_spec_shape = input_shape if is_shape_list(input_shape) else tuple(input_shape)
         self.built = True
 
     def ensure_built(self, input_shape):
         """Check `input_shape` and build on first use; returns the output shape."""
-        input_shape = tuple(input_shape)
+        input_shape = input_shape if is_shape_list(input_shape) else tuple(input_shape)
         self.check_input_shape(input_shape)
         if not self.built:
             self.build(input_shape)
         return self.compute_output_shape(input_shape)
 
     def compute_output_shape(self, input_shape):
+        """nnx layers without an override keep the shape; a user's layer is traced (see below)."""
+        if self.user_class:
+            return self.traced_output_shape(input_shape)
         return tuple(input_shape)
+
+    def traced_output_shape(self, input_shape):
+        """The output shape found by calling the layer on one sample of zeros (unknown sizes taken
+        as 1), as Keras 3 runs `call` symbolically for layers that do not define
+        compute_output_shape. The batch axis comes back as None."""
+        def zeros(shape):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
+
+        inputs = [zeros(s) for s in input_shape] if is_shape_list(input_shape) else zeros(input_shape)
+        with no_grad():
+            out = self(inputs)
+        if isinstance(out, (list, tuple)):
+            return [(None,) + t.shape[1:] for t in out]
+        return (None,) + out.shape[1:]
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
@@ -203,14 +284,58 @@ class Layer:
     def call(self, inputs, training=False):
         raise NotImplementedError(f"{type(self).__name__}.call")
 
+    def _as_input(self, value):
+        x = value if isinstance(value, Tensor) else Tensor(value)
+        if x.dtype != self.dtype and x.dtype.kind == "f":
+            x = x.astype(self.dtype)
+        return x
+
     def __call__(self, inputs, training=False, **kwargs):
-        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        """On Tensors or arrays (one, or a list for layers with several inputs): check, build on
+        first use, compute. On symbolic tensors: record a graph node (module nnx.layers.symbolic)."""
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs, kwargs)
+        if is_input_list(inputs):
+            xs = [self._as_input(x) for x in inputs]
+            self.check_input_shape([x.shape for x in xs])
+            if not self.built:
+                self.build([(None,) + x.shape[1:] for x in xs])
+            return self.call(xs, training=training, **kwargs)
+        x = self._as_input(inputs)
         self.check_input_shape(x.shape)
         if not self.built:
             self.build((None,) + x.shape[1:])
-        if x.dtype != self.dtype and x.dtype.kind == "f":
-            x = x.astype(self.dtype)
         return self.call(x, training=training, **kwargs)
+
+    def _call_symbolic(self, inputs, kwargs):
+        """Shape checks and building happen now, so a layer that does not fit fails while the
+        model is being written, with a message naming it and the shapes."""
+        if isinstance(inputs, (list, tuple)):
+            inputs = list(inputs)
+            output_shape = self.ensure_built([t.shape for t in inputs])
+        else:
+            output_shape = self.ensure_built(inputs.shape)
+        several = is_shape_list(output_shape)
+        node = Node(self, inputs, output_shape if several else [output_shape], self.dtype, several,
+                    kwargs)
+        return node.output_structure()
+
+    # --- the graph (functional models) ------------------------------------------------------------
+    def _first_node(self, what):
+        if not self.inbound_nodes:
+            raise ValueError(f"{self._who()} has never been called on symbolic tensors and thus has "
+                             f"no defined {what}")
+        return self.inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of the layer's first call on symbolic tensors (Keras 3)."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the layer's first call on symbolic tensors (Keras 3)."""
+        return self._first_node("output").output_structure()
 
     # --- configuration ----------------------------------------------------------------------------
     def get_config(self):

@@ -40,8 +40,8 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer)
+        self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer)
         super().build(input_shape)
 
     def _ids(self, inputs):

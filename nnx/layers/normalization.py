@@ -84,13 +84,14 @@ class BatchNormalization(Layer):
         # the parameters broadcast against the input as (C,) for the last axis, (C, 1, 1) for axis 1 of 4
         self._broadcast_shape = (features,) + (1,) * (rank - 1 - axis)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer)
+            self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer)
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
-                                           trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape,
-                                               self.moving_variance_initializer, trainable=False)
+            self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
+        self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
+                                           initializer=self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False)
         self.input_rank = rank
         self.input_axes = {axis: features}
         self._reduce_axes = tuple(i for i in range(rank) if i != axis)

@@ -91,11 +91,12 @@ class _RNN(Layer):
             raise ValueError(f"{self._who()}: the feature axis of the input must be known to build, "
                              f"got shape {format_shape(input_shape)}")
         width = self.gates * self.units
-        self.kernel = self.add_weight("kernel", (features, width), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
-                                                self.recurrent_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=(features, width),
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, width),
+                                                initializer=self.recurrent_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
+            self.bias = self.add_weight(name="bias", shape=self._bias_shape(), initializer=self._bias_init())
         self.input_axes = {-1: features}
         super().build(input_shape)
 
