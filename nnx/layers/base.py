@@ -21,6 +21,7 @@ Contract shared with the other layer authors (sequence layers, models):
 - Every concrete subclass registers itself by class name (`Layer.registry`), which is all `load_model`
   ever instantiates: a saved file can name only classes that exist here.
 """
+import inspect
 import re
 
 import numpy as np
@@ -51,6 +52,12 @@ def is_input_list(inputs):
         isinstance(x, (Tensor, np.ndarray)) for x in inputs)
 
 
+def takes_training(call):
+    """Does this `call` accept `training=`? (Keras passes it only to calls that do.)"""
+    params = inspect.signature(call).parameters
+    return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def unique_name(prefix):
     """'dense', 'dense_1', 'dense_2', ... (per prefix, for the whole session)."""
     n = _name_counts.get(prefix, 0)
@@ -74,10 +81,12 @@ class Layer:
     accepts_mask = False
     takes_list = False     # called on a list of inputs (merge layers); user classes may take either
     user_class = False     # defined outside nnx (set by __init_subclass__)
+    call_takes_training = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.user_class = not cls.__module__.startswith("nnx.")
+        cls.call_takes_training = takes_training(cls.call)
         if not cls.__name__.startswith("_") and not cls.user_class:   # private bases are not loadable
             Layer.registry[cls.__name__] = cls
 
@@ -300,12 +309,18 @@ class Layer:
             self.check_input_shape([x.shape for x in xs])
             if not self.built:
                 self.build([(None,) + x.shape[1:] for x in xs])
-            return self.call(xs, training=training, **kwargs)
+            return self.invoke(xs, training, kwargs)
         x = self._as_input(inputs)
         self.check_input_shape(x.shape)
         if not self.built:
             self.build((None,) + x.shape[1:])
-        return self.call(x, training=training, **kwargs)
+        return self.invoke(x, training, kwargs)
+
+    def invoke(self, inputs, training, kwargs):
+        """`call`, with `training=` only if the subclass's call takes it."""
+        if self.call_takes_training:
+            return self.call(inputs, training=training, **kwargs)
+        return self.call(inputs, **kwargs)
 
     def _call_symbolic(self, inputs, kwargs):
         """Shape checks and building happen now, so a layer that does not fit fails while the

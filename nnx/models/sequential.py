@@ -78,7 +78,10 @@ class Sequential(BaseModel):
         if len(shapes) != 1:
             raise ValueError(f"{self._who()}: a Sequential model takes one input, got {len(shapes)}")
         self.check_input_shape(shapes[0])
-        return [self.build_for((None,) + tuple(shapes[0][1:]))]
+        self.build_for((None,) + tuple(shapes[0][1:]))
+
+    def output_shapes_for(self, shapes):
+        return [self.compute_output_shape((None,) + tuple(shapes[0][1:]))]
 
     def forward_batch(self, xs, training=False, logits=None):
         return [self.forward(xs[0], training, bool(logits and logits[0]))]

@@ -3,8 +3,8 @@
 A concrete model (Sequential, a functional Model, a subclassed Model) supplies:
 - `input_names` / `output_names` (lists; `input_names` is None when the data decide, as for a
   subclassed model whose `call` takes whatever it is given);
-- `build_for_inputs(shapes)`: check the data's input shapes (batch included), build, and return the
-  output shapes (batch axis None), one per output;
+- `build_for_inputs(shapes)`: check the data's input shapes (batch included) and build;
+- `output_shapes_for(shapes)`: the output shapes (batch axis None) for those inputs, one per output;
 - `forward_batch(xs, training, logits)`: run on a list of Tensors, returning a list of Tensors, one
   per output; `logits[i]` asks output i without its final softmax/sigmoid (see below);
 - `output_layers()`: the layer making each output (None where unknown), for the logits path.
@@ -138,6 +138,9 @@ class BaseModel(Layer):
     def build_for_inputs(self, shapes):
         raise NotImplementedError
 
+    def output_shapes_for(self, shapes):
+        raise NotImplementedError
+
     def forward_batch(self, xs, training=False, logits=None):
         raise NotImplementedError
 
@@ -151,7 +154,8 @@ class BaseModel(Layer):
         if not isinstance(inputs, (Tensor, np.ndarray, list, tuple)) or \
                 (isinstance(inputs, (list, tuple)) and not is_input_list(inputs)):
             return super().__call__(inputs, training=training, **kwargs)
-        several = is_input_list(inputs) and (self.input_names is None or len(self.input_names) > 1)
+        names = self.input_names
+        several = is_input_list(inputs) and (names is None or len(names) > 1 or len(inputs) == 1)
         xs = [self._as_input(x) for x in (inputs if several else [inputs])]
         if any(x.ndim == 0 for x in xs):
             raise ValueError(f"{self._who()}: expected a batch of inputs, got a scalar")
@@ -318,11 +322,12 @@ class BaseModel(Layer):
     def _data(self, op, x, y=None, with_targets=True):
         """Check x (and y) against the model, building it; returns an ArrayData."""
         xs = self._input_arrays(op, x)
-        out_shapes = self.build_for_inputs([a.shape for a in xs])
+        self.build_for_inputs([a.shape for a in xs])
         if not with_targets:
             return ArrayData(xs)
         if y is None:
             raise ValueError(f"{self._who()}.{op}: y (the targets) is required")
+        out_shapes = self.output_shapes_for([a.shape for a in xs])
         return ArrayData(xs, self._target_arrays(op, y, xs, out_shapes))
 
     # --- one batch --------------------------------------------------------------------------------
