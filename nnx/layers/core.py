@@ -1,4 +1,5 @@
-"""Core layers: Input (and InputLayer), Dense, Flatten, Reshape, Activation, Dropout (Keras names and defaults)."""
+"""Core layers: Input (and InputLayer), Dense, Flatten, Reshape, Activation, Dropout (Keras names
+and defaults)."""
 import numpy as np
 
 from nnx import activations, functional as F

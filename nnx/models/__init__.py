@@ -5,3 +5,4 @@ from nnx.models.sequential import Sequential
 from nnx.models.model import Model
 from nnx.models.functional import Functional
 from nnx.models.saving import load_model, save_model
+from nnx.models.serialization import model_from_json

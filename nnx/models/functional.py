@@ -9,8 +9,10 @@ first), ties broken by the order the walk met them. That order fixes `model.laye
 values, call the layer, store its outputs.
 """
 from nnx.layers.base import Layer, format_shape, is_shape_list
+from nnx.layers.core import InputLayer
 from nnx.layers.symbolic import SymbolicTensor, flatten
 from nnx.models.model import Model
+from nnx.models.serialization import Refused, deserialize_layer, expect, serialize_layer
 
 
 def map_graph(inputs, outputs):
@@ -207,3 +209,92 @@ class Functional(Model):
     def call(self, inputs, training=False):
         outs = self.forward_batch(list(inputs) if self._list_input else [inputs], training=training)
         return outs if self.multiple_outputs else outs[0]
+
+    # --- configuration (Keras 3's functional config: layers with their inbound nodes) ---------------
+    def get_config(self):
+        own = {id(n) for n in self._run} | {id(t.node) for t in self.inputs}
+        for t in self.inputs:
+            if not isinstance(t.layer, InputLayer):
+                raise ValueError(f"save: {self._who()} has an input made by layer '{t.layer.name}'; "
+                                 f"only models whose inputs come from Input can be saved")
+
+        def history(t):   # node indices count only this model's nodes of each layer
+            nodes = [n for n in t.layer.inbound_nodes if id(n) in own]
+            return [t.layer.name, nodes.index(t.node), t.index]
+
+        def tensor(t):
+            return {"class_name": "__keras_tensor__", "config": {
+                "shape": list(t.shape), "dtype": t.dtype.name, "keras_history": history(t)}}
+
+        layers = []
+        for layer in self._layers:
+            entry = serialize_layer(layer)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = [
+                {"args": [[tensor(t) for t in n.inputs] if isinstance(n.inputs, list) else tensor(n.inputs)],
+                 "kwargs": n.kwargs}
+                for n in layer.inbound_nodes if id(n) in own and not n.is_input]
+            layers.append(entry)
+        inputs, outputs = [history(t) for t in self.inputs], [history(t) for t in self.outputs]
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": inputs if self._list_input else inputs[0],
+                "output_layers": outputs if self.multiple_outputs else outputs[0]}
+
+    @classmethod
+    def from_config(cls, config, layer_from_config=deserialize_layer):
+        """Rebuild the graph: make every layer, then call each on its saved inputs as soon as they
+        exist (a shared layer's calls in their saved order)."""
+        expect(isinstance(config.get("layers"), list), "a functional config needs a 'layers' list")
+        made, pending = {}, []
+        for entry in config["layers"]:
+            layer = layer_from_config(entry)
+            name = entry.get("name", layer.name)
+            expect(isinstance(name, str) and name not in made, f"bad or repeated layer name {name!r}")
+            nodes = entry.get("inbound_nodes", [])
+            expect(isinstance(nodes, list), f"the inbound_nodes of '{name}' must be a list")
+            made[name] = [layer.inbound_nodes[0]] if isinstance(layer, InputLayer) else []
+            pending.append((name, layer, list(nodes)))
+
+        def resolve(ref):
+            """The symbolic tensor a saved reference names, or None if its node is not made yet."""
+            if isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str):
+                name, node_index, tensor_index = ref
+                expect(name in made and isinstance(node_index, int) and isinstance(tensor_index, int),
+                       f"bad tensor reference {str(ref)[:100]}")
+                nodes = made[name]
+                if node_index >= len(nodes):
+                    return None
+                expect(0 <= tensor_index < len(nodes[node_index].outputs) and node_index >= 0,
+                       f"bad tensor reference {str(ref)[:100]}")
+                return nodes[node_index].outputs[tensor_index]
+            if isinstance(ref, dict):
+                expect(ref.get("class_name") == "__keras_tensor__" and isinstance(ref.get("config"), dict),
+                       f"bad tensor entry {str(ref)[:100]}")
+                return resolve(ref["config"].get("keras_history"))
+            expect(isinstance(ref, list), f"bad tensor entry {str(ref)[:100]}")
+            items = [resolve(r) for r in ref]
+            return None if any(i is None for i in items) else items
+
+        while any(nodes for _, _, nodes in pending):
+            progressed = False
+            for name, layer, nodes in pending:
+                while nodes:
+                    node = nodes[0]
+                    expect(isinstance(node, dict) and isinstance(node.get("args"), list) and
+                           len(node["args"]) == 1 and isinstance(node.get("kwargs", {}), dict),
+                           f"bad inbound node of '{name}': {str(node)[:200]}")
+                    inputs = resolve(node["args"][0])
+                    if inputs is None:
+                        break
+                    try:
+                        layer(inputs, **node.get("kwargs", {}))
+                    except (TypeError, ValueError) as e:
+                        raise Refused(f"cannot call layer '{name}' on its saved inputs: {e}") from e
+                    made[name].append(layer.inbound_nodes[-1])
+                    nodes.pop(0)
+                    progressed = True
+            expect(progressed, "the saved graph cannot be rebuilt (a node waits for inputs that "
+                               "no layer makes)")
+        inputs, outputs = resolve(config.get("input_layers")), resolve(config.get("output_layers"))
+        expect(inputs is not None and outputs is not None, "bad input_layers / output_layers")
+        return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

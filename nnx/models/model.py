@@ -18,7 +18,10 @@ saved. The model builds on its first call (or first `fit`/`evaluate`/`predict`),
 the subclass defines one, then `call` on the data, which builds the layers inside. Output shapes, when
 needed to check targets, come from running `call` on one sample of zeros.
 """
+import numpy as np
+
 from nnx.autograd import no_grad
+from nnx.layers.base import is_shape_list
 from nnx.models.training import BaseModel
 
 
@@ -100,3 +103,20 @@ class Model(BaseModel):
         name and trainable flag, and a subclass adds its own (then `from_config(config)` calls
         `cls(**config)`)."""
         return {"name": self.name, "trainable": self.trainable}
+
+    def get_build_config(self):
+        """The input shape the model was built for (None before its first call), saved so that
+        loading can build it before setting the weights."""
+        shape = self._input_shape_arg
+        if shape is None:
+            return None
+        return {"input_shape": [list(s) for s in shape] if is_shape_list(shape) else list(shape)}
+
+    def build_from_config(self, config):
+        """Build by calling the model on one sample of zeros of the saved input shape(s)."""
+        shape = config["input_shape"]
+        shapes = shape if is_shape_list(shape) else [shape]
+        zeros = [np.zeros((1,) + tuple(1 if d is None else int(d) for d in s[1:]), self.dtype)
+                 for s in shapes]
+        with no_grad():
+            self(zeros if is_shape_list(shape) else zeros[0])

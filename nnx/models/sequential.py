@@ -7,7 +7,10 @@ layer that does not fit fails at `add` time with a message naming it and the sha
 from nnx.layers.base import Layer, format_shape
 from nnx.layers.core import InputLayer
 from nnx.layers.symbolic import SymbolicTensor
+from nnx.models.serialization import serialize_layer
 from nnx.models.training import BaseModel
+
+_NO_KWARGS = {}
 
 
 class Sequential(BaseModel):
@@ -145,17 +148,15 @@ class Sequential(BaseModel):
             for layer in layers:
                 if logits and layer is last:
                     return layer.call_linear(x, training)
-                x = layer.call(x, training)
+                x = layer.invoke(x, training, _NO_KWARGS)
             return x
         mask = None
         for layer in layers:
             inputs = x
             if logits and layer is last:
                 return layer.call_linear(x, training)
-            if mask is not None and layer.accepts_mask:
-                x = layer.call(x, training, mask=mask)
-            else:
-                x = layer.call(x, training)
+            x = layer.invoke(x, training, {"mask": mask} if mask is not None and layer.accepts_mask
+                             else _NO_KWARGS)
             mask = layer.compute_mask(inputs, mask)
         return x
 
@@ -166,7 +167,7 @@ class Sequential(BaseModel):
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name,
                 "input_shape": None if self.model_input_shape is None else list(self.model_input_shape),
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+                "layers": [serialize_layer(l) for l in self.layers]}
 
     @classmethod
     def from_config(cls, config, layer_from_config=None):

@@ -500,7 +500,7 @@ class BaseModel(Layer):
 
     def to_json(self):
         """The architecture as a JSON string (`nnx.models.model_from_json` rebuilds it)."""
-        from nnx.models.saving import model_to_json
+        from nnx.models.serialization import model_to_json
         return model_to_json(self)
 
     def summary(self, profile=False, batch_size=32, print_fn=print):
