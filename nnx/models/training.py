@@ -202,7 +202,29 @@ class BaseModel(Layer):
         self.optimizer, self.loss = optimizer, loss
         self.compile_args = {"loss": loss, "loss_weights": loss_weights,
                              "metrics": [] if metrics is None else metrics}
-        self._objectives = None   # resolved on first use: the output layers may not exist yet
+        self._objectives = None
+        if self.built:            # else resolved on first use: the output layers may not exist yet
+            try:
+                self.objectives()
+            except (ValueError, TypeError):
+                self.optimizer = self.loss = self.compile_args = self._objectives = None
+                raise
+
+    def get_layer(self, name=None, index=None):
+        """A layer of `model.layers` by name or by index (Keras 3)."""
+        layers = self.layers
+        if (name is None) == (index is None):
+            raise ValueError(f"{self._who()}.get_layer: give either a layer name or an index")
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"{self._who()}.get_layer: asked for the layer at index {index} but "
+                                 f"the model has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self._who()}.get_layer: no layer named {name!r}; the layers are "
+                         f"{[l.name for l in layers]}")
 
     def _require_compiled(self, op):
         if self.optimizer is None:
@@ -222,6 +244,8 @@ class BaseModel(Layer):
                 metric_lists = [metrics if isinstance(metrics, list) else
                                 [m for v in (metrics.values() if isinstance(metrics, dict) else metrics)
                                  for m in (v if isinstance(v, (list, tuple)) else [v])]]
+            elif not metrics:
+                metric_lists = [[] for _ in names]
             else:
                 metric_lists = [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
                                 for m in _per_output(self, "metrics", metrics, names, None)]
