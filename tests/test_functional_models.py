@@ -269,3 +269,27 @@ def test_compile_argument_errors_name_outputs():
     out = model.evaluate([np.zeros((2, 14, 28))] * 2, [np.zeros(2), np.zeros((2, 1))], verbose=0,
                          return_dict=True)
     assert list(out) == ["loss", "digit_loss"]
+
+
+def test_masks_flow_through_the_graph_as_in_sequential():
+    from nnx.layers import LSTM, Embedding
+    nnx.manual_seed(0)
+    seq = Sequential([Embedding(20, 4, mask_zero=True), LSTM(3)])
+    tokens = Input((None,))
+    fn = Model(tokens, LSTM(3)(Embedding(20, 4, mask_zero=True)(tokens)))
+    x = np.array([[3, 5, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    seq.predict(x, verbose=0)
+    fn.set_weights(seq.get_weights())
+    np.testing.assert_array_equal(fn.predict(x, verbose=0), seq.predict(x, verbose=0))
+    # the padding is masked: the same as the unpadded sequence
+    np.testing.assert_allclose(fn.predict(x[:1], verbose=0), fn.predict(x[:1, :2], verbose=0), rtol=1e-6)
+
+
+def test_resnet_example_cli_on_a_tiny_budget(digits, monkeypatch, capsys):
+    from nnx.examples import resnet_mnist
+    (x, y), (xt, yt) = digits
+    monkeypatch.setattr(resnet_mnist, "load", lambda limit=None: ((x[:64], y[:64]), (xt[:64], yt[:64])))
+    accuracy = resnet_mnist.main(["--epochs", "1", "--save", ""])
+    out = capsys.readouterr().out
+    assert "Connected to" in out and "block_1_add (Add)" in out and "Test accuracy" in out
+    assert 0.0 <= accuracy <= 1.0

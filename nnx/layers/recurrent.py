@@ -11,6 +11,7 @@ import numpy as np
 
 from nnx.functional import recurrent as R
 from nnx.layers.base import Layer, format_shape
+from nnx.layers.symbolic import is_symbolic
 from nnx.layers.embedding import as_padded_array
 from nnx.random import get_rng
 from nnx.tensor import Tensor
@@ -101,7 +102,7 @@ class _RNN(Layer):
         super().build(input_shape)
 
     def __call__(self, inputs, training=False, mask=None, initial_state=None):
-        if not isinstance(inputs, Tensor):
+        if not isinstance(inputs, Tensor) and not is_symbolic(inputs):
             inputs = as_padded_array(inputs, self._who())
         return super().__call__(inputs, training=training, mask=mask, initial_state=initial_state)
 
