@@ -286,9 +286,9 @@ def test_masks_flow_through_the_graph_as_in_sequential():
 
 
 def test_resnet_example_cli_on_a_tiny_budget(digits, monkeypatch, capsys):
-    from nnx.examples import resnet_mnist
+    from nnx.examples import mnist_cnn, resnet_mnist
     (x, y), (xt, yt) = digits
-    monkeypatch.setattr(resnet_mnist, "load", lambda limit=None: ((x[:64], y[:64]), (xt[:64], yt[:64])))
+    monkeypatch.setattr(mnist_cnn, "load", lambda limit=None: ((x[:64], y[:64]), (xt[:64], yt[:64])))
     accuracy = resnet_mnist.main(["--epochs", "1", "--save", ""])
     out = capsys.readouterr().out
     assert "Connected to" in out and "block_1_add (Add)" in out and "Test accuracy" in out

@@ -39,13 +39,14 @@ def build_model():
     return model
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nnx.examples.mnist_cnn",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+def main(argv=None, build=build_model, prog="python -m nnx.examples.mnist_cnn", doc=__doc__, epochs=1,
+         save="mnist_cnn.nnx"):
+    """The command line; other examples pass their own `build` (a compiled model) and defaults."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
-    parser.add_argument("--save", default="mnist_cnn.nnx", help="where to save the model ('' to skip)")
+    parser.add_argument("--save", default=save, help="where to save the model ('' to skip)")
     parser.add_argument("--seed", type=int, default=None, help="seed for initialisation and shuffling")
     args = parser.parse_args(argv)
     if args.threads is not None:
@@ -54,7 +55,7 @@ def main(argv=None):
         nnx.manual_seed(args.seed)
 
     (x_train, y_train), (x_test, y_test) = load()
-    model = build_model()
+    model = build()
     model.summary()
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
