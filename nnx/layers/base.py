@@ -2,13 +2,18 @@
 
 A layer owns weights (Tensors created by `add_weight`) and computes `call(inputs, training)`. It builds
 lazily: the first call (or a model that knows the input shape) runs `build(input_shape)` with the full
-input shape, batch axis included as None, so weight shapes follow the data.
+input shape, batch axis included as None, so weight shapes follow the data. Called on symbolic tensors
+(from `Input`) it builds and records a graph node instead of computing (nnx.layers.symbolic).
 
 Contract shared with the other layer authors (sequence layers, models):
-- Subclasses implement `build(input_shape)` (create weights with `add_weight`, then
+- Subclasses implement `build(input_shape)` (create weights with `add_weight(shape=..., ...)`, then
   `super().build(input_shape)`), `call(inputs, training=False)` on Tensors, and
-  `compute_output_shape(input_shape)`; `get_config()` returns the constructor arguments as a JSON-able
-  dict (extend the parent's).
+  `compute_output_shape(input_shape)` (an nnx layer without it keeps the shape; a user's layer is
+  traced); `get_config()` returns the constructor arguments as a JSON-able dict (extend the parent's).
+- Several inputs: a layer with `takes_list = True` (the merge layers) gets a list of Tensors, and a
+  list of shapes in `build`, `check_input_shape` and `compute_output_shape`.
+- Tracking: layers held in attributes (also inside lists, tuples and dicts) are found by
+  `sublayers()`; their weights count as this layer's, and `trainable = False` freezes them too.
 - Input checks: a subclass states the expected rank in `input_rank` (exact) or `min_rank`, and a
   readable layout in `input_layout` ("(N, H, W, C)"); `build` may pin axis sizes in `self.input_axes`
   ({-1: channels}). `check_input_shape` then raises a ValueError naming the layer and the shapes.
@@ -17,9 +22,10 @@ Contract shared with the other layer authors (sequence layers, models):
   softmax + cross-entropy from the logits.
 - Masks (sequence layers): `supports_masking` tells whether a layer passes a mask through unchanged,
   `compute_mask(inputs, mask)` returns the mask of the output, and a layer whose `call` takes a
-  `mask=` keyword sets `accepts_mask = True`; Sequential threads the mask through.
-- Every concrete subclass registers itself by class name (`Layer.registry`), which is all `load_model`
-  ever instantiates: a saved file can name only classes that exist here.
+  `mask=` keyword sets `accepts_mask = True`; Sequential and functional models thread the mask through.
+- Every concrete nnx subclass registers itself by class name (`Layer.registry`); loading instantiates
+  only these, classes given in `custom_objects`, and classes registered with
+  `nnx.utils.register_serializable` (nnx.models.serialization).
 """
 import inspect
 import re
@@ -276,15 +282,18 @@ class Layer:
         """The output shape found by calling the layer on one sample of zeros (unknown sizes taken
         as 1), as Keras 3 runs `call` symbolically for layers that do not define
         compute_output_shape. The batch axis comes back as None."""
-        def zeros(shape):
-            return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
+        key = repr(input_shape)
+        cache = self.__dict__.setdefault("_traced_shapes", {})   # one trace per input shape
+        if key not in cache:
+            def zeros(shape):
+                return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
 
-        inputs = [zeros(s) for s in input_shape] if is_shape_list(input_shape) else zeros(input_shape)
-        with no_grad():
-            out = self(inputs)
-        if isinstance(out, (list, tuple)):
-            return [(None,) + t.shape[1:] for t in out]
-        return (None,) + out.shape[1:]
+            inputs = [zeros(s) for s in input_shape] if is_shape_list(input_shape) else zeros(input_shape)
+            with no_grad():
+                out = self(inputs)
+            cache[key] = [(None,) + t.shape[1:] for t in out] if isinstance(out, (list, tuple)) \
+                else (None,) + out.shape[1:]
+        return cache[key]
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None

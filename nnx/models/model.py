@@ -95,9 +95,6 @@ class Model(BaseModel):
         out = self.call(inputs, training=training) if self.call_takes_training else self.call(inputs)
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
-    def compute_output_shape(self, input_shape):
-        return self.traced_output_shape(input_shape)
-
     def get_config(self):
         """Keras 3: a subclassed model's config holds its constructor arguments; the base gives the
         name and trainable flag, and a subclass adds its own (then `from_config(config)` calls

@@ -7,7 +7,7 @@ layer that does not fit fails at `add` time with a message naming it and the sha
 from nnx.layers.base import Layer, format_shape
 from nnx.layers.core import InputLayer
 from nnx.layers.symbolic import SymbolicTensor
-from nnx.models.serialization import serialize_layer
+from nnx.models.serialization import deserialize_layer, serialize_layer
 from nnx.models.training import BaseModel
 
 _NO_KWARGS = {}
@@ -170,9 +170,9 @@ class Sequential(BaseModel):
                 "layers": [serialize_layer(l) for l in self.layers]}
 
     @classmethod
-    def from_config(cls, config, layer_from_config=None):
-        """Rebuild from `get_config()`; `layer_from_config(entry)` makes each layer (saving.py passes
-        its validating version)."""
+    def from_config(cls, config, layer_from_config=deserialize_layer):
+        """Rebuild from `get_config()`; `layer_from_config(entry)` makes each layer (loading passes
+        one that knows its custom_objects)."""
         config = dict(config)
         entries = config.pop("layers", [])
         input_shape = config.pop("input_shape", None)
@@ -180,6 +180,5 @@ class Sequential(BaseModel):
         if input_shape is not None:
             model.add(InputLayer(tuple(input_shape), dtype=model.dtype))
         for entry in entries:
-            model.add(layer_from_config(entry) if layer_from_config else
-                      Layer.registry[entry["class_name"]].from_config(entry["config"]))
+            model.add(layer_from_config(entry))
         return model

@@ -31,6 +31,7 @@ from nnx import functional as F
 from nnx.autograd import no_grad
 from nnx.callbacks import CallbackList, History
 from nnx.layers.base import Layer, _snake_case, format_shape, is_input_list
+from nnx.layers.symbolic import is_symbolic
 from nnx.layers.embedding import as_padded_array
 from nnx.models.data import ArrayData
 from nnx.tensor import Tensor
@@ -125,6 +126,7 @@ class BaseModel(Layer):
 
     input_names = None
     output_names = None
+    multiple_outputs = False   # call returns a list even for one output
 
     def __init__(self, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -151,8 +153,7 @@ class BaseModel(Layer):
     def __call__(self, inputs, training=False, **kwargs):
         """`model(x)` on Tensors or arrays (a list for several inputs) returns a Tensor (a list
         for several outputs); on symbolic tensors it adds the model to a graph as one layer."""
-        if not isinstance(inputs, (Tensor, np.ndarray, list, tuple)) or \
-                (isinstance(inputs, (list, tuple)) and not is_input_list(inputs)):
+        if is_symbolic(inputs):
             return super().__call__(inputs, training=training, **kwargs)
         names = self.input_names
         several = is_input_list(inputs) and (names is None or len(names) > 1 or len(inputs) == 1)
@@ -162,8 +163,6 @@ class BaseModel(Layer):
         self.build_for_inputs([x.shape for x in xs])
         outs = self.forward_batch(xs, training=training)
         return outs if len(outs) > 1 or self.multiple_outputs else outs[0]
-
-    multiple_outputs = False   # call returns a list even for one output
 
     def call(self, inputs, training=False):
         outs = self.forward_batch(list(inputs) if isinstance(inputs, (list, tuple)) else [inputs],
