@@ -7,10 +7,12 @@ and one layer call), where Sequential loops over its layers, so the difference s
 microseconds per step: noise next to the convolutions of the reference CNN, and visible only on a
 tiny MLP whose step is itself pure Python overhead. Run from the repository root:
 
-    python -m benchmarks.bench_functional [--model cnn|mlp] [--steps 40] [--repeats 7]
+    python -m benchmarks.bench_functional [--model cnn|mlp] [--steps 40] [--repeats 7] [--threads N]
+                                            [--clock wall|cpu]
 
 or `python -m pytest benchmarks/bench_functional.py --benchmark-group-by=group`. The script
-interleaves the two models, reports the best of `repeats` per-step times and the overhead in %.
+interleaves the two models (`repeats` rounds of `steps` calls each), reports the fastest call of each
+and the overhead in %.
 """
 import argparse
 import time
@@ -72,12 +74,12 @@ def test_train_step(benchmark, kind, which):
     benchmark(step_timers(sequential if which == "sequential" else functional, kind)["train step"])
 
 
-def time_calls(fn, steps, timings):
-    """Append the per-call time of `steps` calls of `fn` to `timings`."""
-    start = time.perf_counter()
+def time_calls(fn, steps, timings, clock=time.perf_counter):
+    """Append the time of each of `steps` calls of `fn` to `timings`."""
     for _ in range(steps):
+        start = clock()
         fn()
-    timings.append((time.perf_counter() - start) / steps)
+        timings.append(clock() - start)
 
 
 def main(argv=None):
@@ -86,10 +88,16 @@ def main(argv=None):
     parser.add_argument("--model", choices=["cnn", "mlp", "both"], default="both")
     parser.add_argument("--steps", type=int, default=40, help="calls per timing (default 40)")
     parser.add_argument("--repeats", type=int, default=7, help="timings per model (default 7)")
+    parser.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall time, or this process's CPU time (steadier on a busy machine)")
     args = parser.parse_args(argv)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.threads is not None:
+        nnx.set_num_threads(args.threads)
     info = nnx.kernels.info()
-    print(f"SIMD path {info['simd']}, {nnx.get_num_threads()} threads; best of {args.repeats} x "
-          f"{args.steps} calls, models interleaved")
+    print(f"SIMD path {info['simd']}, {nnx.get_num_threads()} threads, {args.clock} clock; fastest of "
+          f"{args.repeats} x {args.steps} calls, models interleaved")
     print(f"{'model':<5} {'what':<14} {'Sequential':>12} {'functional':>12} {'overhead':>9}")
     worst = 0.0
     for kind in (["cnn", "mlp"] if args.model == "both" else [args.model]):
@@ -101,7 +109,8 @@ def main(argv=None):
                 timers[name][what]()
             for _ in range(args.repeats):
                 for name in timings:
-                    time_calls(timers[name][what], args.steps, timings[name])
+                    time_calls(timers[name][what], args.steps, timings[name], clock)
+            # the fastest call: on a shared machine every other figure mostly measures the neighbours
             seq, fn = min(timings["sequential"]), min(timings["functional"])
             overhead = (fn - seq) / seq * 100
             if kind == "cnn":
