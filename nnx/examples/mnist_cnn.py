@@ -40,8 +40,9 @@ def build_model():
 
 
 def main(argv=None, build=build_model, prog="python -m nnx.examples.mnist_cnn", doc=__doc__, epochs=1,
-         save="mnist_cnn.nnx"):
-    """The command line; other examples pass their own `build` (a compiled model) and defaults."""
+         save="mnist_cnn.nnx", callbacks=None):
+    """The command line; other examples pass their own `build` (a compiled model), defaults and
+    training callbacks."""
     parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -59,7 +60,7 @@ def main(argv=None, build=build_model, prog="python -m nnx.examples.mnist_cnn", 
     model.summary()
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-              validation_data=(x_test, y_test))
+              validation_data=(x_test, y_test), callbacks=callbacks)
     seconds = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     print(f"Test accuracy: {accuracy:.4f} (loss {loss:.4f}); training took {seconds:.1f} s "

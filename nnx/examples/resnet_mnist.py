@@ -5,9 +5,10 @@
 
 Each residual block adds its input back to the output of two 3x3 convolutions (`Add()([x, y])`), the
 shape of a ResNet's identity block; a 1x1 convolution projects the shortcut where the width changes.
-The model is printed with its "Connected to" column, trained with a progress bar, evaluated on the
-10,000 test images and saved. Three epochs reach about 99% test accuracy.
+The model is printed with its "Connected to" column, trained with Adam (learning rate 0.001, halved
+each epoch) and a progress bar, evaluated on the 10,000 test images and saved. Three epochs reach about 99% test accuracy.
 """
+from nnx.callbacks import Callback
 from nnx.examples import mnist_cnn
 from nnx.layers import (Activation, Add, BatchNormalization, Conv2D, Dense, Flatten, Input,
                         MaxPooling2D)
@@ -37,10 +38,21 @@ def build_model():
     return model
 
 
+class HalveLearningRate(Callback):
+    """Halves the learning rate at each epoch after the first: steadier weights for the last epoch."""
+
+    def __init__(self, initial=1e-3):
+        super().__init__()
+        self.initial = initial
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.initial * 0.5 ** epoch
+
+
 def main(argv=None):
     """The command line of nnx.examples.mnist_cnn, with this model and 3 epochs by default."""
     return mnist_cnn.main(argv, build=build_model, prog="python -m nnx.examples.resnet_mnist", doc=__doc__,
-                          epochs=3, save="resnet_mnist.nnx")
+                          epochs=3, save="resnet_mnist.nnx", callbacks=[HalveLearningRate()])
 
 
 if __name__ == "__main__":
