@@ -215,3 +215,13 @@ def test_subclassed_model_builds_on_first_call_and_reports_unbuilt():
     assert "?" in text.getvalue() and "Total params: 0" in text.getvalue()
     model(np.zeros((2, 4), np.float32))
     assert [w.shape for w in model.weights] == [(4, 8), (8,), (8, 3), (3,)]
+
+
+def test_build_with_an_input_shape_builds_the_layers_inside():
+    model = MLP(widths=(8,))
+    model.build((None, 4))
+    assert [w.shape for w in model.weights] == [(4, 8), (8,), (8, 3), (3,)]
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    text = io.StringIO()
+    model.summary(print_fn=text.write)
+    assert "(None, 8)" in text.getvalue() and "Total params: 67" in text.getvalue()

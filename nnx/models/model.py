@@ -23,6 +23,7 @@ import numpy as np
 from nnx.autograd import no_grad
 from nnx.layers.base import is_shape_list
 from nnx.models.training import BaseModel
+from nnx.tensor import Tensor
 
 
 class Model(BaseModel):
@@ -64,6 +65,21 @@ class Model(BaseModel):
     def _shape_arg(self, shapes):
         full = [(None,) + tuple(s[1:]) for s in shapes]
         return full if self._list_input else full[0]
+
+    def build(self, input_shape):
+        """`model.build((None, 784))` (Keras 3): runs `call` once, on one sample of zeros, which
+        builds the layers inside. A subclass may define its own `build` instead."""
+        several = is_shape_list(input_shape)
+        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+        if self._list_input is None:
+            self._list_input = several
+        if self._input_shape_arg is None:
+            self._input_shape_arg = shapes if several else shapes[0]
+        self.built = True
+        zeros = [Tensor(np.zeros((1,) + tuple(1 if d is None else int(d) for d in s[1:]), self.dtype))
+                 for s in shapes]
+        with no_grad():
+            self.forward_batch(zeros)
 
     def build_for_inputs(self, shapes):
         several = len(shapes) > 1
@@ -110,7 +126,8 @@ class Model(BaseModel):
         return {"input_shape": [list(s) for s in shape] if is_shape_list(shape) else list(shape)}
 
     def build_from_config(self, config):
-        """Build by calling the model on one sample of zeros of the saved input shape(s)."""
+        """Build by calling the model on one sample of zeros of the saved input shape(s) (which
+        also builds the layers a subclass's own `build` leaves to the first call)."""
         shape = config["input_shape"]
         shapes = shape if is_shape_list(shape) else [shape]
         zeros = [np.zeros((1,) + tuple(1 if d is None else int(d) for d in s[1:]), self.dtype)
