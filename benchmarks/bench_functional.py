@@ -27,8 +27,9 @@ from nnx.models import Model, Sequential
 
 def layers(kind):
     if kind == "cnn":   # the reference program's CNN (93,322 parameters)
-        return (28, 28, 1), [Conv2D(32, 3, activation="relu"), MaxPooling2D(), Conv2D(64, 3, activation="relu"),
-                             MaxPooling2D(), Conv2D(64, 3, activation="relu"), Flatten(),
+        return (28, 28, 1), [Conv2D(32, 3, activation="relu"), MaxPooling2D(),
+                             Conv2D(64, 3, activation="relu"), MaxPooling2D(),
+                             Conv2D(64, 3, activation="relu"), Flatten(),
                              Dense(64, activation="relu"), Dense(10, activation="softmax")]
     return (16,), [Dense(16, activation="relu"), Dense(16, activation="relu"),
                    Dense(10, activation="softmax")]

@@ -232,7 +232,8 @@ def test_two_input_two_output_model_trains_on_mnist_subset(digits):
     model = two_input_two_output()
     assert model.output_names == ["digit", "even"] and model.input_names == ["top", "bottom"]
     model.compile("adam", loss={"digit": "sparse_categorical_crossentropy", "even": "binary_crossentropy"},
-                  loss_weights={"digit": 1.0, "even": 0.5}, metrics={"digit": "accuracy", "even": ["accuracy"]})
+                  loss_weights={"digit": 1.0, "even": 0.5},
+                  metrics={"digit": "accuracy", "even": ["accuracy"]})
     history = model.fit(split(x), {"digit": y, "even": (y % 2 == 0)}, epochs=3, batch_size=32,
                         validation_split=0.1, verbose=0).history
     assert list(history) == ["loss", "digit_loss", "even_loss", "digit_accuracy", "even_accuracy",

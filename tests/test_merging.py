@@ -102,7 +102,8 @@ def test_errors_name_the_layer_and_shapes():
         Add(name="a2")(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"different batch sizes"):
         Multiply()(arrays((2, 3), (3, 3)))
-    with pytest.raises(ValueError, match=r"Concatenate 'c1'.*matching shapes except.*\(2, 3, 4\), \(2, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"Concatenate 'c1'.*matching shapes except.*"
+                                         r"\(2, 3, 4\), \(2, 2, 5\)"):
         Concatenate(name="c1")(arrays((2, 3, 4), (2, 2, 5)))
     with pytest.raises(ValueError, match=r"Dot 'd1': incompatible input shapes: axis values 3 .* 4"):
         Dot(1, name="d1")(arrays((2, 3), (2, 4)))

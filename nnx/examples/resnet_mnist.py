@@ -6,7 +6,8 @@
 Each residual block adds its input back to the output of two 3x3 convolutions (`Add()([x, y])`), the
 shape of a ResNet's identity block; a 1x1 convolution projects the shortcut where the width changes.
 The model is printed with its "Connected to" column, trained with Adam (learning rate 0.001, halved
-each epoch) and a progress bar, evaluated on the 10,000 test images and saved. Three epochs reach about 99% test accuracy.
+each epoch) and a progress bar, evaluated on the 10,000 test images and saved. Three epochs reach
+about 99% test accuracy.
 """
 from nnx.callbacks import Callback
 from nnx.examples import mnist_cnn

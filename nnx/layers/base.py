@@ -34,7 +34,7 @@ import numpy as np
 
 from nnx import activations, initializers
 from nnx.autograd import no_grad
-from nnx.layers.symbolic import Node, flatten, format_shape, is_symbolic
+from nnx.layers.symbolic import Node, format_shape, is_symbolic
 from nnx.tensor import Tensor
 
 

@@ -29,9 +29,9 @@ compile or optimizer entries.
 Loading validates everything before building anything it cannot trust: the member names, the header's
 structure, every class name (nnx layers, `custom_objects`, registered classes, `nnx.optimizers`;
 anything else, like 'os.system', is refused), every config (JSON values only, passed as keyword
-arguments; bad ones raise ValueError), and every array's shape and dtype against the rebuilt model. Problems raise ValueError
-naming the file. Saving is atomic: a temporary file in the same directory, fsync, then os.replace, so a
-crash never leaves a half-written model under `path`.
+arguments; bad ones raise ValueError), and every array's shape and dtype against the rebuilt model.
+Problems raise ValueError naming the file. Saving is atomic: a temporary file in the same directory,
+fsync, then os.replace, so a crash never leaves a half-written model under `path`.
 """
 import json
 import os
