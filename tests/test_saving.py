@@ -361,3 +361,18 @@ def test_to_json_and_model_from_json():
         model_from_json("{")
     with pytest.raises(ValueError, match="unknown layer class 'os.system'"):
         model_from_json(json.dumps({"class_name": "os.system", "config": {}}))
+
+
+def test_nested_and_shared_models_round_trip(tmp_path):
+    nnx.manual_seed(0)
+    inner = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    x = Input((3,))
+    branch = Model(x, Dense(2, name="tail")(x), name="branch")
+    inp = Input((3,))
+    outer = Model(inp, Concatenate()([inner(inp), branch(inp), branch(inp)]))   # branch called twice
+    outer.save(tmp_path / "nested.nnx")
+    loaded = load_model(tmp_path / "nested.nnx")
+    data = np.random.default_rng(0).random((5, 3), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), outer.predict(data, verbose=0))
+    assert [type(l).__name__ for l in loaded.layers] == ["InputLayer", "Sequential", "Functional", "Concatenate"]
+    assert len(loaded.weights) == 6 and len(loaded.get_layer("branch").inbound_nodes) == 2
