@@ -1,5 +1,5 @@
-"""Models (API.md section 6 and 10): `Sequential`, `Model` (functional and subclassed), and loading
-what `model.save` / `model.to_json` wrote."""
+"""Models: `Sequential`, `Model` (functional and subclassed), and loading what `model.save` /
+`model.to_json` wrote."""
 from nnx.models.training import BaseModel
 from nnx.models.sequential import Sequential
 from nnx.models.model import Model
