@@ -197,7 +197,7 @@ CORPUS = [
      "cannot rebuild Sequential"),
     ("layer entry a string", lambda d, m: edit_header(
         m, lambda h: h["model"]["config"]["layers"].__setitem__(0, "Dense")),
-     "a layer entry must be"),
+     "a layer entry must have"),
     ("units 2e9", lambda d, m: edit_header(
         m, lambda h: h["model"]["config"]["layers"][0]["config"].__setitem__("units", 2 * 10**9)),
      r"model.config.layers\[0\].config.units = 2000000000 is beyond any plausible size"),

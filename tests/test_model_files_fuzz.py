@@ -126,7 +126,7 @@ def test_every_mutated_file_loads_or_raises_model_file_error(tmp_path):
                 path.write_bytes(mutant)
                 load_model(path)
             else:
-                _load_from(io.BytesIO(mutant), True, f"mutant {run}")
+                _load_from(io.BytesIO(mutant), None, True, f"mutant {run}")
             outcomes[family, "loaded"] += 1
         except ModelFileError:
             outcomes[family, "ModelFileError"] += 1

@@ -42,13 +42,15 @@ def build_model(optimizer="adam"):
     return model
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nnx.examples.mnist_cnn",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+def main(argv=None, build=build_model, prog="python -m nnx.examples.mnist_cnn", doc=__doc__, epochs=1,
+         save="mnist_cnn.nnx", callbacks=None):
+    """The command line; other examples pass their own `build(optimizer)` (returning a compiled
+    model), defaults and training callbacks."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
-    parser.add_argument("--save", default="mnist_cnn.nnx", help="where to save the model ('' to skip)")
+    parser.add_argument("--save", default=save, help="where to save the model ('' to skip)")
     parser.add_argument("--seed", type=int, default=None, help="seed for initialisation and shuffling")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over MPI ranks (start with mpirun -n N)")
@@ -62,7 +64,7 @@ def main(argv=None):
         nnx.manual_seed(args.seed)
 
     (x_train, y_train), (x_test, y_test) = load()
-    batch_size, optimizer, callbacks, ranks = args.batch_size, "adam", [], 1
+    batch_size, optimizer, callbacks, ranks = args.batch_size, "adam", list(callbacks or []), 1
     if args.distributed:
         ranks = dist.size()
         if batch_size % ranks:
@@ -71,8 +73,8 @@ def main(argv=None):
         x_test, y_test = dist.shard(x_test, y_test)
         batch_size //= ranks
         optimizer = dist.DistributedOptimizer("adam")
-        callbacks = [dist.callbacks.MetricAverage(), dist.callbacks.BroadcastWeights(0)]
-    model = build_model(optimizer)
+        callbacks = [dist.callbacks.MetricAverage(), dist.callbacks.BroadcastWeights(0)] + callbacks
+    model = build(optimizer)
     chief = not args.distributed or dist.rank() == 0
     if chief:
         model.summary()

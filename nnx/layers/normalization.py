@@ -91,7 +91,8 @@ class BatchNormalization(Layer):
         self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
                                            initializer=self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
-                                               initializer=self.moving_variance_initializer, trainable=False)
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False)
         self.input_rank = rank
         self.input_axes = {axis: features}
         self._reduce_axes = tuple(i for i in range(rank) if i != axis)

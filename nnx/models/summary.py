@@ -22,9 +22,10 @@ import tracemalloc
 import numpy as np
 
 from nnx.tensor import Tensor
-from nnx.layers.base import format_shape
+from nnx.layers.base import format_shape, is_shape_list
 
 WIDTHS = (29, 26, 10)
+CONNECTED_WIDTH = 22
 
 
 def _row(cells, widths):
@@ -39,13 +40,24 @@ def _kb(nbytes):
 
 def summary_text(model, profile=False, batch_size=32):
     rows = model.layer_shapes()
+    connected = getattr(model, "connections", None)   # functional models: Keras' "Connected to"
     names = [f"{layer.name} ({type(layer).__name__})" for layer, _, _ in rows]
     widths = (max([WIDTHS[0]] + [len(n) + 2 for n in names]),) + WIDTHS[1:]
+    if connected is not None:
+        links = [connected(layer) for layer, _, _ in rows]
+        widths += (max([CONNECTED_WIDTH] + [len(l) + 2 for ls in links for l in ls]),)
     width = sum(widths)
-    lines = [f'Model: "{model.name}"', "_" * width,
-             _row(("Layer (type)", "Output Shape", "Param #"), widths), "=" * width]
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())
+    lines = [f'Model: "{model.name}"', "_" * width, _row(header, widths), "=" * width]
     for i, (layer, _, out) in enumerate(rows):
-        lines.append(_row((names[i], format_shape(out), f"{layer.count_params():,}"), widths))
+        shapes = "?" if out is None else \
+            ", ".join(format_shape(s) for s in out) if is_shape_list(out) else format_shape(out)
+        cells = (names[i], shapes, f"{layer.count_params():,}")
+        if connected is None:
+            lines.append(_row(cells, widths))
+        else:   # one line per inbound tensor, as Keras prints them
+            lines.append(_row(cells + (links[i][0] if links[i] else "-",), widths))
+            lines += [_row(("", "", "", link), widths) for link in links[i][1:]]
         lines.append("=" * width if i == len(rows) - 1 else "_" * width)
     trainable = model.trainable_weights
     ids = {id(w) for w in trainable}
@@ -58,7 +70,8 @@ def summary_text(model, profile=False, batch_size=32):
               f"Non-trainable params: {n_frozen:,} ({_kb(sum(w.data.nbytes for w in frozen))})",
               "_" * width]
     if profile:
-        lines += ["", profile_text(model, rows, batch_size)]
+        lines += ["", profile_text(model, [r for r in rows if r[1] is not None and
+                                           not is_shape_list(r[1])], batch_size)]
     return "\n".join(lines)
 
 
