@@ -247,6 +247,28 @@ def test_grad_cam_equals_a_hand_computation_on_a_tiny_cnn():
     np.testing.assert_array_equal(got, explain.grad_cam(model, x, target, layer=conv, batch_size=1))
 
 
+def test_grad_cam_and_activations_on_a_functional_model_with_a_residual_branch():
+    # the same network as a Sequential plus a branch that adds zero: both must explain alike
+    from nnx.layers import Add, Input, Lambda
+    rng = np.random.default_rng(15)
+    seq = Sequential([Conv2D(3, (3, 3), activation="relu", input_shape=(6, 6, 1), dtype="float64"),
+                      Flatten(dtype="float64"), Dense(2, dtype="float64")])
+    inp = Input((6, 6, 1), dtype="float64")
+    conv = Conv2D(3, (3, 3), activation="relu", dtype="float64", name="fconv")
+    a = conv(inp)
+    zero = Lambda(lambda t: t * 0.0, dtype="float64")(a)
+    out = Dense(2, dtype="float64")(Flatten(dtype="float64")(Add(dtype="float64")([a, zero])))
+    func = nnx.models.Model(inp, out)
+    weights = [rng.standard_normal(w.shape) for w in seq.get_weights()]
+    seq.set_weights(weights)
+    func.set_weights(weights)
+    x = rng.standard_normal((3, 6, 6, 1))
+    np.testing.assert_allclose(explain.grad_cam(func, x, layer="fconv"), explain.grad_cam(seq, x),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(explain.activations(func, x, ["fconv"])["fconv"],
+                               nnx.models.Model(inp, a).predict(x, verbose=0), rtol=1e-12)
+
+
 def test_grad_cam_errors_name_the_problem():
     model, _, _ = linear_model(9, 2, input_shape=(3, 3, 1))
     with pytest.raises(ValueError, match="has no Conv2D layer"):

@@ -33,10 +33,13 @@ def forward_keeping(op, model, x, keep, as_leaves=False):
     replaced by a fresh leaf Tensor that requires grad, and the rest of the forward pass is built on
     it, so one backward from the output gives the gradient with respect to that layer's output.
     """
+    from nnx.models.functional import Functional
     from nnx.models.sequential import Sequential
+    if isinstance(model, Functional):
+        return _functional_forward_keeping(op, model, x, keep, as_leaves)
     if not isinstance(model, Sequential):
-        raise NotImplementedError(f"{op}: keeping a layer's output is implemented for Sequential "
-                                  f"models; {type(model).__name__} is not supported yet")
+        raise NotImplementedError(f"{op}: keeping a layer's output is implemented for Sequential and "
+                                  f"functional models; {type(model).__name__} is not supported yet")
     if model._masks:
         raise NotImplementedError(f"{op}: models whose layers pass masks (Embedding(mask_zero=True), "
                                   f"Masking) are not supported yet")
@@ -52,6 +55,27 @@ def forward_keeping(op, model, x, keep, as_leaves=False):
                 tensor = Tensor(tensor.data, requires_grad=True)
             kept[layer.name] = tensor
     return tensor, kept
+
+
+def _functional_forward_keeping(op, model, x, keep, as_leaves):
+    """forward_keeping for a functional model with one input: the graph runner's tap keeps (and,
+    with as_leaves, replaces) the chosen layers' outputs."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise NotImplementedError(f"{op}: functional models with several inputs or outputs are not "
+                                  f"supported yet ({len(model.inputs)} inputs, {len(model.outputs)} outputs)")
+    keep = {id(layer) for layer in keep}
+    kept = {}
+
+    def tap(layer, out):
+        if id(layer) in keep and isinstance(out, Tensor):
+            if as_leaves:
+                out = Tensor(out.data, requires_grad=True)
+            kept[layer.name] = out
+        return out
+
+    tensor = Tensor(x)
+    model.build_for_inputs([tensor.shape])
+    return model.forward_batch([tensor], False, tap=tap)[0], kept
 
 
 def activations(model, x, layers=None, *, batch_size=DEFAULT_BATCH_SIZE):

@@ -178,9 +178,10 @@ class Functional(Model):
         return shapes if self.multiple_outputs else shapes[0]
 
     # --- running ------------------------------------------------------------------------------------
-    def forward_batch(self, xs, training=False, logits=None):
+    def forward_batch(self, xs, training=False, logits=None, tap=None):
         """Run the plan on a list of Tensors (one per input); `logits[i]` runs output i's layer
-        without its activation."""
+        without its activation. `tap(layer, output)`, when given, sees every layer's output and
+        returns what the rest of the graph uses (nnx.explain keeps and replaces inner outputs)."""
         values = {id(t): x for t, x in zip(self.inputs, xs)}
         linear = () if not logits or not any(logits) else \
             {id(t.node) for t, want in zip(self.outputs, logits) if want}
@@ -199,6 +200,8 @@ class Functional(Model):
                 masks[id(node.outputs[0])] = layer.compute_mask(args, mask)
             else:
                 out = layer.invoke(args, training, node.kwargs)
+            if tap is not None:
+                out = tap(layer, out)
             if node.list_output:
                 for t, value in zip(node.outputs, out):
                     values[id(t)] = value
