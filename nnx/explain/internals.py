@@ -1,7 +1,7 @@
 """Looking inside a model: the outputs of its layers (`activations`, `activation_stats`) and the one
 place that knows how to run a model while keeping chosen layers' outputs (`forward_keeping`), which
-Grad-CAM also uses. Only Sequential models are supported today; other model kinds extend
-`forward_keeping` alone.
+Grad-CAM also uses. Sequential and single-input, single-output functional models are supported;
+subclassed models (whose `call` is arbitrary Python) would extend `forward_keeping` alone.
 """
 import numpy as np
 
