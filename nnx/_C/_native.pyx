@@ -1,8 +1,8 @@
 # cython: language_level=3
 """nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
 
-Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi); common.pxi holds the
-argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
+Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, resample.pxi); common.pxi
+holds the argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
 shape and dtype and made contiguous.
 """
 cimport numpy as cnp
@@ -16,3 +16,4 @@ include "common.pxi"
 include "gemm.pxi"
 include "conv.pxi"
 include "pool.pxi"
+include "resample.pxi"
