@@ -1,6 +1,6 @@
 """Teach a policy network to balance CartPole-v1 with REINFORCE and a value baseline.
 
-    python -m nnx.examples.cartpole [--seed 0] [--agent reinforce|dqn] [--minutes 10] [--save cartpole_policy.nnx]
+    python -m nnx.examples.cartpole [--seed 0] [--minutes 10] [--save cartpole_policy.nnx]
 
 Trains in blocks of episodes, printing each block's mean return; whenever the last block averaged at
 least 475, it evaluates the greedy policy on 100 consecutive fresh episodes. CartPole-v1 counts as
@@ -16,17 +16,13 @@ import nnx
 from nnx.layers import Dense
 from nnx.models import Sequential
 from nnx.optimizers import Adam
-from nnx.rl import DQN, REINFORCE, CartPole
+from nnx.rl import REINFORCE, CartPole
 
 SOLVED = 475.0
 
 
-def build_agent(kind):
-    """A small MLP agent for 4 observations and 2 actions."""
-    if kind == "dqn":
-        q = Sequential([Dense(64, activation="relu", input_shape=(4,)), Dense(64, activation="relu"),
-                        Dense(2)])
-        return DQN(q, optimizer=Adam(1e-3), epsilon_decay_steps=5000, learning_starts=500), q
+def build_agent():
+    """REINFORCE with a value baseline: two small MLPs for 4 observations and 2 actions."""
     policy = Sequential([Dense(32, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")])
     baseline = Sequential([Dense(32, activation="relu", input_shape=(4,)), Dense(1)])
     return REINFORCE(policy, baseline=baseline, optimizer=Adam(0.01), gamma=0.99), policy
@@ -49,14 +45,13 @@ def evaluate(agent, episodes=100, seed=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m nnx.examples.cartpole",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--agent", choices=["reinforce", "dqn"], default="reinforce")
     parser.add_argument("--seed", type=int, default=0, help="seed for nnx and the environment")
     parser.add_argument("--block", type=int, default=25, help="episodes per progress line")
     parser.add_argument("--minutes", type=float, default=10.0, help="give up after this long")
     parser.add_argument("--save", default="cartpole_policy.nnx", help="where to save the policy ('' to skip)")
     args = parser.parse_args(argv)
     nnx.manual_seed(args.seed)
-    agent, model = build_agent(args.agent)
+    agent, model = build_agent()
     env = CartPole()
     start, episodes, mean_eval = time.perf_counter(), 0, 0.0
     while time.perf_counter() - start < 60 * args.minutes:
