@@ -233,3 +233,15 @@ def test_bad_arguments_raise_clear_errors(make, message):
 def test_bad_input_rank_names_the_layer():
     with pytest.raises(ValueError, match=r"RandomFlip 'flip': expected input of rank 4 \(N, H, W, C\)"):
         RandomFlip(name="flip")(np.zeros((28, 28), np.float32), training=True)
+
+
+@pytest.mark.slow
+def test_scarce_mnist_example_runs_end_to_end(capsys):
+    from nnx.examples import scarce_mnist
+    scarce, moved = scarce_mnist.main(["--train-size", "50", "--epochs", "1", "--pretrain-size", "250",
+                                       "--labelled", "25", "--transfer-epochs", "1", "--test-size", "300"])
+    assert set(scarce) == {"without augmentation", "with augmentation"}
+    assert set(moved) == {"frozen pretrained base", "from scratch"}
+    assert all(0.0 <= a <= 1.0 for a in [*scarce.values(), *moved.values()])
+    out = capsys.readouterr().out
+    assert "augmentation gains" in out and "transfer gains" in out

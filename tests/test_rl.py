@@ -307,3 +307,15 @@ def test_bad_arguments_raise_clear_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         REINFORCE(policy).act(np.ones(3, np.float32))
+
+
+@pytest.mark.slow
+def test_cartpole_example_solves_and_saves_the_policy(tmp_path, capsys):
+    from nnx.examples import cartpole
+    from nnx.models import load_model
+    path = str(tmp_path / "policy.nnx")
+    solved, mean_return, _ = cartpole.main(["--seed", "0", "--minutes", "5", "--save", path])
+    assert solved and mean_return >= 475
+    assert "Solved" in capsys.readouterr().out
+    policy = load_model(path)
+    assert policy.predict(np.zeros((1, 4), np.float32), verbose=0).shape == (1, 2)
