@@ -15,6 +15,7 @@ from nnx import backend
 from nnx._C import _native
 
 from fuzzing import assert_clean_error, bad_calls
+from test_pool import make_input  # random data in C, Fortran, sliced and NCHW-view layouts
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("nearest", "bilinear")
@@ -74,19 +75,6 @@ def loop_transform(x, t, interpolation, fill_mode, fill_value, out_hw=None):
 
 
 # ---- strategies -------------------------------------------------------------------------------------
-
-def make_input(shape, dtype, layout, seed):
-    rng = np.random.default_rng(seed)
-    if layout == "C":
-        return rng.standard_normal(shape).astype(dtype)
-    if layout == "F":
-        return np.asfortranarray(rng.standard_normal(shape).astype(dtype))
-    if layout == "sliced":
-        big = rng.standard_normal((shape[0], shape[1] + 1, shape[2], 2 * shape[3])).astype(dtype)
-        return big[:, 1:, :, ::2]
-    nchw = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2))
-    return nchw.transpose(0, 2, 3, 1)
-
 
 @st.composite
 def transforms(draw, n):

@@ -258,6 +258,7 @@ def test_reinforce_learns_the_better_arm_and_history_has_the_returns():
     assert len(history.history["return"]) == 150 and history.history["length"] == [1] * 150
     assert agent.probabilities(np.ones((1, 3)))[0, 1] > 0.95
     assert agent.act(np.ones(3, np.float32), greedy=True) == 1
+    np.testing.assert_array_equal(agent.evaluate(TwoArmedBandit(), episodes=5), np.ones(5))
     assert np.mean(history.history["return"][-30:]) > np.mean(history.history["return"][:30])
 
 

@@ -28,20 +28,6 @@ def build_agent():
     return REINFORCE(policy, baseline=baseline, optimizer=Adam(0.01), gamma=0.99), policy
 
 
-def evaluate(agent, episodes=100, seed=None):
-    """Returns of `episodes` consecutive greedy episodes on a fresh CartPole."""
-    env, returns = CartPole(), []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed if i == 0 else None)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, greedy=True))
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-    return np.array(returns)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m nnx.examples.cartpole",
                                      description=__doc__.split("\n")[0])
@@ -61,7 +47,7 @@ def main(argv=None):
         line = (f"episodes {episodes:5d}  mean return {np.mean(returns):6.1f}  "
                 f"best {max(returns):5.0f}  {time.perf_counter() - start:6.1f} s")
         if np.mean(returns) >= SOLVED:
-            mean_eval = evaluate(agent, 100, seed=args.seed + episodes).mean()
+            mean_eval = agent.evaluate(CartPole(), 100, seed=args.seed + episodes).mean()
             line += f"  greedy mean over 100 episodes {mean_eval:.1f}"
         print(line, flush=True)
         if mean_eval >= SOLVED:

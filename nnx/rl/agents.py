@@ -60,28 +60,41 @@ class Agent:
         """Play `episodes` episodes, learning as it goes; returns a History with 'return' and 'length'
         per episode. `seed` seeds the first reset; `max_steps` caps an episode (the env's own limit
         applies too); verbose=1 prints every episode."""
-        who = type(self).__name__
-        if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-            raise ValueError(f"{who}.fit: episodes must be a positive int, got {episodes!r}")
         history = History()
         history.set_model(self)              # like Keras, the agent keeps its last History
         history.on_train_begin()
+        for episode, logs in enumerate(self._play(env, episodes, max_steps, seed, learn=True)):
+            history.on_epoch_end(episode, logs)
+            if verbose:
+                print(f"{type(self).__name__} episode {episode + 1}/{episodes}: return {logs['return']:g} "
+                      f"in {logs['length']} steps")
+        return history
+
+    def evaluate(self, env, episodes=100, max_steps=None, seed=None):
+        """The returns of `episodes` greedy episodes, without learning (a NumPy array)."""
+        return np.array([logs["return"] for logs in
+                         self._play(env, episodes, max_steps, seed, learn=False)])
+
+    def _play(self, env, episodes, max_steps, seed, learn):
+        """Yield {'return', 'length'} per episode; `learn` feeds every transition to the agent,
+        otherwise it acts greedily."""
+        if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+            raise ValueError(f"{type(self).__name__}: episodes must be a positive int, got {episodes!r}")
         for episode in range(int(episodes)):
             obs, _ = env.reset(seed=seed) if episode == 0 and seed is not None else env.reset()
             total, steps, done = 0.0, 0, False
             while not done:
-                action = self.act(obs)
+                action = self.act(obs, greedy=not learn)
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 steps += 1
                 truncated = truncated or (max_steps is not None and steps >= max_steps)
-                self.observe(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
+                if learn:
+                    self.observe(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
                 total += float(reward)
                 obs, done = next_obs, terminated or truncated
-            self.end_episode()
-            history.on_epoch_end(episode, {"return": total, "length": steps})
-            if verbose:
-                print(f"{who} episode {episode + 1}/{episodes}: return {total:g} in {steps} steps")
-        return history
+            if learn:
+                self.end_episode()
+            yield {"return": total, "length": steps}
 
 
 class REINFORCE(Agent):
