@@ -1,6 +1,6 @@
 """Learning from scarce data: augmentation, and transfer from a related task.
 
-    python -m nnx.examples.scarce_mnist [--train-size 600] [--epochs 40] [--seed 0]
+    python -m nnx.examples.scarce_mnist [--train-size 600] [--epochs 100] [--seed 0]
 
 1. Augmentation. The reference CNN (nnx.examples.mnist_cnn) trains on only 600 MNIST images (1 % of
    the set), once as it is and once behind RandomRotation, RandomTranslation and RandomZoom layers,
@@ -8,8 +8,9 @@
    Both runs start from the same weights and see the same number of images; both are tested on the
    10,000 test images.
 2. Transfer. The CNN is pretrained on the digits 0-4; its convolutional base is then frozen
-   (`layer.trainable = False`) and only a new 5-way output layer is trained on 100 labelled images of
-   the digits 5-9 — compared with the same network trained from scratch on the same 100 images.
+   (`layer.trainable = False`) and only a new classifier head (Dense 64 + Dense 5) is trained on 100
+   labelled images of the digits 5-9 — compared with the same network trained from scratch on the
+   same 100 images.
 """
 import argparse
 import time
@@ -78,12 +79,12 @@ def transfer(x_train, y_train, x_test, y_test, pretrain_size, labelled, epochs, 
     for name in ("frozen pretrained base", "from scratch"):
         nnx.manual_seed(seed + 2)
         if name == "from scratch":
-            base = build_model().layers[:-1]
+            base = build_model().layers[:-2]
         else:
-            base = pretrained.layers[:-1]
+            base = pretrained.layers[:-2]            # the convolutional base, up to Flatten
             for layer in base:
                 layer.trainable = False
-        model = Sequential(base + [Dense(5, activation="softmax")])
+        model = Sequential(base + [Dense(64, activation="relu"), Dense(5, activation="softmax")])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(x, y, epochs=epochs, batch_size=20, verbose=0)
         results[name] = model.evaluate(xt, yt, batch_size=1000, verbose=0)[1]
@@ -97,10 +98,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m nnx.examples.scarce_mnist",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--train-size", type=int, default=600, help="training images for part 1")
-    parser.add_argument("--epochs", type=int, default=40, help="epochs over them (default 40)")
+    parser.add_argument("--epochs", type=int, default=100, help="epochs over them (default 100)")
     parser.add_argument("--pretrain-size", type=int, default=10000, help="images of 0-4 to pretrain on")
     parser.add_argument("--labelled", type=int, default=100, help="labelled images of 5-9 (default 100)")
-    parser.add_argument("--transfer-epochs", type=int, default=30)
+    parser.add_argument("--transfer-epochs", type=int, default=50)
     parser.add_argument("--test-size", type=int, default=None, help="test images (default all 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
