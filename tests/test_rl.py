@@ -320,3 +320,12 @@ def test_cartpole_example_solves_and_saves_the_policy(tmp_path, capsys):
     assert "Solved" in capsys.readouterr().out
     policy = load_model(path)
     assert policy.predict(np.zeros((1, 4), np.float32), verbose=0).shape == (1, 2)
+
+
+def test_make_falls_back_to_nnx_cartpole_without_gymnasium(monkeypatch):
+    import sys
+    from nnx.rl import make
+    monkeypatch.setitem(sys.modules, "gymnasium", None)      # import gymnasium now raises ImportError
+    assert isinstance(make("CartPole-v1"), CartPole)
+    with pytest.raises(ImportError, match=r"nnx\[rl\]"):
+        make("MountainCar-v0")
