@@ -11,6 +11,9 @@
    (`layer.trainable = False`) and only a new classifier head (Dense 64 + Dense 5) is trained on 100
    labelled images of the digits 5-9 — compared with the same network trained from scratch on the
    same 100 images.
+
+With the defaults (seed 0) nnx measured: 93.75 % without and 96.70 % with augmentation; 93.38 % with
+the frozen pretrained base against 90.37 % from scratch.
 """
 import argparse
 import time
