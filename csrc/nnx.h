@@ -89,4 +89,26 @@ void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double 
 void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx);
 void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx);
 
+/* ---- resample.c: projective resampling of channels-last (N, H, W, C) images ---------------------
+ * Output pixel (x, y) of image n samples the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k),
+ * k = c0 x + c1 y + 1, with the 8 numbers [a0 a1 a2 b0 b1 b2 c0 c1] at transforms + n*transform_stride
+ * (stride 0: one transform for every image). Points outside the image follow fill_mode (TF's
+ * ImageProjectiveTransformV3). The caller guarantees every size >= 1 and finite transforms. */
+typedef enum { NNX_INTERP_NEAREST = 0, NNX_INTERP_BILINEAR = 1 } nnx_interpolation;
+typedef enum {
+    NNX_FILL_REFLECT = 0, NNX_FILL_WRAP = 1, NNX_FILL_CONSTANT = 2, NNX_FILL_NEAREST = 3
+} nnx_fill_mode;
+typedef struct {
+    ptrdiff_t n, h, w, c;       /* input shape */
+    ptrdiff_t oh, ow;           /* output height and width */
+    ptrdiff_t transform_stride; /* 8, or 0 to share one transform */
+    nnx_interpolation interpolation;
+    nnx_fill_mode fill_mode;
+} nnx_resample_geom;
+
+void nnx_affine_transform_f32(const nnx_resample_geom *g, const float *x, const double *transforms,
+                              double fill_value, float *y);
+void nnx_affine_transform_f64(const nnx_resample_geom *g, const double *x, const double *transforms,
+                              double fill_value, double *y);
+
 #endif

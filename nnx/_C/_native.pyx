@@ -4,6 +4,8 @@
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi); common.pxi holds the
 argument checks they share and the thread count; switch.pxi the interrupt-safe
 with-block behind the grad mode. Rule: no pointer reaches C before its array has been checked for rank,
+Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, resample.pxi); common.pxi
+holds the argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
 shape and dtype and made contiguous.
 """
 cimport numpy as cnp
@@ -18,3 +20,4 @@ include "gemm.pxi"
 include "conv.pxi"
 include "pool.pxi"
 include "switch.pxi"
+include "resample.pxi"

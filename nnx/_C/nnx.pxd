@@ -62,3 +62,22 @@ cdef extern from "nnx.h" nogil:
     void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y)
     void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx)
     void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx)
+
+    ctypedef enum nnx_interpolation:
+        NNX_INTERP_NEAREST
+        NNX_INTERP_BILINEAR
+    ctypedef enum nnx_fill_mode:
+        NNX_FILL_REFLECT
+        NNX_FILL_WRAP
+        NNX_FILL_CONSTANT
+        NNX_FILL_NEAREST
+    ctypedef struct nnx_resample_geom:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t oh, ow
+        Py_ssize_t transform_stride
+        nnx_interpolation interpolation
+        nnx_fill_mode fill_mode
+    void nnx_affine_transform_f32(const nnx_resample_geom *g, const float *x, const double *transforms,
+                                  double fill_value, float *y)
+    void nnx_affine_transform_f64(const nnx_resample_geom *g, const double *x, const double *transforms,
+                                  double fill_value, double *y)

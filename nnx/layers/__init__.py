@@ -8,6 +8,8 @@ from nnx.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, Global
 from nnx.layers.normalization import BatchNormalization
 from nnx.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                 Subtract)
+from nnx.layers.augmentation import (RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                                     RandomTranslation, RandomZoom)
 from nnx.layers.sequences import *  # noqa: F401,F403  (Embedding, recurrent and 1-D layers)
 from nnx.layers.normalization import LayerNormalization
 from nnx.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
