@@ -62,3 +62,12 @@ cdef extern from "nnx.h" nogil:
     void nnx_avg_pool2d_forward_f64(const nnx_pool_geom *g, const double *x, double *y)
     void nnx_avg_pool2d_backward_f32(const nnx_pool_geom *g, const float *dy, float *dx)
     void nnx_avg_pool2d_backward_f64(const nnx_pool_geom *g, const double *dy, double *dx)
+
+    void nnx_bias_relu_forward_f32(Py_ssize_t rows, Py_ssize_t c, const float *x, const float *bias,
+                                   int relu, float *y)
+    void nnx_bias_relu_forward_f64(Py_ssize_t rows, Py_ssize_t c, const double *x, const double *bias,
+                                   int relu, double *y)
+    int nnx_bias_relu_backward_f32(Py_ssize_t rows, Py_ssize_t c, const float *dy, const float *y,
+                                   float *dx, float *db)
+    int nnx_bias_relu_backward_f64(Py_ssize_t rows, Py_ssize_t c, const double *dy, const double *y,
+                                   double *dx, double *db)
