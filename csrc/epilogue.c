@@ -13,7 +13,9 @@
  * Optimisation steps, each named where it happens in epilogue_impl.h:
  *   1. The inner loop runs over the c contiguous channels with no dependence between them, so the
  *      compiler vectorises it; relu is spelled `v < 0 ? 0 : v` so that NaN passes as in np.maximum, and
- *      the mask multiplies (dy * 0 of an inf or NaN stays NaN, as in NumPy).
+ *      the mask multiplies (dy * 0 of an inf or NaN stays NaN, as in NumPy). The mask is a 0/1 value
+ *      chosen first: written as `dy * (y > 0)`, GCC turns it into a branch around `dy * 0`, which it
+ *      may not vectorise below AVX-512 (the multiply could trap), and which mispredicts on relu data.
  *   2. Blocks of NNX_EPILOGUE_BLOCK rows: the backward sums each block's rows into its own partial
  *      bias gradient, then adds the partials in block order. The blocks depend on the shapes only, so
  *      the sum is bit-identical for any thread count, and shorter sums round less than one long one.

@@ -58,7 +58,8 @@ TARGET static int NAME(bias_relu_backward)(ptrdiff_t rows, ptrdiff_t c, const T 
                 const T *restrict out = y + r * c;
                 T *restrict d = dx + r * c;
                 for (ptrdiff_t j = 0; j < c; j++) {
-                    T v = g[j] * (T)(out[j] > 0);
+                    T mask = out[j] > 0 ? (T)1 : (T)0; /* spelled so: GCC then vectorises it */
+                    T v = g[j] * mask;
                     d[j] = v;
                     sum[j] += v;
                 }
