@@ -69,6 +69,14 @@ def test_matches_reference(shape, dtype, layout, with_bias, relu, seed):
     assert_kernel_matches_reference("bias_relu_backward", dy, y if relu else None)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (0,), (3, 0, 4)])
+def test_empty_arrays(shape):
+    x = np.zeros(shape, np.float32)
+    y = assert_kernel_matches_reference("bias_relu_forward", x, np.zeros(shape[-1:], np.float32), True)
+    dx, db = assert_kernel_matches_reference("bias_relu_backward", x, y)
+    assert dx.shape == shape and db.shape == shape[-1:] and not db.any()
+
+
 def test_in_place_equals_a_new_array():
     x = _normal((4, 5, 6, 40), np.float32, 1)
     b = _normal((40,), np.float32, 2)

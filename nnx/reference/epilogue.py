@@ -66,4 +66,4 @@ def bias_relu_backward(dy, y):
     dx = dy.astype(dt, copy=False)
     if y is not None:
         dx = dx * (y.astype(dt) > 0)
-    return dx, dx.reshape(-1, dx.shape[-1]).sum(axis=0)
+    return dx, dx.sum(axis=tuple(range(dx.ndim - 1)))
