@@ -164,8 +164,8 @@ BAD_ARGS = {
     "x": [np.float32(1.0), X.astype(np.int32), X.astype(np.complex64), X.tolist(), None, X[..., :3]],
     "bias": [np.zeros(3, np.float32), np.zeros((1, 4), np.float32), np.zeros(4, np.int64), [0.0] * 4],
     "relu": ["yes", 1, None],
-    "out": [X[0], X.astype(np.float64), X.tolist(), np.asfortranarray(np.zeros((2, 3, 4), np.float32)),
-            np.zeros((2, 3, 4), np.float32)[::-1], np.zeros((2, 3, 4), np.float32).reshape(-1)],
+    "out": [X[0], X.astype(np.int32), X.astype(np.complex64), X.tolist(), np.zeros((2, 3, 4), np.float32)
+            .reshape(-1), np.broadcast_to(np.float32(0), (2, 3, 4))],
     "dy": [np.float32(1.0), X.astype(np.int32), X[:1], X.tolist(), None],
     "y": [X[:1], X.astype(bool), X.tolist(), X[..., None]],
 }
@@ -177,10 +177,17 @@ def test_bad_input_raises_a_clean_error(kernels, kernel, arg, bad):
     assert_clean_error(kernels, kernel, dict(GOOD[kernel], **{arg: bad}))
 
 
-def test_out_overlapping_x_is_refused():
-    buf = np.zeros(10, np.float32)
-    with pytest.raises(ValueError, match="bias_relu_forward: out overlaps"):
-        K.bias_relu_forward(buf[:8].reshape(2, 4), None, True, out=buf[2:].reshape(2, 4))
+@pytest.mark.parametrize("kind", ["fortran", "reversed", "float64", "float16", "overlapping"])
+def test_out_of_any_layout_and_float_dtype(kind):
+    buf = _normal((10,), np.float32, 12)
+    x = buf[:8].reshape(2, 4)
+    b = _normal((4,), np.float32, 13)
+    want = R.bias_relu_forward(x, b, True).astype(np.float64)
+    out = {"fortran": np.zeros((2, 4), np.float32, order="F"), "reversed": np.zeros((2, 4), np.float32)[::-1],
+           "float64": np.zeros((2, 4)), "float16": np.zeros((2, 4), np.float16),
+           "overlapping": buf[2:].reshape(2, 4)}[kind]   # overlaps x two elements on
+    assert K.bias_relu_forward(x, b, True, out=out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-3 if kind == "float16" else 0)
 
 
 def test_good_calls_pass():

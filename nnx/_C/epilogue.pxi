@@ -15,7 +15,7 @@ def bias_relu_forward(x, bias, relu, out=None):
     """relu(x + bias) (relu when `relu` is True, the bias add when `bias` is not None) over the last axis,
     computed in x's dtype (float32 or float64; bias converted to it).
 
-    Written into `out` when given (C-contiguous, x's shape, the compute dtype; it may be x itself, which
+    Written into `out` when given (x's shape, any float dtype and layout; it may be x itself, which
     makes the epilogue in place) and `out` returned; else a new array."""
     kernel = "bias_relu_forward"
     if bias is not None:
@@ -27,23 +27,23 @@ def bias_relu_forward(x, bias, relu, out=None):
                          f"{x.shape}")
     if not isinstance(relu, (bool, np.bool_)):
         raise TypeError(f"{kernel}: relu must be a bool, got {relu!r}")
-    X = _contiguous(x, dt)
-    if out is None:
-        Y = np.empty(X.shape, dtype=dt)
-    else:
+    if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"{kernel}: out must be a NumPy array, got {type(out).__name__}")
-        if out.dtype != dt or out.shape != X.shape:
-            raise ValueError(f"{kernel}: out must have shape {X.shape} and dtype {dt}, got shape "
+        if out.dtype.kind != "f" or out.dtype.itemsize > 8 or out.shape != x.shape:
+            raise ValueError(f"{kernel}: out must be a float array of x's shape {x.shape}, got shape "
                              f"{out.shape} and dtype {out.dtype}")
-        if not (out.flags.c_contiguous and out.flags.aligned and out.flags.writeable):
-            raise ValueError(f"{kernel}: out must be a writeable, aligned, C-contiguous array")
-        if np.may_share_memory(out, X) and out.ctypes.data != X.ctypes.data:
-            raise ValueError(f"{kernel}: out overlaps x without being x")
-        Y = out
+        if not out.flags.writeable:
+            raise ValueError(f"{kernel}: out {out.shape} is read-only")
+    X = _contiguous(x, dt)
+    # C writes into out itself when it can (x itself included: in place); else into a new array,
+    # copied into out at the end
+    direct = (out is not None and out.dtype == dt and out.flags.c_contiguous and out.flags.aligned
+              and (out.ctypes.data == X.ctypes.data or not np.may_share_memory(out, X)))
+    Y = out if direct else np.empty(X.shape, dtype=dt)
     B = None if bias is None else _contiguous(bias, dt)
     if rows == 0 or c == 0:
-        return Y
+        return Y if out is None else out
     cdef cnp.ndarray cX = X, cY = Y
     cdef cnp.ndarray cB = B   # None allowed: then its data is never read
     cdef void *bp = NULL if B is None else cB.data
@@ -55,7 +55,10 @@ def bias_relu_forward(x, bias, relu, out=None):
     else:
         with nogil:
             nnx_bias_relu_forward_f64(r, n, <double*>cX.data, <double*>bp, use_relu, <double*>cY.data)
-    return Y
+    if out is None or direct:
+        return Y
+    out[...] = Y
+    return out
 
 
 def bias_relu_backward(dy, y):
