@@ -82,6 +82,7 @@ class KernelTimer:
 def profile_steps(model, x, y, batch_size, steps=200, clock=time.perf_counter):
     """Per-step milliseconds: kernels (by name), optimizer, and the rest."""
     model.fit(x[:batch_size * 10], y[:batch_size * 10], batch_size=batch_size, epochs=1, verbose=0)
+    steps = min(steps, len(x) // batch_size)   # --limit may leave fewer: per-step figures divide by these
     n = steps * batch_size
     with KernelTimer(model.optimizer, clock) as timer:
         start = clock()

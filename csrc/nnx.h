@@ -111,4 +111,19 @@ void nnx_affine_transform_f32(const nnx_resample_geom *g, const float *x, const 
 void nnx_affine_transform_f64(const nnx_resample_geom *g, const double *x, const double *transforms,
                               double fill_value, double *y);
 
+/* ---- epilogue.c: bias + relu after a convolution or dense GEMM, and its gradient -------------------
+ * x, y, dy, dx are rows x c row-major (channels last). Forward: y = relu?(x + bias); bias may be NULL;
+ * x == y is allowed (in place), any other overlap is not. Backward: dx = dy * (y > 0) where y is the
+ * forward's output (y NULL: dx is not written) and db[j] = the sum over rows of dx[., j] (of dy when y is
+ * NULL), summed in fixed blocks so that it is bit-identical for any thread count. Backward returns 0,
+ * or -1 when its workspace could not be allocated. */
+void nnx_bias_relu_forward_f32(ptrdiff_t rows, ptrdiff_t c, const float *x, const float *bias, int relu,
+                               float *y);
+void nnx_bias_relu_forward_f64(ptrdiff_t rows, ptrdiff_t c, const double *x, const double *bias, int relu,
+                               double *y);
+int nnx_bias_relu_backward_f32(ptrdiff_t rows, ptrdiff_t c, const float *dy, const float *y, float *dx,
+                               float *db);
+int nnx_bias_relu_backward_f64(ptrdiff_t rows, ptrdiff_t c, const double *dy, const double *y, double *dx,
+                               double *db);
+
 #endif

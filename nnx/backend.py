@@ -15,6 +15,7 @@ KERNEL_NAMES = (
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "affine_transform",
+    "bias_relu_forward", "bias_relu_backward",
 )
 BACKENDS = ("native", "reference", "shadow")
 
@@ -87,11 +88,13 @@ class _Shadow:
         reference = getattr(_module("reference"), name)
 
         def shadowed(*args, **kwargs):
-            ref_kwargs = kwargs
-            if isinstance(kwargs.get("out"), np.ndarray):   # gemm(..., out=, beta=) reads out, and
-                ref_kwargs = {**kwargs, "out": kwargs["out"].copy()}  # native overwrites it first
+            ref_args, ref_kwargs = args, kwargs
+            if isinstance(kwargs.get("out"), np.ndarray):   # out may be read (gemm's beta) or be an
+                # input (an in-place epilogue), and native overwrites it first: the reference gets copies
+                ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                ref_kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
             got = native(*args, **kwargs)
-            want = reference(*args, **ref_kwargs)
+            want = reference(*ref_args, **ref_kwargs)
             for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want))):
                 g, w = np.asarray(g), np.asarray(w)
                 rtol, atol = _tolerance(g.dtype) if g.dtype.kind == "f" else (0, 0)

@@ -15,6 +15,7 @@ from nnx._C._native import (  # noqa: F401  (re-exported)
     conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,
+    bias_relu_forward, bias_relu_backward,
 )
 
 

@@ -1,8 +1,8 @@
 # cython: language_level=3
 """nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
 
-Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi); common.pxi holds the
-argument checks they share and the thread count; switch.pxi the interrupt-safe
+Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi);
+common.pxi holds the argument checks they share and the thread count; switch.pxi the interrupt-safe
 with-block behind the grad mode. Rule: no pointer reaches C before its array has been checked for rank,
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, resample.pxi); common.pxi
 holds the argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
@@ -19,5 +19,6 @@ include "common.pxi"
 include "gemm.pxi"
 include "conv.pxi"
 include "pool.pxi"
+include "epilogue.pxi"
 include "switch.pxi"
 include "resample.pxi"

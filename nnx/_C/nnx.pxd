@@ -81,3 +81,11 @@ cdef extern from "nnx.h" nogil:
                                   double fill_value, float *y)
     void nnx_affine_transform_f64(const nnx_resample_geom *g, const double *x, const double *transforms,
                                   double fill_value, double *y)
+    void nnx_bias_relu_forward_f32(Py_ssize_t rows, Py_ssize_t c, const float *x, const float *bias,
+                                   int relu, float *y)
+    void nnx_bias_relu_forward_f64(Py_ssize_t rows, Py_ssize_t c, const double *x, const double *bias,
+                                   int relu, double *y)
+    int nnx_bias_relu_backward_f32(Py_ssize_t rows, Py_ssize_t c, const float *dy, const float *y,
+                                   float *dx, float *db)
+    int nnx_bias_relu_backward_f64(Py_ssize_t rows, Py_ssize_t c, const double *dy, const double *y,
+                                   double *dx, double *db)

@@ -7,7 +7,7 @@ from nnx.tensor import Tensor
 
 
 def relu_backward(g, y):
-    """The gradient of relu from its OUTPUT y (also used by the ops that fuse relu in place)."""
+    """The gradient of relu from its OUTPUT y."""
     return g * (y > 0)
 
 

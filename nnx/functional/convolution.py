@@ -11,7 +11,7 @@ import numpy as np
 
 from nnx import backend
 from nnx.autograd import Function
-from nnx.functional.activations import fused_relu, relu_backward
+from nnx.functional.activations import fused_relu
 from nnx.functional.math import _t
 
 
@@ -83,11 +83,10 @@ def _check_output(op, x_shape, window, strides, pads, dilation, extra=""):
 class Conv2D(Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, relu, strides, padding, dilation, groups):
-        y = backend.kernels().conv2d_forward(x, kernel, strides, padding, dilation, groups)
-        if bias is not None:
-            y += bias
-        if relu:
-            np.maximum(y, 0, out=y)  # fused: in place on the kernel's fresh output
+        kernels = backend.kernels()
+        y = kernels.conv2d_forward(x, kernel, strides, padding, dilation, groups)
+        if bias is not None or relu:  # one pass, in place on the kernel's fresh output
+            y = kernels.bias_relu_forward(y, bias, relu, out=y)
         ctx.saved_tensors = (x, kernel, y if relu else None)
         ctx.args = (strides, padding, dilation, groups)
         return y
@@ -97,11 +96,11 @@ class Conv2D(Function):
         kernels = backend.kernels()
         x, kernel, relu_out = ctx.saved_tensors
         need_x, need_kernel, need_bias = ctx.needs_input_grad[:3]
-        if relu_out is not None:
-            g = relu_backward(g, relu_out)
+        db = None
+        if relu_out is not None or need_bias:  # the relu mask and the bias gradient in one pass
+            g, db = kernels.bias_relu_backward(g, relu_out)
         dx = (kernels.conv2d_backward_input(g, kernel, x.shape, *ctx.args) if need_x else None)
         dk = (kernels.conv2d_backward_weight(x, g, kernel.shape, *ctx.args) if need_kernel else None)
-        db = g.sum(axis=(0, 1, 2)) if need_bias else None
         return dx, dk, db, None, None, None, None, None
 
 
@@ -110,7 +109,8 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     """Channels-last 2-D convolution (cross-correlation, as in Keras and PyTorch).
 
     x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), bias (C_out,) -> (N, OH, OW, C_out).
-    `activation='relu'` fuses bias and relu into the op (in place on the kernel's output)."""
+    `activation='relu'` fuses bias and relu into the op: one epilogue pass, in place on the kernel's
+    output; backward, the relu mask and the bias gradient are one pass too."""
     op = "conv2d"
     x, kernel = _t(x, op), _t(kernel, op)
     _check_image(x, op)
@@ -175,9 +175,10 @@ class ConvTranspose2D(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, bias, out_shape, strides, padding, dilation):
-        y = backend.kernels().conv2d_backward_input(x, kernel, out_shape, strides, padding, dilation, 1)
+        kernels = backend.kernels()
+        y = kernels.conv2d_backward_input(x, kernel, out_shape, strides, padding, dilation, 1)
         if bias is not None:
-            y += bias
+            y = kernels.bias_relu_forward(y, bias, False, out=y)
         ctx.saved_tensors = (x, kernel)
         ctx.args = (strides, padding, dilation, 1)
         return y
@@ -189,7 +190,7 @@ class ConvTranspose2D(Function):
         need_x, need_kernel, need_bias = ctx.needs_input_grad[:3]
         dx = kernels.conv2d_forward(g, kernel, *ctx.args) if need_x else None
         dk = kernels.conv2d_backward_weight(g, x, kernel.shape, *ctx.args) if need_kernel else None
-        db = g.sum(axis=(0, 1, 2)) if need_bias else None
+        db = kernels.bias_relu_backward(g, None)[1] if need_bias else None
         return dx, dk, db, None, None, None, None
 
 

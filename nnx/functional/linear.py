@@ -2,42 +2,38 @@
 
 Inputs of rank > 2 are flattened to (rows, in) first, so one GEMM does the work; the backward pass is
 two more GEMMs (dx = dy @ kernel^T, dkernel = x^T @ dy) and a column sum for the bias.
-With activation='relu' the bias add and the relu run in place on the GEMM's output: one graph node
-and no extra temporaries instead of three ops.
+The bias add and activation='relu' run as one pass of the epilogue kernel, in place on the GEMM's
+output (one graph node, no temporaries); backward, the relu mask and the bias's column sum are one pass.
 """
-import numpy as np
-
 from nnx import backend
 from nnx.autograd import Function
-from nnx.functional.activations import fused_relu, relu_backward
+from nnx.functional.activations import fused_relu
 from nnx.functional.math import _t
 
 
 class Dense(Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, relu):
-        gemm = backend.kernels().gemm
+        kernels = backend.kernels()
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        y = gemm(rows, kernel)
-        if bias is not None:
-            y += bias
-        if relu:
-            np.maximum(y, 0, out=y)
+        y = kernels.gemm(rows, kernel)
+        if bias is not None or relu:  # one pass, in place on the GEMM's fresh output
+            y = kernels.bias_relu_forward(y, bias, relu, out=y)
         ctx.saved_tensors = (rows, kernel, y if relu else None)
         ctx.x_shape = x.shape
         return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (kernel.shape[1],))
 
     @staticmethod
     def backward(ctx, g):
-        gemm = backend.kernels().gemm
+        kernels = backend.kernels()
         rows, kernel, relu_out = ctx.saved_tensors
         need_x, need_kernel, need_bias, _ = ctx.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        if relu_out is not None:
-            g2 = relu_backward(g2, relu_out)
-        dx = gemm(g2, kernel.T).reshape(ctx.x_shape) if need_x else None
-        dkernel = gemm(rows.T, g2) if need_kernel else None
-        dbias = g2.sum(axis=0) if need_bias else None
+        dbias = None
+        if relu_out is not None or need_bias:  # the relu mask and the bias gradient in one pass
+            g2, dbias = kernels.bias_relu_backward(g2, relu_out)
+        dx = kernels.gemm(g2, kernel.T).reshape(ctx.x_shape) if need_x else None
+        dkernel = kernels.gemm(rows.T, g2) if need_kernel else None
         return dx, dkernel, dbias, None
 
 

@@ -11,3 +11,4 @@ from nnx.reference.pooling import (  # noqa: F401
     avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward,
 )
 from nnx.reference.resample import affine_transform  # noqa: F401
+from nnx.reference.epilogue import bias_relu_backward, bias_relu_forward  # noqa: F401
