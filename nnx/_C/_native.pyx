@@ -1,12 +1,10 @@
 # cython: language_level=3
 """nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
 
-Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi);
-common.pxi holds the argument checks they share and the thread count; switch.pxi the interrupt-safe
-with-block behind the grad mode. Rule: no pointer reaches C before its array has been checked for rank,
-Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, resample.pxi); common.pxi
-holds the argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
-shape and dtype and made contiguous.
+Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi,
+resample.pxi); common.pxi holds the argument checks they share and the thread count; switch.pxi the
+interrupt-safe with-block behind the grad mode. Rule: no pointer reaches C before its array has been
+checked for rank, shape and dtype and made contiguous.
 """
 cimport numpy as cnp
 import numpy as np
