@@ -34,7 +34,7 @@ def _named(weight):
 
 
 class _Bucket:
-    __slots__ = ("weights", "offsets", "buffer", "filled", "request", "stale", "started_at")
+    __slots__ = ("weights", "offsets", "buffer", "filled", "request", "stale", "done")
 
     def __init__(self, weights, dtype):
         self.weights = weights
@@ -44,7 +44,7 @@ class _Bucket:
         self.filled = {}            # id(weight) -> the gradient array copied in
         self.request = None
         self.stale = False
-        self.started_at = 0.0
+        self.done = False           # the in-flight allreduce has completed (seen by a Test)
 
 
 class GradientAverager:
@@ -60,8 +60,9 @@ class GradientAverager:
         self.buckets = None
         self.where = {}             # id(weight) -> (bucket, index in bucket)
         self.handles = []
-        self.stats = {"steps": 0, "allreduces": 0, "overlapped": 0, "wait_seconds": 0.0,
-                      "sync_seconds": 0.0}
+        self.inflight = []
+        self.stats = {"steps": 0, "allreduces": 0, "overlapped": 0, "completed_in_backward": 0,
+                      "wait_seconds": 0.0, "sync_seconds": 0.0}
 
     # --- planning: buckets and hooks, once ---------------------------------------------------------
     def _plan(self, weights):
@@ -99,12 +100,19 @@ class GradientAverager:
         bucket.filled[id(weight)] = grad
         if len(bucket.filled) == len(bucket.weights):
             self._start(bucket)
+        self._progress()
 
     def _start(self, bucket):
         from mpi4py import MPI
-        bucket.started_at = time.perf_counter()
         bucket.request = self.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM)
+        self.inflight.append(bucket)
 
+    def _progress(self):
+        """Let MPI move the allreduces in flight: most MPI libraries progress a non-blocking
+        collective only inside MPI calls, so each hook lends it one (a Test)."""
+        for bucket in self.inflight:
+            if not bucket.done:
+                bucket.done = bucket.request.Test()
     # --- the update --------------------------------------------------------------------------------
     def average(self, grads_and_vars):
         """[(mean gradient over ranks, weight), ...] for the pairs given; a None gradient counts as
@@ -125,11 +133,14 @@ class GradientAverager:
                 if bucket.filled.get(id(w)) is not g:
                     bucket.stale = True
             if bucket.request is not None:
-                t = time.perf_counter()
-                bucket.request.Wait()
-                self.stats["wait_seconds"] += time.perf_counter() - t
                 self.stats["overlapped"] += 1
-                bucket.request = None
+                if bucket.done or bucket.request.Test():
+                    self.stats["completed_in_backward"] += 1
+                else:
+                    t = time.perf_counter()
+                    bucket.request.Wait()
+                    self.stats["wait_seconds"] += time.perf_counter() - t
+                bucket.request, bucket.done = None, False
             if bucket.stale or not bucket.filled:
                 t = time.perf_counter()
                 for i, w in enumerate(bucket.weights):
@@ -147,6 +158,7 @@ class GradientAverager:
                 lo, hi = bucket.offsets[i], bucket.offsets[i + 1]
                 out[id(w)] = bucket.buffer[lo:hi].reshape(_array(w).shape)
             bucket.filled, bucket.stale = {}, False
+        self.inflight = []
         self.stats["steps"] += 1
         return [(out[id(v)], v) for _, v in pairs]
 
