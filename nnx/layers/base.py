@@ -18,6 +18,10 @@ Contract shared with the other layer authors (sequence layers, models):
 - Masks (sequence layers): `supports_masking` tells whether a layer passes a mask through unchanged,
   `compute_mask(inputs, mask)` returns the mask of the output, and a layer whose `call` takes a
   `mask=` keyword sets `accepts_mask = True`; Sequential threads the mask through.
+- Regularizers: a layer lists its weight-penalty arguments in `regularizer_args` ({constructor
+  argument: weight name}, e.g. {'kernel_regularizer': 'kernel'}); `Layer.__init__` takes them (and
+  `activity_regularizer`), `add_weight` attaches them to the weights by name, `get_config` saves
+  them, and `losses` collects the penalties of the layer and everything it tracks.
 - Every concrete subclass registers itself by class name (`Layer.registry`), which is all `load_model`
   ever instantiates: a saved file can name only classes that exist here.
 """
@@ -25,7 +29,7 @@ import re
 
 import numpy as np
 
-from nnx import activations, initializers
+from nnx import activations, initializers, regularizers
 from nnx.tensor import Tensor
 
 
@@ -65,13 +69,19 @@ class Layer:
     input_layout = ""      # shown in rank errors, e.g. "(N, H, W, C)"
     supports_masking = False
     accepts_mask = False
+    regularizer_args = {}  # constructor argument -> name of the weight it penalises
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):   # private bases are not loadable
             Layer.registry[cls.__name__] = cls
 
-    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None,
+                 activity_regularizer=None, **weight_regularizers):
+        unknown = set(weight_regularizers) - set(self.regularizer_args)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}")
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
@@ -91,13 +101,19 @@ class Layer:
         self.input_axes = {}
         self._trainable = []                  # Tensors, in creation order
         self._non_trainable = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.weight_regularizers = {self.regularizer_args[arg]: regularizers.get(value)
+                                    for arg, value in weight_regularizers.items() if value is not None}
+        self._activity_losses = []            # penalties of the last call's output
 
     def _who(self):
         return f"{type(self).__name__} '{self.name}'"
 
     # --- weights ------------------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
-        """Create, register and return a weight Tensor (requires_grad when trainable)."""
+    def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None,
+                   regularizer=None):
+        """Create, register and return a weight Tensor (requires_grad when trainable). Its
+        penalty is `regularizer`, else the one given for `name` through `regularizer_args`."""
         init = initializers.get(initializer)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
@@ -106,6 +122,7 @@ class Layer:
                              f"for weight '{name}' of shape {tuple(shape)}")
         weight = Tensor(value, requires_grad=trainable)
         weight.name = f"{self.name}/{name}"
+        weight.regularizer = regularizers.get(regularizer) or self.weight_regularizers.get(name)
         (self._trainable if trainable else self._non_trainable).append(weight)
         return weight
 
@@ -157,6 +174,24 @@ class Layer:
             checked.append(a)
         for w, a in zip(weights, checked):   # all checked first: a bad list changes nothing
             w.data[...] = a
+
+    @property
+    def losses(self):
+        """Scalar penalty Tensors: the regularizers of the trainable weights (this layer's and its
+        sublayers'), then the activity penalties of the last call, as Keras' `layer.losses`."""
+        penalties = [w.regularizer(w) for w in self.trainable_weights
+                     if getattr(w, "regularizer", None) is not None]
+        return penalties + self._all_activity_losses()
+
+    def _all_activity_losses(self):
+        return self._activity_losses + [p for l in self.sublayers() for p in l._all_activity_losses()]
+
+    def record_activity(self, outputs):
+        """Keep the activity penalty of this call's output (Keras: no division by batch size);
+        returns `outputs`. Models that call `layer.call` directly call this after it."""
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(outputs)]
+        return outputs
 
     def zero_grad(self):
         for w in self.weights:
@@ -210,13 +245,19 @@ class Layer:
             self.build((None,) + x.shape[1:])
         if x.dtype != self.dtype and x.dtype.kind == "f":
             x = x.astype(self.dtype)
-        return self.call(x, training=training, **kwargs)
+        return self.record_activity(self.call(x, training=training, **kwargs))
 
     # --- configuration ----------------------------------------------------------------------------
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        penalties = {"activity_regularizer": self.activity_regularizer,
+                     **{arg: self.weight_regularizers.get(weight)
+                        for arg, weight in self.regularizer_args.items()}}
+        for arg, regularizer in penalties.items():   # only those set: configs stay short
+            if regularizer is not None:
+                config[arg] = regularizers.serialize(regularizer)
         return config
 
     @classmethod
@@ -256,6 +297,7 @@ class ActivationMixin:
 
 class KernelBiasMixin(ActivationMixin):
     """Dense and the convolutions: a kernel, an optional bias and an activation, under Keras' names."""
+    regularizer_args = {"kernel_regularizer": "kernel", "bias_regularizer": "bias"}
 
     def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer):
         self.activation = activations.get(activation)

@@ -49,6 +49,7 @@ class BatchNormalization(Layer):
     """Keras' BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True);
     weights in Keras' order: gamma, beta, moving_mean, moving_variance."""
     min_rank = 2
+    regularizer_args = {"beta_regularizer": "beta", "gamma_regularizer": "gamma"}
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
