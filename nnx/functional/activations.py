@@ -122,7 +122,7 @@ def _float_input(x, op):
 def softmax(x, axis=-1):
     x = _float_input(x, "softmax")
     axes = _axes(axis, x.ndim, "softmax")
-    if all(x.shape[a] == 1 for a in axes):   # Keras 3 warns: the result is always 1
+    if axes is not None and all(x.shape[a] == 1 for a in axes):   # Keras 3 warns: always 1
         warnings.warn(f"softmax over axis {axis} of a tensor of shape {x.shape}: this axis has size "
                       f"1, so the softmax always returns 1, which is likely not what you intended. "
                       f"Did you mean to use a sigmoid instead?", stacklevel=2)
