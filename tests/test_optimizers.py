@@ -436,3 +436,30 @@ def test_scheduled_optimizer_config_round_trips_and_rejects_unknown_classes():
                                       ("adamax", optimizers.Adamax), ("adadelta", optimizers.Adadelta)])
 def test_new_optimizers_by_name(name, cls):
     assert type(optimizers.get(name)) is cls
+
+
+def test_schedule_and_state_survive_model_save_and_load(tmp_path):
+    from nnx.layers import Dense
+    from nnx.models import Sequential, load_model
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((40, 3)).astype(np.float32), rng.standard_normal((40, 1)).astype(np.float32)
+
+    def model():
+        nnx.manual_seed(0)
+        m = Sequential([Dense(4, activation="tanh", input_shape=(3,)), Dense(1)])
+        m.compile(optimizer=optimizers.Nadam(
+            learning_rate=optimizers.schedules.ExponentialDecay(0.05, 3, 0.5), weight_decay=0.01),
+            loss="mse")
+        return m
+    straight = model()
+    straight.fit(x, y, epochs=4, batch_size=10, shuffle=False, verbose=0)
+    resumed = model()
+    resumed.fit(x, y, epochs=2, batch_size=10, shuffle=False, verbose=0)
+    resumed.save(tmp_path / "m.nnx")
+    loaded = load_model(tmp_path / "m.nnx")
+    assert loaded.optimizer.get_config() == resumed.optimizer.get_config()
+    assert loaded.optimizer.iterations == 8 and loaded.optimizer.learning_rate == pytest.approx(
+        0.05 * 0.5 ** (8 / 3))
+    loaded.fit(x, y, epochs=2, batch_size=10, shuffle=False, verbose=0)
+    for a, b in zip(loaded.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)          # the same steps in the same order
