@@ -245,6 +245,30 @@ logcosh = log_cosh
 msle = MSLE = mean_squared_logarithmic_error
 
 
+# --- reduction --------------------------------------------------------------------------------------
+def reduce_weighted(per_sample, sample_weight=None, reduction="sum_over_batch_size", name="loss"):
+    """Keras 3's reduction (keras/src/losses/loss.py): multiply the per-sample losses by
+    `sample_weight` (a scalar, or one weight per sample: shape (N,) or (N, 1), broadcast over
+    any further axes), then 'sum_over_batch_size' divides the sum by the number of values (not by
+    the sum of the weights), 'sum' sums, 'none' returns the weighted values."""
+    if sample_weight is not None:
+        w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
+                       dtype=per_sample.dtype)
+        if w.ndim >= 1 and per_sample.ndim >= 1:
+            if w.ndim == 2 and w.shape[1] == 1 and per_sample.ndim == 1:
+                w = w[:, 0]
+            if w.shape[0] != per_sample.shape[0] or w.ndim > per_sample.ndim:
+                raise ValueError(f"{name}: sample_weight shape {w.shape} does not fit the per-sample "
+                                 f"losses of shape {per_sample.shape}")
+            w = w.reshape(w.shape + (1,) * (per_sample.ndim - w.ndim))
+        per_sample = per_sample * w
+    if reduction == "none" or per_sample.ndim == 0:
+        return per_sample
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample.mean()
+
+
 # --- loss objects ---------------------------------------------------------------------------------
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 
@@ -266,13 +290,8 @@ class Loss(Configurable):
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred):
-        per_sample = self.call(y_true, y_pred)
-        if self.reduction == "sum":
-            return per_sample.sum()
-        if self.reduction == "none" or per_sample.ndim == 0:
-            return per_sample
-        return per_sample.mean()
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return reduce_weighted(self.call(y_true, y_pred), sample_weight, self.reduction, self.name)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}

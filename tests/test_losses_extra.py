@@ -166,3 +166,18 @@ def test_softmax_over_one_unit_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.softmax(nnx.Tensor(np.ones((3, 2))))
+
+
+def test_sample_weight_reduction_like_keras():
+    # keras/src/losses/loss.py: weighted values summed, divided by the number of values
+    y_true, y_pred = np.array([[0.0], [0.0], [0.0]]), np.array([[1.0], [2.0], [3.0]])
+    mse = losses.MeanSquaredError()
+    assert float(mse(y_true, y_pred, sample_weight=[1.0, 0.0, 2.0]).data) == pytest.approx(
+        (1 + 0 + 18) / 3)
+    assert float(mse(y_true, y_pred, sample_weight=2.0).data) == pytest.approx(2 * 14 / 3)
+    total = losses.MeanSquaredError(reduction="sum")(y_true, y_pred, sample_weight=[[1.0], [0.0], [2.0]])
+    assert float(total.data) == pytest.approx(19.0)
+    per_step = losses.reduce_weighted(nnx.Tensor(np.ones((2, 3))), [1.0, 3.0], "none")
+    np.testing.assert_array_equal(per_step.data, [[1, 1, 1], [3, 3, 3]])   # broadcast over time
+    with pytest.raises(ValueError, match=r"sample_weight shape \(2,\)"):
+        mse(y_true, y_pred, sample_weight=[1.0, 2.0])
