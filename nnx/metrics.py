@@ -58,16 +58,21 @@ def _same_shape(y_true, y_pred, name):
     return y_true, y_pred
 
 
-# --- metric functions -----------------------------------------------------------------------------
-def sparse_categorical_accuracy(y_true, y_pred):
-    """1 where argmax(y_pred) equals the integer label (labels (N,) or (N, 1))."""
-    name = "sparse_categorical_accuracy"
+def _sparse_labels(y_true, y_pred, name):
+    """Integer labels of y_pred's batch shape (a trailing axis of 1 is dropped)."""
     y_true, y_pred = _checked(y_true, y_pred, name)
     if y_true.shape == y_pred.shape[:-1] + (1,) and y_true.ndim == y_pred.ndim:
         y_true = y_true.reshape(y_true.shape[:-1])
     if y_true.shape != y_pred.shape[:-1]:
         raise ValueError(f"{name}: labels of shape {y_true.shape} do not fit y_pred shape "
                          f"{y_pred.shape} (expected {y_pred.shape[:-1]})")
+    return y_true, y_pred
+
+
+# --- metric functions -----------------------------------------------------------------------------
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1 where argmax(y_pred) equals the integer label (labels (N,) or (N, 1))."""
+    y_true, y_pred = _sparse_labels(y_true, y_pred, "sparse_categorical_accuracy")
     return _per_sample(np.argmax(y_pred, axis=-1) == y_true)
 
 
@@ -101,13 +106,7 @@ def _in_top_k(scores, labels, k):
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    name = "sparse_top_k_categorical_accuracy"
-    y_true, y_pred = _checked(y_true, y_pred, name)
-    if y_true.shape == y_pred.shape[:-1] + (1,) and y_true.ndim == y_pred.ndim:
-        y_true = y_true.reshape(y_true.shape[:-1])
-    if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(f"{name}: labels of shape {y_true.shape} do not fit y_pred shape "
-                         f"{y_pred.shape} (expected {y_pred.shape[:-1]})")
+    y_true, y_pred = _sparse_labels(y_true, y_pred, "sparse_top_k_categorical_accuracy")
     return _per_sample(_in_top_k(y_pred, y_true, k))
 
 
