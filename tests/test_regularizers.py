@@ -96,3 +96,14 @@ def test_add_weight_takes_a_regularizer_and_unknown_arguments_are_refused():
     assert float(w.regularizer(w).data) == pytest.approx(0.02)
     with pytest.raises(TypeError, match="recurrent_regularizer"):
         layers.Dense(2, recurrent_regularizer="l2")
+
+
+def test_has_penalties_tells_training_whether_to_sum_them():
+    plain = Sequential([layers.Dense(2, input_shape=(3,)), layers.Dense(1)])
+    plain.build_for((None, 3))
+    assert not plain.has_penalties()
+    weighted = Sequential([layers.Dense(2, input_shape=(3,)), layers.Dense(1, bias_regularizer="l2")])
+    weighted.build_for((None, 3))
+    assert weighted.has_penalties()
+    active = Sequential([layers.Dense(2, activity_regularizer="l1", input_shape=(3,))])
+    assert active.has_penalties()

@@ -183,6 +183,16 @@ class Layer:
                      if getattr(w, "regularizer", None) is not None]
         return penalties + self._all_activity_losses()
 
+    def has_penalties(self):
+        """Whether `losses` can hold anything: a regularized trainable weight or an activity
+        regularizer anywhere inside (training skips the penalty sum when not)."""
+        return (any(getattr(w, "regularizer", None) is not None for w in self.trainable_weights)
+                or self._has_activity_regularizer())
+
+    def _has_activity_regularizer(self):
+        return self.activity_regularizer is not None or any(
+            l._has_activity_regularizer() for l in self.sublayers())
+
     def _all_activity_losses(self):
         return self._activity_losses + [p for l in self.sublayers() for p in l._all_activity_losses()]
 
