@@ -42,7 +42,7 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.decay_steps = _number(decay_steps, "decay_steps", who, positive=True)
         self.decay_rate = _number(decay_rate, "decay_rate", who)
-        self.staircase, self.name = bool(staircase), name
+        self.staircase, self.name = bool(staircase), name or type(self).__name__
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -74,7 +74,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(f"{who}: boundaries must increase, got {boundaries}")
         self.boundaries = [float(b) for b in boundaries]
         self.values = [_number(v, "values", who) for v in values]
-        self.name = name
+        self.name = name or "PiecewiseConstant"
 
     def __call__(self, step):
         for boundary, value in zip(self.boundaries, self.values):
@@ -94,7 +94,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.decay_steps = _number(decay_steps, "decay_steps", who, positive=True)
         self.end_learning_rate = _number(end_learning_rate, "end_learning_rate", who)
         self.power = _number(power, "power", who)
-        self.cycle, self.name = bool(cycle), name
+        self.cycle, self.name = bool(cycle), name or "PolynomialDecay"
 
     def __call__(self, step):
         decay_steps = self.decay_steps
