@@ -1,6 +1,6 @@
 """Convolution benchmarks: nnx vs nnx.reference vs PyTorch CPU (NCHW and channels-last), same threads.
 
-The shapes are the reference CNN's three 3x3 valid stride-1 convolutions (API.md section 0) at batch 32
+The shapes are the reference CNN's three 3x3 valid stride-1 convolutions (docs/api.md section 0) at batch 32
 and 256: forward alone, and forward + backward (input gradient and weight gradient; the first layer
 needs no input gradient, as in training). No bias on either side. Run:
     python -m pytest benchmarks/bench_conv.py --benchmark-group-by=group

@@ -3,10 +3,12 @@
 Problem: batch 64, 100 steps, 128 inputs, 256 units, float32, batch-first, the loss the sum of every
 output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whole-sequence autograd
 op); PyTorch runs with the same thread count. Run either
-    python -m pytest benchmarks/bench_lstm.py --benchmark-group-by=group
-or  PYTHONPATH=. python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
-Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, to separate the
-framework's overhead from the GEMM's speed; unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
+    pytest benchmarks/bench_lstm.py --benchmark-group-by=group
+or  python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
+(the installed nnx; `PYTHONPATH=.` measures the checkout, NNX_SIMD=avx2+fma a narrower SIMD path).
+Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
+alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed; unset
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import time
 
@@ -55,7 +57,20 @@ class _NumpyGemm:
 
     @staticmethod
     def gemm(a, b, out=None, alpha=1.0, beta=0.0):
-        return np.matmul(a, b)
+        """alpha * a @ b + beta * out, written into out when given, as nnx.kernels.gemm computes it
+        (the recurrent op adds h.U onto the precomputed x.W + b this way)."""
+        product = np.matmul(a, b)
+        if alpha != 1.0:
+            product *= alpha
+        if out is None:
+            return product
+        if beta == 0.0:
+            out[...] = product
+        else:
+            if beta != 1.0:
+                out *= beta
+            out += product
+        return out
 
 
 def numpy_gemm_step():
@@ -121,6 +136,26 @@ def test_nnx_and_torch_agree():
     assert gru_agreement() < 1e-4
 
 
+def test_numpy_matmul_row_computes_what_nnx_computes():
+    """The 'nnx + numpy matmul' row times the same computation: outputs and gradients agree."""
+    def outputs(kernels):
+        manual_seed(0)
+        layer = LSTM(32, return_sequences=True)
+        x = Tensor(make_input()[:4, :10], requires_grad=True)
+        original = backend.kernels
+        backend.kernels = kernels or original
+        try:
+            y = layer(x)
+            y.sum().backward()
+        finally:
+            backend.kernels = original
+        return [y.data, x.grad] + [w.grad for w in layer.trainable_weights]
+
+    original = backend.kernels
+    for ours, theirs in zip(outputs(None), outputs(lambda: _NumpyGemm(original()))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
 def _torch_threads():
     if torch is not None:
         torch.set_num_threads(nnx.get_num_threads())
@@ -166,7 +201,7 @@ def main(turns=7):
         for name, run in contenders.items():
             best[name] = min(best[name], best_of(run, 1))
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
-          f"{nnx.get_num_threads()} threads, best of {turns}")
+          f"{nnx.get_num_threads()} threads, nnx {nnx.kernels.info()['simd']}, best of {turns}")
     if torch is not None:
         print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
               f"same weights")

@@ -6,16 +6,17 @@ The reference CNN's three convolutions (benchmarks/bench_conv.py) at batch 32 an
 (NCHW and channels-last; the faster of the two is the "torch" column) are timed in turns (see
 pool_table.interleaved_times_us), so the ratio compares numbers taken side by side: it holds up better
 than the absolute times on a shared machine. A ratio above 1 means nnx is faster.
+
+It measures the installed nnx (`PYTHONPATH=.` measures the checkout); `--simd avx2+fma` (or the
+environment variable NNX_SIMD) forces a narrower SIMD path.
 """
 import argparse
-import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]  # bench_conv, and the checkout's nnx over any installed one
-import nnx  # noqa: E402
-from bench_conv import BATCHES, LAYERS, PASSES, gflop, make_call, torch  # noqa: E402
-from pool_table import interleaved_times_us  # noqa: E402
+import nnx
+import nnx.kernels
+from bench_conv import BATCHES, LAYERS, PASSES, gflop, make_call, torch
+from pool_table import interleaved_times_us
 
 
 def main():
@@ -23,7 +24,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES)
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     args = parser.parse_args()
+    if args.simd:
+        nnx.kernels.set_simd(args.simd)
     if torch is None:
         sys.exit("conv_table.py needs torch for its comparison columns")
     print(f"nnx {nnx.kernels.info()['simd']}, torch {torch.__version__}; times in ms (best turn median of 5 calls)\n")

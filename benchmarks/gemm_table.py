@@ -10,7 +10,10 @@ hits all of them alike; each figure is the best of `repeats` calls after a warm-
 disturbed by other processes), and the ratio column divides figures of the same process.
 `--clock cpu` times with the process's CPU time instead of the wall clock: on a machine shared with
 other jobs it leaves out the time the process waited for a core (use it for 1 thread only: with more
-threads CPU time adds up over the threads).
+threads CPU time adds up over the threads). nnx and numpy both write into a preallocated output (nnx
+`gemm(a, b, out=...)`, `numpy.matmul(a, b, out=...)`), so neither pays for an allocation.
+It measures the installed nnx (`PYTHONPATH=.` measures the checkout); `--simd avx2+fma` (or the
+environment variable NNX_SIMD) forces a narrower SIMD path.
 """
 import argparse
 import json
@@ -21,8 +24,6 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
 LARGEST = {"naive": 512, "reordered": 2048, "blocked": 2048}
 # (what, m, k, n, op(A) is a transposed view, op(B) is a transposed view): the reference CNN at batch 32
@@ -63,7 +64,8 @@ def conv_child(threads, dtype, repeats, side):
     for what, m, k, n, ta, tb in CONV_SHAPES:
         a = rng.standard_normal((k, m)).astype(dtype).T if ta else rng.standard_normal((m, k)).astype(dtype)
         b = rng.standard_normal((n, k)).astype(dtype).T if tb else rng.standard_normal((k, n)).astype(dtype)
-        call = (lambda: K.gemm(a, b)) if side == "nnx" else (lambda: np.matmul(a, b))
+        out = np.empty((m, n), dtype)
+        call = (lambda: K.gemm(a, b, out=out)) if side == "nnx" else (lambda: np.matmul(a, b, out=out))
         best = best_times({side: call}, repeats * 5)
         gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
         row = {"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}
@@ -71,7 +73,6 @@ def conv_child(threads, dtype, repeats, side):
 
 
 def child(args):
-    sys.path.insert(0, ROOT)  # the checkout's nnx over any installed one
     import nnx
     import nnx.kernels as K
 
@@ -86,7 +87,7 @@ def child(args):
         rng = np.random.default_rng(n)
         a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
         out = np.empty((n, n), dtype)
-        calls = {"numpy": lambda: np.matmul(a, b)} if args.side == "numpy" else {}
+        calls = {"numpy": lambda: np.matmul(a, b, out=out)} if args.side == "numpy" else {}
         for rung in RUNGS:
             if (args.side == "nnx" and n <= LARGEST.get(rung, n)
                     and not (threads > 1 and rung != "parallel")):
@@ -104,13 +105,15 @@ def main():
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=["nnx", "numpy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
 
-    sys.path.insert(0, ROOT)
+    if args.simd:
+        os.environ["NNX_SIMD"] = args.simd  # read by nnx.kernels on import, here and in the children
     import nnx.kernels as K
     info = K.info()
     print(f"{args.dtype}, nnx {info['simd']} ({info['compiler']}), numpy {np.__version__}; GFLOP/s, "

@@ -5,18 +5,19 @@
 The three contenders are timed in turns of 5 calls (`repeats` calls each in all); each figure is the
 best turn's median. The ratios compare numbers taken side by side, so they hold up better than the
 absolute times on a shared machine. A ratio above 1 means nnx is faster.
+
+It measures the installed nnx (`PYTHONPATH=.` measures the checkout); `--simd avx2+fma` (or the
+environment variable NNX_SIMD) forces a narrower SIMD path.
 """
 import argparse
-import os
 import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]  # bench_pool, and the checkout's nnx over any installed one
-import nnx  # noqa: E402
-from bench_pool import BATCHES, LAYERS, OPS, make_call, torch  # noqa: E402
+import nnx
+import nnx.kernels
+from bench_pool import BATCHES, LAYERS, OPS, make_call, torch
 
 
 def interleaved_times_us(calls, repeats, block=5):
@@ -41,7 +42,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     args = parser.parse_args()
+    if args.simd:
+        nnx.kernels.set_simd(args.simd)
     if torch is None:
         sys.exit("pool_table.py needs torch for its comparison columns")
     print(f"nnx {nnx.kernels.info()['simd']}, torch {torch.__version__}; times in microseconds (best turn median of 5 calls)\n")

@@ -1,6 +1,9 @@
-"""Training benchmark: the reference CNN (API.md section 0) on MNIST, nnx against PyTorch, same run.
+"""Training benchmark: the reference CNN (docs/api.md section 0) on MNIST, nnx against PyTorch, same run.
 
-    PYTHONPATH=. python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N]
+    python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N] [--simd PATH]
+
+(the installed nnx; `PYTHONPATH=.` measures the checkout; `--simd avx2+fma` or the environment variable
+NNX_SIMD forces a narrower SIMD path)
 
 Reports, for nnx and (when importable) PyTorch on the CPU with the same architecture, optimizer
 (Adam, lr 1e-3, eps 1e-7) and batch size: seconds per epoch and the ratio, test accuracy, inference
@@ -38,9 +41,12 @@ def inference_rate(predict, x, batch=1000, repeats=3):
 
 class KernelTimer:
     """Wraps every compiled kernel (looked up through nnx.backend at call time) and the optimizer's
-    apply_gradients with a timer, for a profiling window of a few hundred steps."""
+    apply_gradients with a timer (`clock`: time.perf_counter, or time.process_time to leave out the
+    time spent waiting for a core on a loaded machine; one thread only, since CPU time adds up over
+    threads), for a profiling window of a few hundred steps."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, clock=time.perf_counter):
+        self.clock = clock
         self.kernels = backend.kernels()
         self.optimizer = optimizer
         self.seconds = {}
@@ -49,14 +55,14 @@ class KernelTimer:
     def _wrap(self, owner, name, label):
         fn = getattr(owner, name)
         self._saved[(owner, name)] = fn
-        seconds = self.seconds
+        seconds, clock = self.seconds, self.clock
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+                seconds[label] = seconds.get(label, 0.0) + clock() - start
         setattr(owner, name, timed)
 
     def __enter__(self):
@@ -73,18 +79,18 @@ class KernelTimer:
                 setattr(owner, name, fn)
 
 
-def profile_steps(model, x, y, batch_size, steps=200):
+def profile_steps(model, x, y, batch_size, steps=200, clock=time.perf_counter):
     """Per-step milliseconds: kernels (by name), optimizer, and the rest."""
     model.fit(x[:batch_size * 10], y[:batch_size * 10], batch_size=batch_size, epochs=1, verbose=0)
     n = steps * batch_size
-    with KernelTimer(model.optimizer) as timer:
-        start = time.perf_counter()
+    with KernelTimer(model.optimizer, clock) as timer:
+        start = clock()
         model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, verbose=0)
-        total = time.perf_counter() - start
+        total = clock() - start
     kernel = sum(v for k, v in timer.seconds.items() if k != "optimizer")
     optimizer = timer.seconds.get("optimizer", 0.0)
     per = 1e3 / steps
-    print(f"\nnnx per-step profile ({steps} steps, batch {batch_size}): {total * per:.2f} ms/step")
+    print(f"\nnnx per-step profile ({steps} steps, batch {batch_size}): {total * per:.2f} ms/step, {'CPU' if clock is time.process_time else 'wall'} time")
     print(f"  compiled kernels   {kernel * per:7.2f} ms  ({100 * kernel / total:4.1f}%)")
     for name, s in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
         if name != "optimizer":
@@ -109,7 +115,8 @@ def run_nnx(data, args):
     print(f"nnx:     {epoch:7.2f} s/epoch  test accuracy {accuracy:.4f}  inference {rate:9.0f} images/s "
           f"(batch 1000)  peak RSS {rss:.0f} MB")
     if args.profile:
-        profile_steps(mnist_cnn.build_model(), x_train, y_train, args.batch_size)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        profile_steps(mnist_cnn.build_model(), x_train, y_train, args.batch_size, clock=clock)
     return epoch, rate
 
 
@@ -165,7 +172,12 @@ def main():
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-torch", dest="torch", action="store_false")
     parser.add_argument("--verbose", action="store_true", help="show nnx's progress bar")
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
+    parser.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                        help="the profile's clock: cpu leaves out waiting for a core (1 thread only)")
     args = parser.parse_args()
+    if args.simd:
+        nnx.kernels.set_simd(args.simd)
     data = mnist_cnn.load(limit=args.limit)
     print(f"MNIST: {len(data[0][0])} training images, batch {args.batch_size}, {args.threads} threads, "
           f"kernels: {nnx.kernels.info()['simd']}")

@@ -45,14 +45,19 @@
  *      keep 4 vectors of filters of up to 3 neighbouring pixels in registers and add x * w row by row
  *      (forward), or x * dy onto each tap's row of dW (weight gradient); no im2col at all. The input
  *      gradient keeps the im2col path (a first layer needs none).
- *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64 and for target("avx2,fma") (the
- *      copies, col2im adds and direct loops vectorise for each); the GEMM dispatches by itself.
- *   8. Implicit GEMM (float32 forward on AVX2, every window inside the image, one group, dilation 1
- *      along W): a 6 x 16 FMA micro-kernel reads the six patches straight from x instead of from a
- *      packed im2col copy, against the kernel packed once per call. It skips im2col and the GEMM's
- *      packing of A, the two copies that cost about 15% of the forward pass (37 vs 29 GFLOP/s on conv2).
- *   9. The weight gradient the same way (also needs KW*C a multiple of 6 and F of 16): a 6 x 16 tile of
- *      dW in registers while the pixels of a few images stream by, x read in place (5-10% over im2col).
+ *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64, for target("avx2,fma") and for
+ *      AVX-512 (the copies, col2im adds and direct loops vectorise for each); tables of the entry points
+ *      (conv2d_forward_f32_avx512, ...) at the end of this file pick one per call from
+ *      nnx_simd_active(); the GEMM dispatches by itself.
+ *   8. Implicit GEMM (forward on AVX2 and AVX-512, float and double, every window inside the image, one
+ *      group, dilation 1 along W): an MR x NR FMA register tile reads the MR patches straight from x
+ *      instead of from a packed im2col copy, against the kernel packed once per call. It skips im2col
+ *      and the GEMM's packing of A, the two copies that cost about 15% of the forward pass (37 vs 29
+ *      GFLOP/s on conv2 on Zen 1). Written once with GCC vector extensions over the vector width:
+ *      6 x 16 floats on AVX2, 12 x 32 on AVX-512.
+ *   9. The weight gradient the same way (also needs KW*C a multiple of MR and F of NR): an MR x NR tile
+ *      of dW in registers while the pixels of a few images stream by, x read in place (5-10% over
+ *      im2col on Zen 1).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +76,9 @@
 #define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
 #define NNX_CONV_SLICE_FLOPS 8.0e6
 /* Step 6: the single-channel loops keep NNX_CONV_FBLOCK vectors of 32 bytes (an AVX2 register, two SSE2
- * ones) of filters in registers; they need GCC / clang vector extensions. */
+ * ones) of filters in registers on every path: with 64-byte vectors they ran 15-20% slower on Zen 4
+ * (conv1, batch 32, one thread), having fewer independent sums. They and the implicit GEMM need GCC /
+ * clang vector extensions. */
 #if defined(__GNUC__) || defined(__clang__)
 #define NNX_CONV_VECTORS 1
 #define NNX_CONV_VECTOR_BYTES 32
@@ -198,246 +205,123 @@ static int conv_is_depthwise(const nnx_conv_geom *g)
     return g->groups > 1 && g->groups == g->c && g->groups == g->f;
 }
 
+/* Steps 8 and 9: every window inside the image (no padding), one group, dilation 1 along W, so for each
+ * kh a patch's KW*C numbers are one contiguous run of x. */
+static int conv_is_implicit(const nnx_conv_geom *g)
+{
+    return g->groups == 1 && g->dw == 1 && g->top == 0 && g->left == 0 && g->c > 1 &&
+           (g->oh - 1) * g->sh + (g->kh - 1) * g->dh < g->h && (g->ow - 1) * g->sw + g->kw - 1 < g->w;
+}
+
 static int conv_parallel(const nnx_conv_geom *g)
 {
     return conv_flops(g) >= NNX_CONV_PARALLEL_FLOPS;
 }
 
+/* ---- the instantiations of conv_impl.h: {float, double} x {portable, AVX2+FMA, AVX-512} ------------
+ * Per SIMD target: TARGET (the function attribute) and, for the implicit GEMM (steps 8 and 9, written
+ * once with GCC vector extensions), its vector size IMPLICIT_VBYTES and its register tile, IMPLICIT_MR
+ * pixels x IMPLICIT_NV vectors of filters:
+ *     AVX2+FMA  6 x 2 ymm = 12 accumulators of 16 registers (float 6 x 16, double 6 x 8)
+ *     AVX-512  12 x 2 zmm = 24 accumulators of 32 registers (float 12 x 32, double 12 x 16)
+ * The portable build has no implicit GEMM (SSE2 has no FMA and half the registers). So the code that runs
+ * on AVX-512 is the code tested on AVX2, at twice the width. */
 #define TARGET
 #define T float
 #define NAME(f) f##_f32_portable
 #define GEMM nnx_sgemm
 #include "conv_impl.h"
-#undef T
-#undef NAME
-#undef GEMM
 #define T double
 #define NAME(f) f##_f64_portable
 #define GEMM nnx_dgemm
 #include "conv_impl.h"
-#undef T
-#undef NAME
-#undef GEMM
 #undef TARGET
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NNX_CONV_AVX2 1
+#define NNX_CONV_X86 1
 #define TARGET __attribute__((target("avx2,fma")))
+#define IMPLICIT_VBYTES 32
+#define IMPLICIT_MR 6
+#define IMPLICIT_NV 2
 #define T float
 #define NAME(f) f##_f32_avx2
 #define GEMM nnx_sgemm
 #include "conv_impl.h"
-#undef T
-#undef NAME
-#undef GEMM
 #define T double
 #define NAME(f) f##_f64_avx2
 #define GEMM nnx_dgemm
 #include "conv_impl.h"
-#undef T
-#undef NAME
-#undef GEMM
 #undef TARGET
+#undef IMPLICIT_VBYTES
+#undef IMPLICIT_MR
+#undef IMPLICIT_NV
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+#define IMPLICIT_VBYTES 64
+#define IMPLICIT_MR 12
+#define IMPLICIT_NV 2
+#define T float
+#define NAME(f) f##_f32_avx512
+#define GEMM nnx_sgemm
+#include "conv_impl.h"
+#define T double
+#define NAME(f) f##_f64_avx512
+#define GEMM nnx_dgemm
+#include "conv_impl.h"
+#undef TARGET
+#undef IMPLICIT_VBYTES
+#undef IMPLICIT_MR
+#undef IMPLICIT_NV
 #endif
 
-/* ---- step 8: implicit GEMM for float32 forward on AVX2 (no padding, one group, dilation 1 along W) ----
- * Without padding every patch lies inside the image, and for each kh its KW*C numbers are one contiguous
- * run of x. So the micro-kernel reads the 6 patches of 6 output pixels straight from x (6 row pointers,
- * broadcast one number at a time) against a 16-filter panel of the kernel, packed once per call, keeping
- * the 6 x 16 outputs in 12 registers with FMAs: the GEMM's micro-kernel without im2col and without
- * packing A. */
-#ifdef NNX_CONV_AVX2
-#include <immintrin.h>
-
-#define NNX_CONV_MR 6
-#define NNX_CONV_NR 16
-
-static int conv_is_implicit(const nnx_conv_geom *g)
-{
-    return g->groups == 1 && g->dw == 1 && g->top == 0 && g->left == 0 &&
-           (g->oh - 1) * g->sh + (g->kh - 1) * g->dh < g->h && (g->ow - 1) * g->sw + g->kw - 1 < g->w;
-}
-
-/* y rows (6 pixels, pointers px[i] to their first tap) x one 16-filter panel of packed w (K x 16). The 12
- * accumulators are named variables: GCC keeps an array of them in memory. */
-__attribute__((target("avx2,fma"))) static void conv_implicit_tile(const nnx_conv_geom *g, const float *const *px,
-                                                                    const float *panel, float *out, ptrdiff_t ldo)
-{
-    const ptrdiff_t run = g->kw * g->c, row_step = g->dh * g->w * g->c;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
-        const float *p0 = px[0] + kh * row_step, *p1 = px[1] + kh * row_step, *p2 = px[2] + kh * row_step;
-        const float *p3 = px[3] + kh * row_step, *p4 = px[4] + kh * row_step, *p5 = px[5] + kh * row_step;
-        for (ptrdiff_t t = 0; t < run; t++, panel += NNX_CONV_NR) {
-            __m256 b0 = _mm256_loadu_ps(panel), b1 = _mm256_loadu_ps(panel + 8), a;
-#define NNX_CONV_ROW(i)                                 \
-    a = _mm256_broadcast_ss(p##i + t);                  \
-    c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);          \
-    c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);
-            NNX_CONV_ROW(0) NNX_CONV_ROW(1) NNX_CONV_ROW(2) NNX_CONV_ROW(3) NNX_CONV_ROW(4) NNX_CONV_ROW(5)
-#undef NNX_CONV_ROW
-        }
-    }
-#define NNX_CONV_STORE(i)                               \
-    _mm256_storeu_ps(out + i * ldo, c##i##0);           \
-    _mm256_storeu_ps(out + i * ldo + 8, c##i##1);
-    NNX_CONV_STORE(0) NNX_CONV_STORE(1) NNX_CONV_STORE(2) NNX_CONV_STORE(3) NNX_CONV_STORE(4) NNX_CONV_STORE(5)
-#undef NNX_CONV_STORE
-}
-
-static int conv_implicit_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
-{
-    const ptrdiff_t K = g->kh * g->kw * g->c, F = g->f, panels = (F + NNX_CONV_NR - 1) / NNX_CONV_NR;
-    const ptrdiff_t m = g->n * g->oh * g->ow, tiles = (m + NNX_CONV_MR - 1) / NNX_CONV_MR;
-    /* w (K x F) as panels of 16 filters, K x 16 each, zero-padded past F */
-    float *packed = malloc((size_t)(panels * K * NNX_CONV_NR) * sizeof(float));
-    if (!packed)
-        return -1;
-    for (ptrdiff_t p = 0; p < panels; p++)
-        for (ptrdiff_t k = 0; k < K; k++)
-            for (ptrdiff_t j = 0; j < NNX_CONV_NR; j++) {
-                ptrdiff_t f = p * NNX_CONV_NR + j;
-                packed[(p * K + k) * NNX_CONV_NR + j] = f < F ? w[k * F + f] : 0.0f;
-            }
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-    for (ptrdiff_t t = 0; t < tiles; t++) {
-        const float *px[NNX_CONV_MR];
-        ptrdiff_t r0 = t * NNX_CONV_MR, rows = conv_min(NNX_CONV_MR, m - r0);
-        for (ptrdiff_t i = 0; i < NNX_CONV_MR; i++) {
-            ptrdiff_t r = r0 + conv_min(i, rows - 1); /* a short last tile repeats its last pixel */
-            ptrdiff_t n = r / (g->oh * g->ow), oh = (r / g->ow) % g->oh, ow = r % g->ow;
-            px[i] = x + ((n * g->h + oh * g->sh) * g->w + ow * g->sw) * g->c;
-        }
-        for (ptrdiff_t p = 0; p < panels; p++) {
-            ptrdiff_t f0 = p * NNX_CONV_NR, cols = conv_min(NNX_CONV_NR, F - f0);
-            if (rows == NNX_CONV_MR && cols == NNX_CONV_NR) {
-                conv_implicit_tile(g, px, packed + p * K * NNX_CONV_NR, y + r0 * F + f0, F);
-            } else { /* an edge tile: compute into scratch, copy the valid part */
-                float tile[NNX_CONV_MR * NNX_CONV_NR];
-                conv_implicit_tile(g, px, packed + p * K * NNX_CONV_NR, tile, NNX_CONV_NR);
-                for (ptrdiff_t i = 0; i < rows; i++)
-                    memcpy(y + (r0 + i) * F + f0, tile + i * NNX_CONV_NR, (size_t)cols * sizeof(float));
-            }
-        }
-    }
-    free(packed);
-    return 0;
-}
-
-/* Step 9: the weight gradient the same way round. dW = sum over output pixels of patch (K) x dy (F): a
- * 6 x 16 tile of dW (6 consecutive numbers of one kernel row's contiguous run, 16 filters) stays in 12
- * registers while the pixels of a slice stream by, each adding 6 numbers of x (read in place) times 16 of
- * dy. Needs whole tiles: KW*C a multiple of 6 and F of 16. Slices of images as in step 2. */
-__attribute__((target("avx2,fma"))) static void conv_implicit_weight_tile(const nnx_conv_geom *g, const float *x,
-                                                                           const float *dy, ptrdiff_t n0,
-                                                                           ptrdiff_t n1, ptrdiff_t off,
-                                                                           ptrdiff_t f0, int accumulate,
-                                                                           float *out)
-{
-    const ptrdiff_t F = g->f;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    if (accumulate) {
-#define NNX_CONV_LOAD(i)                                \
-    c##i##0 = _mm256_loadu_ps(out + i * F);             \
-    c##i##1 = _mm256_loadu_ps(out + i * F + 8);
-        NNX_CONV_LOAD(0) NNX_CONV_LOAD(1) NNX_CONV_LOAD(2) NNX_CONV_LOAD(3) NNX_CONV_LOAD(4) NNX_CONV_LOAD(5)
-#undef NNX_CONV_LOAD
-    }
-    for (ptrdiff_t row = n0 * g->oh; row < n1 * g->oh; row++) {
-        const ptrdiff_t n = row / g->oh, oh = row % g->oh;
-        const float *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-        const float *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
-        for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F) {
-            __m256 b0 = _mm256_loadu_ps(dyp), b1 = _mm256_loadu_ps(dyp + 8), a;
-#define NNX_CONV_ROW(i)                                 \
-    a = _mm256_broadcast_ss(xp + i);                    \
-    c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);          \
-    c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);
-            NNX_CONV_ROW(0) NNX_CONV_ROW(1) NNX_CONV_ROW(2) NNX_CONV_ROW(3) NNX_CONV_ROW(4) NNX_CONV_ROW(5)
-#undef NNX_CONV_ROW
-        }
-    }
-#define NNX_CONV_STORE(i)                               \
-    _mm256_storeu_ps(out + i * F, c##i##0);             \
-    _mm256_storeu_ps(out + i * F + 8, c##i##1);
-    NNX_CONV_STORE(0) NNX_CONV_STORE(1) NNX_CONV_STORE(2) NNX_CONV_STORE(3) NNX_CONV_STORE(4) NNX_CONV_STORE(5)
-#undef NNX_CONV_STORE
-}
-
-static int conv_implicit_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
-{
-    const ptrdiff_t run = g->kw * g->c, size = g->kh * run * g->f, slices = conv_slices(g, g->n, sizeof(float));
-    const ptrdiff_t blocks = run / NNX_CONV_MR, panels = g->f / NNX_CONV_NR, tiles = g->kh * blocks * panels;
-    float *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(float)) : dw;
-    if (!part)
-        return -1;
-    /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
-     * every tile reads them, and each tile's loads and stores are spread over enough pixels */
-    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        const ptrdiff_t first = s * g->n / slices, last = (s + 1) * g->n / slices;
-        for (ptrdiff_t n = first; n < last; n += group)
-            for (ptrdiff_t tile = 0; tile < tiles; tile++) {
-                ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
-                ptrdiff_t k0 = kh * run + b * NNX_CONV_MR; /* first row of dW in this tile */
-                conv_implicit_weight_tile(g, x, dy, n, conv_min(last, n + group),
-                                          kh * g->dh * g->w * g->c + b * NNX_CONV_MR, p * NNX_CONV_NR, n > first,
-                                          part + s * size + k0 * g->f + p * NNX_CONV_NR);
-            }
-    }
-    if (slices > 1) {
-        sum_partials_f32_avx2(g, part, slices, size, dw);
-        free(part);
-    }
-    return 0;
-}
+/* ---- dispatch: one table per kernel, indexed by nnx_simd_active() -------------------------------- */
+typedef int (*conv_f32_fn)(const nnx_conv_geom *g, const float *a, const float *b, float *out);
+typedef int (*conv_f64_fn)(const nnx_conv_geom *g, const double *a, const double *b, double *out);
+#ifdef NNX_CONV_X86
+#define CONV_PATHS(portable, avx2, avx512) {portable, avx2, avx512}
+#else /* nnx_simd_active() is always NNX_SIMD_PORTABLE */
+#define CONV_PATHS(portable, avx2, avx512) {portable}
 #endif
 
-#ifdef NNX_CONV_AVX2
-#define DISPATCH(f, sfx, ...) \
-    (nnx_simd_active() >= NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__) : f##_##sfx##_portable(__VA_ARGS__))
-#else
-#define DISPATCH(f, sfx, ...) f##_##sfx##_portable(__VA_ARGS__)
-#endif
+static const conv_f32_fn forward_f32[] =
+    CONV_PATHS(conv2d_forward_f32_portable, conv2d_forward_f32_avx2, conv2d_forward_f32_avx512);
+static const conv_f64_fn forward_f64[] =
+    CONV_PATHS(conv2d_forward_f64_portable, conv2d_forward_f64_avx2, conv2d_forward_f64_avx512);
+static const conv_f32_fn backward_input_f32[] = CONV_PATHS(
+    conv2d_backward_input_f32_portable, conv2d_backward_input_f32_avx2, conv2d_backward_input_f32_avx512);
+static const conv_f64_fn backward_input_f64[] = CONV_PATHS(
+    conv2d_backward_input_f64_portable, conv2d_backward_input_f64_avx2, conv2d_backward_input_f64_avx512);
+static const conv_f32_fn backward_weight_f32[] = CONV_PATHS(
+    conv2d_backward_weight_f32_portable, conv2d_backward_weight_f32_avx2, conv2d_backward_weight_f32_avx512);
+static const conv_f64_fn backward_weight_f64[] = CONV_PATHS(
+    conv2d_backward_weight_f64_portable, conv2d_backward_weight_f64_avx2, conv2d_backward_weight_f64_avx512);
 
 int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
 {
-#ifdef NNX_CONV_AVX2
-    if (nnx_simd_active() >= NNX_SIMD_AVX2 && conv_is_implicit(g) && g->c > 1)
-        return conv_implicit_forward_f32(g, x, w, y);
-#endif
-    return DISPATCH(conv2d_forward, f32, g, x, w, y);
+    return forward_f32[nnx_simd_active()](g, x, w, y);
 }
 
 int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y)
 {
-    return DISPATCH(conv2d_forward, f64, g, x, w, y);
+    return forward_f64[nnx_simd_active()](g, x, w, y);
 }
 
 int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx)
 {
-    return DISPATCH(conv2d_backward_input, f32, g, dy, w, dx);
+    return backward_input_f32[nnx_simd_active()](g, dy, w, dx);
 }
 
 int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w, double *dx)
 {
-    return DISPATCH(conv2d_backward_input, f64, g, dy, w, dx);
+    return backward_input_f64[nnx_simd_active()](g, dy, w, dx);
 }
 
 int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
 {
-#ifdef NNX_CONV_AVX2
-    if (nnx_simd_active() >= NNX_SIMD_AVX2 && conv_is_implicit(g) && g->c > 1 &&
-        (g->kw * g->c) % NNX_CONV_MR == 0 && g->f % NNX_CONV_NR == 0)
-        return conv_implicit_weight_f32(g, x, dy, dw);
-#endif
-    return DISPATCH(conv2d_backward_weight, f32, g, x, dy, dw);
+    return backward_weight_f32[nnx_simd_active()](g, x, dy, dw);
 }
 
 int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy, double *dw)
 {
-    return DISPATCH(conv2d_backward_weight, f64, g, x, dy, dw);
+    return backward_weight_f64[nnx_simd_active()](g, x, dy, dw);
 }

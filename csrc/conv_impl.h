@@ -2,10 +2,14 @@
  *
  * A template: csrc/conv.c includes this file once per (type, target) pair after defining
  *   T        the element type (float or double)
- *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx2)
+ *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx512: the entry points are
+ *            conv2d_forward_f32_avx512 etc., listed by name in conv.c's dispatch tables)
  *   GEMM     nnx_sgemm or nnx_dgemm
- *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma")))
- * The algorithm, its cost and the numbered optimisation steps are explained at the top of conv.c.
+ *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma"))), ...
+ *   IMPLICIT_VBYTES, IMPLICIT_MR, IMPLICIT_NV (optional) the implicit GEMM's vector size in bytes (32
+ *            or 64) and register tile: MR pixels x NV vectors of filters
+ * T, NAME and GEMM are #undef'd at the end. The algorithm, its cost and the numbered optimisation steps
+ * are explained at the top of conv.c.
  */
 
 /* Walks output rows [r0, r1) in (n, oh, ow) order, starting from row r0. */
@@ -116,11 +120,14 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *
     }
 }
 
-/* Step 2: dw = the sum of the partial weight gradients in slice order. Each element is summed by one
- * thread in the same order whatever the thread count; the inner loop streams contiguous blocks. */
-TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, const T *restrict part, ptrdiff_t slices,
-                                      ptrdiff_t size, T *restrict dw)
+/* Step 2: dw = the sum of the partial weight gradients in slice order, and the partials freed (with
+ * one slice, part is dw itself). Each element is summed by one thread in the same order whatever the
+ * thread count; the inner loop streams contiguous blocks. */
+TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t slices, ptrdiff_t size,
+                                      T *restrict dw)
 {
+    if (slices == 1)
+        return;
     const ptrdiff_t block = 4096;
 #pragma omp parallel for schedule(static) if (conv_parallel(g) && size >= 4 * block)
     for (ptrdiff_t e0 = 0; e0 < size; e0 += block) {
@@ -129,6 +136,7 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, const T *restrict 
         for (ptrdiff_t s = 1; s < slices; s++)
             NAME(add)(dw + e0, part + s * size + e0, len);
     }
+    free(part);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -229,10 +237,7 @@ TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const 
                 }
             }
     }
-    if (slices > 1) {
-        NAME(sum_partials)(g, part, slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 
@@ -242,9 +247,12 @@ TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const 
  * x * (the pixel's F gradients) onto its row of dw (weight gradient), NNX_CONV_FBLOCK vectors of filters
  * at a time held in registers (GCC / clang vector extensions), with no im2col at all. */
 #ifdef NNX_CONV_VECTORS
-typedef T NAME(vec) __attribute__((vector_size(NNX_CONV_VECTOR_BYTES)));
-/* the same vector at any address of a T: unaligned loads and stores */
-typedef T NAME(uvec) __attribute__((vector_size(NNX_CONV_VECTOR_BYTES), aligned(sizeof(T))));
+/* A vector of `bytes` / sizeof(T) numbers (GCC / clang vector extensions: + and * work lane by lane, a
+ * scalar operand is broadcast), and the same type at any address of a T for unaligned loads and stores. */
+#define VECTOR_TYPES(vec, uvec, bytes)                                     \
+    typedef T vec __attribute__((vector_size(bytes)));                     \
+    typedef T uvec __attribute__((vector_size(bytes), aligned(sizeof(T))));
+VECTOR_TYPES(NAME(vec), NAME(uvec), NNX_CONV_VECTOR_BYTES)
 #define VL ((ptrdiff_t)(NNX_CONV_VECTOR_BYTES / sizeof(T)))
 #define VLOAD(p) (*(const NAME(uvec) *)(p))
 #define VSTORE(p, v) (*(NAME(uvec) *)(p) = (v))
@@ -366,15 +374,182 @@ TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const n
                     }
                 }
     }
-    if (slices > 1) {
-        NAME(sum_partials)(g, part, slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 #undef VL
 #undef VLOAD
 #undef VSTORE
+#endif
+
+/* ---- steps 8 and 9: implicit GEMM, one register tile written once for every vector width -------------
+ * Without padding every patch lies inside the image, and for each kh its KW*C numbers are one contiguous
+ * run of x (conv_is_implicit). The forward tile reads the patches of MR output pixels straight from x
+ * (MR row pointers, one number broadcast at a time) against an NR-filter panel of the kernel, packed
+ * once per call, and keeps the MR x NR outputs in MR*NV vector registers: the GEMM's micro-kernel without
+ * im2col and without packing A. The weight gradient turns it round: an MR x NR tile of dW (MR consecutive
+ * numbers of one kernel row's run, NR filters) stays in registers while the pixels stream by, each adding
+ * MR numbers of x (read in place) times NR of dy. The accumulator arrays are fully unrolled, so GCC keeps
+ * them in registers; `a * b[v]` with a scalar a broadcasts it, and NNX_CONV_CONTRACT fuses a*b + c. */
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+VECTOR_TYPES(NAME(ivec), NAME(iuvec), IMPLICIT_VBYTES)
+#define VL ((ptrdiff_t)(IMPLICIT_VBYTES / sizeof(T)))
+#define VLOAD(p) (*(const NAME(iuvec) *)(p))
+#define VSTORE(p, v) (*(NAME(iuvec) *)(p) = (v))
+#define MR IMPLICIT_MR
+#define NV IMPLICIT_NV
+#define NR (NV * VL)
+
+/* One step of the register tile: acc[i][v] += a[i] * b[v*VL ...] for MR numbers a (a column of the
+ * left operand) and NR numbers at b (a row of the right one): NV loads, MR broadcasts, MR*NV FMAs. */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(tile_step)(NAME(ivec) (*acc)[NV],
+                                                                                          const T *a, const T *b)
+{
+    NAME(ivec) bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        bv[v] = VLOAD(b + v * VL);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] += a[i] * bv[v];
+}
+
+/* The tile into MR rows of out (stride ld), or, when `load`, the tile from them. */
+TARGET static inline __attribute__((always_inline)) void NAME(tile_move)(NAME(ivec) (*acc)[NV], T *out,
+                                                                         ptrdiff_t ld, int load)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            if (load)
+                acc[i][v] = VLOAD(out + i * ld + v * VL);
+            else
+                VSTORE(out + i * ld + v * VL, acc[i][v]);
+        }
+}
+
+/* y rows of MR pixels (px[i]: their first tap) x one panel of packed w (K x NR), into out (stride ldo). */
+TARGET NNX_CONV_CONTRACT static void NAME(implicit_tile)(const nnx_conv_geom *g, const T *const *px,
+                                                         const T *restrict panel, T *restrict out, ptrdiff_t ldo)
+{
+    const ptrdiff_t run = g->kw * g->c, row_step = g->dh * g->w * g->c;
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+        const T *p[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+            p[i] = px[i] + kh * row_step;
+        for (ptrdiff_t t = 0; t < run; t++, panel += NR) {
+            T a[MR];
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++)
+                a[i] = p[i][t];
+            NAME(tile_step)(acc, a, panel);
+        }
+    }
+    NAME(tile_move)(acc, out, ldo, 0);
+}
+
+TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+{
+    const ptrdiff_t K = g->kh * g->kw * g->c, F = g->f, panels = (F + NR - 1) / NR;
+    const ptrdiff_t m = g->n * g->oh * g->ow, tiles = (m + MR - 1) / MR;
+    /* w (K x F) as panels of NR filters, K x NR each, zero-padded past F */
+    T *packed = malloc((size_t)(panels * K * NR) * sizeof(T));
+    if (!packed)
+        return -1;
+    for (ptrdiff_t p = 0; p < panels; p++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t j = 0; j < NR; j++) {
+                ptrdiff_t f = p * NR + j;
+                packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
+            }
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t t = 0; t < tiles; t++) {
+        const T *px[MR];
+        ptrdiff_t r0 = t * MR, rows = conv_min(MR, m - r0);
+        for (ptrdiff_t i = 0; i < MR; i++) {
+            ptrdiff_t r = r0 + conv_min(i, rows - 1); /* a short last tile repeats its last pixel */
+            ptrdiff_t n = r / (g->oh * g->ow), oh = (r / g->ow) % g->oh, ow = r % g->ow;
+            px[i] = x + ((n * g->h + oh * g->sh) * g->w + ow * g->sw) * g->c;
+        }
+        for (ptrdiff_t p = 0; p < panels; p++) {
+            ptrdiff_t f0 = p * NR, cols = conv_min(NR, F - f0);
+            if (rows == MR && cols == NR) {
+                NAME(implicit_tile)(g, px, packed + p * K * NR, y + r0 * F + f0, F);
+            } else { /* an edge tile: compute into scratch, copy the valid part */
+                T tile[MR * NR];
+                NAME(implicit_tile)(g, px, packed + p * K * NR, tile, NR);
+                for (ptrdiff_t i = 0; i < rows; i++)
+                    NAME(copy)(y + (r0 + i) * F + f0, tile + i * NR, cols);
+            }
+        }
+    }
+    free(packed);
+    return 0;
+}
+
+/* Can the weight gradient take the implicit path? Whole tiles only. */
+static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
+{
+    return conv_is_implicit(g) && (g->kw * g->c) % MR == 0 && g->f % NR == 0;
+}
+
+/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
+ * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0. */
+TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
+                                                                ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off,
+                                                                ptrdiff_t f0, int accumulate, T *restrict out)
+{
+    const ptrdiff_t F = g->f;
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    if (accumulate)
+        NAME(tile_move)(acc, out, F, 1);
+    for (ptrdiff_t row = n0 * g->oh; row < n1 * g->oh; row++) {
+        const ptrdiff_t n = row / g->oh, oh = row % g->oh;
+        const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
+        const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
+        for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
+            NAME(tile_step)(acc, xp, dyp);
+    }
+    NAME(tile_move)(acc, out, F, 0);
+}
+
+/* dW tile by tile; slices of images (fixed by the shapes, step 2) sum into their own partials. */
+TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+{
+    const ptrdiff_t run = g->kw * g->c, size = g->kh * run * g->f, slices = conv_slices(g, g->n, sizeof(T));
+    const ptrdiff_t blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
+    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
+    if (!part)
+        return -1;
+    /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
+     * every tile reads them, and each tile's loads and stores are spread over enough pixels */
+    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
+#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
+    for (ptrdiff_t s = 0; s < slices; s++) {
+        const ptrdiff_t first = s * g->n / slices, last = (s + 1) * g->n / slices;
+        for (ptrdiff_t n = first; n < last; n += group)
+            for (ptrdiff_t tile = 0; tile < tiles; tile++) {
+                ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
+                ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
+                NAME(implicit_weight_tile)(g, x, dy, n, conv_min(last, n + group),
+                                           kh * g->dh * g->w * g->c + b * MR, p * NR, n > first,
+                                           part + s * size + k0 * g->f + p * NR);
+            }
+    }
+    NAME(sum_partials)(g, part, slices, size, dw);
+    return 0;
+}
+#undef VL
+#undef VLOAD
+#undef VSTORE
+#undef MR
+#undef NV
+#undef NR
 #endif
 
 /* ---- the im2col + GEMM kernels ------------------------------------------------------------------- */
@@ -390,6 +565,10 @@ TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const
         NAME(single_channel_forward)(g, x, w, y);
         return 0;
     }
+#endif
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+    if (conv_is_implicit(g))
+        return NAME(implicit_forward)(g, x, w, y);
 #endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
@@ -467,6 +646,10 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
     if (NAME(single_channel)(g))
         return NAME(single_channel_backward_weight)(g, x, dy, dw);
 #endif
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+    if (NAME(implicit_weight_fits)(g))
+        return NAME(implicit_backward_weight)(g, x, dy, dw);
+#endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);
@@ -500,9 +683,13 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
         }
         free(col);
     }
-    if (p.slices > 1) {
-        NAME(sum_partials)(g, part, p.slices, size, dw);
-        free(part);
-    }
+    NAME(sum_partials)(g, part, p.slices, size, dw);
     return failed ? -1 : 0;
 }
+
+#ifdef NNX_CONV_VECTORS
+#undef VECTOR_TYPES
+#endif
+#undef T
+#undef NAME
+#undef GEMM

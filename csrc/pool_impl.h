@@ -19,7 +19,8 @@ TARGET static inline void NAME(window)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t 
 }
 
 /* 1 / (number of the window's pixels inside the image). Step 7: whole windows, the common case,
- * share one precomputed reciprocal: a division per window costs more than the window's adds. */
+ * share one precomputed reciprocal: a division per window costs more than the window's adds.
+ * PH * PW cannot overflow: the window fits the padded image, whose area the binding caps at 2**59. */
 TARGET static inline T NAME(inv_count)(ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t w0, ptrdiff_t w1,
                                        ptrdiff_t whole, T inv_whole)
 {

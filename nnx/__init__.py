@@ -4,7 +4,7 @@ C kernels (csrc/) under a Python autograd engine and a Keras-style layer and mod
 """
 from nnx._C._native import get_num_threads, set_num_threads
 from nnx.backend import get_backend, set_backend, use_backend
-from nnx.tensor import Tensor, tensor
+from nnx.tensor import Tensor, arange, ones, rand, randn, tensor, zeros
 from nnx.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from nnx.random import get_rng, manual_seed
 from nnx import functional  # noqa: F401
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # `import nnx` stays fast and the layers above the engine are not imported by the engine itself.
 _SUBMODULES = frozenset({
     "activations", "callbacks", "datasets", "initializers", "kernels", "layers", "losses", "metrics",
-    "models", "optimizers", "preprocessing", "reference", "testing",
+    "models", "optimizers", "preprocessing", "reference", "testing", "explain", "plot",
 })
 
 

@@ -55,12 +55,12 @@ def swish(x):
 
 def leaky_relu(x, negative_slope=0.2):
     """x for x > 0, negative_slope * x otherwise (Keras' default slope 0.2)."""
-    return F.relu(x) - negative_slope * F.relu(-x)
+    return F.leaky_relu(x, negative_slope)
 
 
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha * (e^x - 1) otherwise; e^min(x, 0) keeps the unused branch finite."""
-    return F.relu(x) + alpha * (F.exp(-F.relu(-x)) - 1.0)
+    """x for x > 0, alpha * (e^x - 1) otherwise."""
+    return F.elu(x, alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772

@@ -19,37 +19,40 @@ The engine also sums a gradient over broadcast dimensions to its input's shape a
 input's dtype, so every op (and every user-written Function) may return broadcast-shaped gradients.
 """
 import functools
+import threading
 
 import numpy as np
 
-_grad_enabled = True
+from nnx._C._native import AttributeSwitch
+
+
+class _GradState(threading.local):
+    """The grad mode, one per thread (as PyTorch's): a thread running `predict` under `no_grad`
+    leaves another thread's training alone. A new thread starts with grad enabled."""
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _state.enabled
 
 
 def set_grad_enabled(mode):
-    global _grad_enabled
-    _grad_enabled = bool(mode)
+    """Switch recording on or off for the calling thread."""
+    _state.enabled = bool(mode)
 
 
-class _GradMode:
+class _GradMode(AttributeSwitch):
     """Base of `no_grad` / `enable_grad`: a context manager that is also a decorator.
 
-    The grad mode is one process-wide flag (a module global, the cheapest thing for `apply` to read),
-    not per thread: do not train in one thread while another runs under `no_grad`."""
+    Entering and leaving are compiled (`AttributeSwitch`), so a Ctrl-C cannot land between leaving
+    the block and restoring the previous mode: the KeyboardInterrupt arrives with the mode restored."""
     mode = True
 
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
-        return False
+    def __init__(self):
+        super().__init__(_state, "enabled", self.mode)
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -122,7 +125,7 @@ class Function:
         ctx = _new(Context)
         ctx.saved_tensors = ()
         out = cls.forward(ctx, *arrays)
-        if not (track and _grad_enabled):
+        if not (track and _state.enabled):
             if type(out) is tuple:
                 return tuple([_wrap(o, False, None) for o in out])
             return _wrap(out, False, None)
@@ -159,6 +162,34 @@ def _sum_to_shape(grad, shape, node):
     return grad
 
 
+_hooked_leaves = 0   # how many leaves carry grad-ready hooks; 0 keeps the engine's loop lean
+
+
+class _HookHandle:
+    def __init__(self, tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self):
+        global _hooked_leaves
+        hooks = self.tensor.__dict__.get("_grad_ready_hooks", [])
+        if self.hook in hooks:
+            hooks.remove(self.hook)
+            _hooked_leaves -= 1
+
+
+def register_grad_ready_hook(tensor, hook):
+    """Call `hook(tensor)` during `backward`, as soon as the leaf `tensor`'s `.grad` is complete for
+    that pass (every node that feeds it has run), while the engine goes on with the rest of the graph.
+    Data-parallel training uses it to start communicating a gradient before backward ends.
+    Returns a handle whose `remove()` unregisters the hook."""
+    global _hooked_leaves
+    if not isinstance(tensor, Tensor) or tensor._node is not None or not tensor.requires_grad:
+        raise ValueError("register_grad_ready_hook: expects a leaf Tensor that requires grad")
+    tensor.__dict__.setdefault("_grad_ready_hooks", []).append(hook)
+    _hooked_leaves += 1
+    return _HookHandle(tensor, hook)
+
+
 def _accumulate_leaf(leaf, grad, fresh):
     """Add `grad` to `leaf.grad`. A gradient that may be shared (a view, or passed through unchanged
     from upstream) is copied before it is stored, so no two `.grad`s alias one buffer."""
@@ -189,8 +220,9 @@ def backward(root, grad=None, retain_graph=False):
         _accumulate_leaf(root, grad, False)
         return
 
-    # 1. count the graph edges into every node
+    # 1. count the graph edges into every node (and into hooked leaves, when there are any)
     consumers = {root_node: 0}
+    hooked = {} if _hooked_leaves else None     # id(leaf) -> edges still to come
     stack = [root_node]
     while stack:
         parents = stack.pop().parents
@@ -206,6 +238,8 @@ def backward(root, grad=None, retain_graph=False):
                     else:
                         consumers[node] = 1
                         stack.append(node)
+                elif hooked is not None and p.__dict__.get("_grad_ready_hooks"):
+                    hooked[id(p)] = hooked.get(id(p), 0) + 1
 
     # 2. run the nodes in reverse topological order
     pending = {}
@@ -249,6 +283,11 @@ def backward(root, grad=None, retain_graph=False):
                 consumers[parent_node] -= 1
                 if consumers[parent_node] == 0:
                     ready.append(parent_node)
+            elif hooked and id(p) in hooked:
+                hooked[id(p)] -= 1
+                if hooked[id(p)] == 0:
+                    for hook in list(p._grad_ready_hooks):
+                        hook(p)
         if not retain_graph:
             node._free()
 

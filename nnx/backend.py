@@ -3,10 +3,11 @@
 The ops layer calls `backend.kernels()` every time it runs a kernel, so switching the backend switches
 every op of a model that is already built, even in the middle of training.
 """
-import contextlib
 import threading
 
 import numpy as np
+
+from nnx._C._native import AttributeSwitch
 
 KERNEL_NAMES = (
     "gemm",
@@ -16,7 +17,11 @@ KERNEL_NAMES = (
 )
 BACKENDS = ("native", "reference", "shadow")
 
-_state = threading.local()
+class _BackendState(threading.local):
+    name = "native"   # per thread; a new thread starts on the compiled kernels
+
+
+_state = _BackendState()
 
 
 def _module(name):
@@ -30,7 +35,7 @@ def _module(name):
 
 
 def get_backend():
-    return getattr(_state, "name", "native")
+    return _state.name
 
 
 def set_backend(name):
@@ -40,15 +45,12 @@ def set_backend(name):
     _state.name = name
 
 
-@contextlib.contextmanager
 def use_backend(name):
-    """`with nnx.use_backend('reference'):` runs the block on that backend, then restores the old one."""
-    previous = get_backend()
-    set_backend(name)
-    try:
-        yield
-    finally:
-        _state.name = previous
+    """`with nnx.use_backend('reference'):` runs the block on that backend, then restores the old one
+    (interrupt-safe: a Ctrl-C as the block ends still restores it)."""
+    if name not in BACKENDS:
+        raise ValueError(f"use_backend: unknown backend {name!r}; expected one of {BACKENDS}")
+    return AttributeSwitch(_state, "name", name)
 
 
 def kernels():

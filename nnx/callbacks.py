@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from nnx.utils import world
 from nnx.utils.files import atomic_savez
 
 
@@ -169,16 +170,19 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model after every epoch (or only when `monitor` improves, with save_best_only).
+    """Save the model after every epoch (or only when `monitor` improves, with save_best_only);
+    with save_weights_only, only its weights (`model.save_weights`, read back by `load_weights`).
     `filepath` may hold `str.format` fields: `{epoch:02d}` (1-based, as in Keras) and any log key,
     e.g. 'ckpt-{epoch:02d}-{val_loss:.3f}.nnx'."""
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto"):
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto"):
         super().__init__()
         self.filepath = str(filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
+        self.save_weights_only = bool(save_weights_only)
         self.monitor_op = _monitor_op("ModelCheckpoint", monitor, mode)
         self.best = np.inf if self.monitor_op is np.less else -np.inf
 
@@ -197,9 +201,13 @@ class ModelCheckpoint(Callback):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
+        elif self.verbose > 0 and world.is_chief():
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        self.model.save(path)
+        if world.is_chief():          # one writer in a distributed job
+            if self.save_weights_only:
+                self.model.save_weights(path)
+            else:
+                self.model.save(path)
 
 
 def _checkpoint_path(owner, filepath, epoch, logs):
@@ -262,7 +270,7 @@ class ReduceLROnPlateau(Callback):
                 if old > np.float32(self.min_lr):
                     new = max(old * self.factor, self.min_lr)
                     optimizer.learning_rate = new
-                    if self.verbose > 0:
+                    if self.verbose > 0 and world.is_chief():
                         print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
@@ -295,7 +303,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"LearningRateScheduler: the schedule must return a float, got {lr!r} "
                              f"for epoch {epoch}")
         optimizer.learning_rate = float(lr)
-        if self.verbose > 0:
+        if self.verbose > 0 and world.is_chief():
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -314,12 +322,16 @@ class CSVLogger(Callback):
         self._file = self._writer = None
 
     def on_train_begin(self, logs=None):
+        if not world.is_chief():      # one writer in a distributed job
+            return
         has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._header_written = has_rows
         self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
@@ -412,9 +424,10 @@ class BackupAndRestore(Callback):
             self.model._initial_epoch = restore_training_state(self.model, self._path)
 
     def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        save_training_state(self.model, self._path, epoch + 1)
+        if world.is_chief():          # one writer in a distributed job
+            os.makedirs(self.backup_dir, exist_ok=True)
+            save_training_state(self.model, self._path, epoch + 1)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+        if self.delete_checkpoint and world.is_chief() and os.path.isdir(self.backup_dir):
             shutil.rmtree(self.backup_dir)

@@ -65,7 +65,7 @@ def numerical_gradient(f, x, eps=1e-6):
     return grad
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-5, raise_exception=True, seed=0):
     """Check `fn(*inputs)`'s gradients w.r.t. every input Tensor with requires_grad=True.
 
     Returns a GradcheckResult (truthy on success); raises GradcheckError on a mismatch unless

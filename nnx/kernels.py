@@ -1,9 +1,16 @@
 """The compiled kernels (csrc/, bound in nnx/_C), on NumPy arrays, without autograd.
 
-Same names, signatures and results (to rounding) as `nnx.reference`. See API.md section 4.
+Same names, signatures and results (to rounding) as `nnx.reference`. See docs/api.md section 4.
+
+The SIMD path: every kernel runs the widest path the CPU has ('avx512', then 'avx2+fma', then
+'portable') unless `set_simd(name)` or the environment variable NNX_SIMD (read when this module is
+first imported) forces a narrower one, so that every path can be tested and timed on one machine.
 """
+import os
+
 from nnx._C import _native
 from nnx._C._native import (  # noqa: F401  (re-exported)
+    SIMD_NAMES, set_simd,
     GEMM_RUNGS, gemm,
     conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
@@ -19,7 +26,8 @@ class KernelInfo(dict):
 
 
 def info():
-    """What the compiled kernels run on: SIMD path, threads, OpenMP, compiler."""
+    """What the compiled kernels run on: SIMD path in use and those the CPU runs, threads, OpenMP,
+    compiler, GEMM rungs."""
     return KernelInfo(
         simd=_native.simd_path(),
         simd_available=_native.simd_paths(),
@@ -28,3 +36,15 @@ def info():
         compiler=_native.compiler(),
         gemm_rungs=list(GEMM_RUNGS),
     )
+
+
+def _simd_from_environment():
+    name = os.environ.get("NNX_SIMD", "")
+    if name:
+        try:
+            set_simd(name)
+        except ValueError as err:
+            raise ValueError(f"environment variable NNX_SIMD={name!r}: {err}") from None
+
+
+_simd_from_environment()

@@ -252,6 +252,9 @@ def reduce_weighted(per_sample, sample_weight=None, reduction="sum_over_batch_si
     any further axes), then 'sum_over_batch_size' divides the sum by the number of values (not by
     the sum of the weights), 'sum' sums, 'none' returns the weighted values."""
     if sample_weight is not None:
+        if per_sample.ndim == 0:
+            raise ValueError(f"{name}: the loss gave one value for the whole batch, so sample "
+                             f"weights cannot weight its samples; return per-sample losses")
         w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
                        dtype=per_sample.dtype)
         if w.ndim >= 1 and per_sample.ndim >= 1:

@@ -172,6 +172,11 @@ class Metric:
     def reset_state(self):
         raise NotImplementedError
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras' shortcut: update the state with this batch and return the result."""
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        return self.result()
+
     def get_config(self):
         return {"name": self.name}
 
@@ -184,8 +189,8 @@ class Metric:
 
 
 class MeanMetricWrapper(Metric):
-    """The weighted mean of per-sample values `fn(y_true, y_pred, **kwargs)`. Calling it returns
-    those per-sample values for one batch without touching the state."""
+    """The weighted mean of per-sample values `fn(y_true, y_pred, **kwargs)`; `values(y_true,
+    y_pred)` gives one batch's per-sample values without touching the state."""
 
     def __init__(self, fn, name=None, **kwargs):
         if not callable(fn):
@@ -193,11 +198,11 @@ class MeanMetricWrapper(Metric):
         self.fn, self._fn_kwargs = fn, kwargs
         super().__init__(name or getattr(fn, "__name__", "metric"))
 
-    def __call__(self, y_true, y_pred):
+    def values(self, y_true, y_pred):
         return _array(self.fn(y_true, y_pred, **self._fn_kwargs))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self(y_true, y_pred).astype(np.float64)
+        values = self.values(y_true, y_pred).astype(np.float64)
         values = values.reshape(len(values), -1).mean(axis=1) if values.ndim > 1 else values
         w = _sample_weights(sample_weight, len(values), self.name)
         if w is None:

@@ -1,6 +1,6 @@
 """`nnx.Tensor`: a NumPy array plus what reverse-mode autograd needs (requires_grad, grad, graph node).
 
-Dtype rules (API.md section 2): Python floats and ints become float32; float32/float64 arrays keep
+Dtype rules (docs/api.md section 2): Python floats and ints become float32; float32/float64 arrays keep
 their dtype, float16 becomes float32, integer arrays become float32, bool stays bool, unless `dtype=`
 says otherwise. Object, string and complex data raise TypeError.
 
@@ -8,8 +8,23 @@ A Tensor made from a NumPy array of the final dtype shares its memory (like `tor
 Operators and methods are thin aliases of the differentiable ops in `nnx.functional`. A constant
 operand (NumPy array, list) takes the Tensor's float dtype, so `float32_tensor * float64_array` stays
 float32: nothing is upcast silently. Comparisons return bool Tensors without gradient.
+
+In-place operators (`+=`, `-=`, `*=`, `/=`) write into the Tensor's own buffer (same object, same
+memory, same dtype), as PyTorch's `add_` & co. do, so `with nnx.no_grad(): p -= lr * p.grad` updates a
+parameter. While grad mode is on they refuse (RuntimeError) whenever the result would need a gradient:
+- on a leaf that requires grad, exactly as PyTorch refuses;
+- on a non-leaf that requires grad, and on a Tensor without grad updated by one that requires grad.
+  PyTorch records these in the graph and checks version counters; nnx's graph links Tensor objects,
+  so rewriting one in place could silently misroute gradients. Write `y = y + x` there instead.
+
+Creation functions as in PyTorch: `zeros`, `ones`, `rand`, `randn` take a shape as separate ints or
+one tuple (`zeros(2, 3)` == `zeros((2, 3))`), `arange(start, end, step)`; all take `dtype=` (default
+float32; `arange` of ints gives int64, as PyTorch) and `requires_grad=`. `rand` / `randn` draw from
+nnx's generator, so `nnx.manual_seed` makes them reproducible.
 """
 import numpy as np
+
+from nnx.random import get_rng
 
 _ALLOWED_KINDS = "fiub"
 
@@ -93,6 +108,10 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def item(self):
+        """The value of a one-element Tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element Tensor converts to a Python number, got shape "
+                             f"{self.data.shape}")
         return self.data.item()
 
     def __len__(self):
@@ -130,6 +149,10 @@ class Tensor:
     def detach(self):
         """The same data, cut from the graph."""
         return _wrap(self.data, False, None)
+
+    def clone(self):
+        """A copy with its own memory that stays in the graph (the gradient flows back to self)."""
+        return _F.math.Clone.apply(self)
 
     def zero_grad(self):
         self.grad = None
@@ -184,6 +207,47 @@ class Tensor:
         return _F.math.Neg.apply(self)
 
     def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _F.math.Abs.apply(self)
+
+    # in place: same object and buffer (see the module docstring for when they refuse)
+    def __iadd__(self, other):
+        return self._in_place(np.add, other, "+=")
+
+    def __isub__(self, other):
+        return self._in_place(np.subtract, other, "-=")
+
+    def __imul__(self, other):
+        return self._in_place(np.multiply, other, "*=")
+
+    def __itruediv__(self, other):
+        return self._in_place(np.true_divide, other, "/=")
+
+    def _in_place(self, ufunc, other, symbol):
+        if _autograd.is_grad_enabled():
+            if self.requires_grad and self._node is None:
+                raise RuntimeError(
+                    f"Tensor {symbol}: a leaf Tensor that requires grad cannot be changed in place "
+                    f"outside no_grad() (as in PyTorch); wrap the update in `with nnx.no_grad():`")
+            if self.requires_grad or (isinstance(other, Tensor) and other.requires_grad):
+                raise RuntimeError(
+                    f"Tensor {symbol}: an in-place operation whose result needs a gradient is not "
+                    f"recorded by nnx's autograd; write `t = t {symbol[0]} other` instead, or run it "
+                    f"under `with nnx.no_grad():`")
+        value = _plain(self._operand(other))
+        if not self.data.flags.writeable:
+            raise ValueError(f"Tensor {symbol}: the Tensor's memory is read-only (shape {self.data.shape}); "
+                             f"use `t = t {symbol[0]} other` or make it from a writable array")
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except TypeError as e:   # numpy's UFuncTypeError: e.g. a float result into an int Tensor
+            raise TypeError(f"Tensor {symbol}: the result of dtype {np.result_type(self.data, value)} "
+                            f"cannot be stored in place in a Tensor of dtype {self.data.dtype}") from e
+        except ValueError as e:
+            raise ValueError(f"Tensor {symbol}: operand of shape {np.shape(value)} does not broadcast "
+                             f"to the Tensor's shape {self.data.shape} ({e})") from e
         return self
 
     def __getitem__(self, index):
@@ -261,10 +325,83 @@ class Tensor:
     def astype(self, dtype):
         return _F.math.astype(self, dtype)
 
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the first maximum (of the flattened Tensor when axis is None); int64, no grad."""
+        return _wrap(_F.math.arg_extremum(self.data, axis, keepdims, np.argmax, "argmax"), False, None)
+
+    def argmin(self, axis=None, keepdims=False):
+        """Index of the first minimum (of the flattened Tensor when axis is None); int64, no grad."""
+        return _wrap(_F.math.arg_extremum(self.data, axis, keepdims, np.argmin, "argmin"), False, None)
+
 
 def tensor(data, requires_grad=False, dtype=None):
     """Same as `Tensor(data, requires_grad, dtype)`."""
     return Tensor(data, requires_grad, dtype)
+
+
+# --- creation (PyTorch's names and arguments) ------------------------------------------------------
+def _size(op, size):
+    """`(2, 3)` or `2, 3` -> (2, 3) of non-negative ints."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in size):
+        raise ValueError(f"{op}: size must be non-negative ints, given as {op}(2, 3) or {op}((2, 3)); "
+                         f"got {size!r}")
+    return tuple(int(n) for n in size)
+
+
+def _creation_dtype(op, dtype):
+    return np.dtype(np.float32) if dtype is None else as_array(0, dtype, op).dtype
+
+
+def _full(op, fill, size, dtype, requires_grad):
+    dtype = _creation_dtype(op, dtype)
+    return Tensor(np.full(_size(op, size), fill, dtype), requires_grad, dtype)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    """A Tensor of zeros; `zeros(2, 3)` or `zeros((2, 3))`."""
+    return _full("zeros", 0, size, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    """A Tensor of ones; `ones(2, 3)` or `ones((2, 3))`."""
+    return _full("ones", 1, size, dtype, requires_grad)
+
+
+def _random(op, draw, size, dtype, requires_grad):
+    dtype = _creation_dtype(op, dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    return Tensor(draw(get_rng())(_size(op, size), dtype=dtype), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False):
+    """Uniform on [0, 1) from nnx's generator (seeded by nnx.manual_seed)."""
+    return _random("rand", lambda rng: rng.random, size, dtype, requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False):
+    """Standard normal from nnx's generator (seeded by nnx.manual_seed)."""
+    return _random("randn", lambda rng: rng.standard_normal, size, dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """[start, end) in steps of `step` (`arange(n)` is 0..n-1); int64 when every argument is an int
+    and no dtype is given, else float32, as in PyTorch."""
+    if end is None:
+        start, end = 0, start
+    bounds = (start, end, step)
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+               for v in bounds):
+        raise TypeError(f"arange: start, end and step must be numbers, got {bounds!r}")
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    if dtype is None:
+        integral = all(isinstance(v, (int, np.integer)) for v in bounds)
+        dtype = np.int64 if integral else np.float32
+    dtype = as_array(0, dtype, "arange").dtype
+    return Tensor(np.arange(start, end, step).astype(dtype), requires_grad, dtype)
 
 
 _new = object.__new__

@@ -22,6 +22,25 @@ def dot_rounding_bound(y_abs, w, terms_per_element=1):
     return n * (np.finfo(np.float64).eps / 2) * float(np.sum(y_abs * np.abs(w))) * 1.01
 
 
+def layer_gradcheck(layer, x, weight_names=(), training=False):
+    """gradcheck a float64 layer: d layer(x) / d x and d / d each weight named in `weight_names`
+    (attributes of the layer, swapped for fresh Tensors during the check and restored after)."""
+    from nnx.tensor import Tensor
+    originals = {n: getattr(layer, n) for n in weight_names}
+
+    def fn(x, *weights):
+        for n, w in zip(weight_names, weights):
+            setattr(layer, n, w)
+        return layer(x, training=training)
+
+    try:
+        return gradcheck(fn, [Tensor(x, requires_grad=True)] +
+                         [Tensor(originals[n].data, requires_grad=True) for n in weight_names])
+    finally:
+        for n, w in originals.items():
+            setattr(layer, n, w)
+
+
 def _describe(value):
     if isinstance(value, np.ndarray):
         return f"array{value.shape}:{value.dtype}"

@@ -13,6 +13,8 @@ from fuzzing import assert_clean_error, bad_calls
 
 NO_PAD = ((0, 0), (0, 0))
 
+pytestmark = pytest.mark.usefixtures("simd")  # every test on every SIMD path (tests/conftest.py)
+
 
 # ---- explicit-loop convolution: the definition, one output pixel and tap at a time --------------------
 
@@ -78,14 +80,6 @@ def tolerance(dtype):
     return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
 
 
-@pytest.fixture(params=_native.simd_paths())
-def simd(request):
-    before = _native.simd_path()
-    _native.select_simd(request.param)
-    yield request.param
-    _native.select_simd(before)
-
-
 @pytest.fixture
 def threads():
     """Set the thread count inside a test; restored afterwards."""
@@ -146,7 +140,12 @@ SPECIAL = {
     "many-images-per-chunk": ((70, 5, 5, 16), (3, 3, 16, 8), (1, 1), NO_PAD, (1, 1), 1),
     "more-chunks-than-slices": ((64, 13, 13, 32), (3, 3, 32, 64), (1, 1), NO_PAD, (1, 1), 1),
     "implicit-gemm-strided-dilated": ((5, 12, 11, 6), (2, 3, 6, 16), (2, 3), NO_PAD, (2, 1), 1),
-    "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), ((0, 0), (0, 2)), (1, 1), 1),
+    "padded-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), ((0, 0), (0, 2)), (1, 1), 1),
+    # the implicit GEMM (steps 8, 9 of csrc/conv.c): AVX2 tiles 6 pixels x 16 floats, AVX-512 12 x 32;
+    # 75 pixels and 21 filters leave short tiles on every path; KW*C = 12 and F = 32 take the weight
+    # gradient's implicit path on both
+    "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), NO_PAD, (1, 1), 1),
+    "implicit-gemm-whole-weight-tiles": ((4, 12, 11, 4), (2, 3, 4, 32), (2, 3), NO_PAD, (2, 1), 1),
 }
 
 
@@ -221,7 +220,8 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
 
 @pytest.mark.parametrize("name", ["conv2-like", "first-layer", "one-channel-every-option", "depthwise", "pointwise",
                                   "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices",
-                                  "implicit-gemm-strided-dilated"])
+                                  "implicit-gemm-strided-dilated", "implicit-gemm-edge-tiles",
+                                  "implicit-gemm-whole-weight-tiles"])
 def test_bit_identical_for_one_and_two_threads(threads, name):
     x_shape, k_shape, *args = SPECIAL[name]
     x_shape = (max(x_shape[0], 8),) + x_shape[1:]  # above the single-thread cut-off

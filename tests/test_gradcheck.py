@@ -150,3 +150,27 @@ def test_nnx_testing_imports_without_hypothesis():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "lazy" in out.stdout and "pip install hypothesis" in out.stdout
+
+
+class SlightlyWrongExp(nnx.Function):
+    """exp(x) whose backward is 0.05 % too large: the size of error the default float64 tolerance
+    (issue 12: rtol was 1e-3) must catch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 + 5e-4)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-2])
+def test_default_tolerance_catches_a_0_05_percent_error(scale):
+    x = nnx.Tensor(np.linspace(-1, 1, 6) + np.log(scale), requires_grad=True)   # gradients ~ scale
+    with pytest.raises(GradcheckError):
+        nnx.gradcheck(SlightlyWrongExp.apply, [x])
+    assert nnx.gradcheck(lambda t: t.exp(), [x])       # the same check passes the exact gradient

@@ -1,4 +1,4 @@
-"""End to end: the reference program (API.md section 0) for one epoch on a 10,000-image slice of the
+"""End to end: the reference program (docs/api.md section 0) for one epoch on a 10,000-image slice of the
 bundled MNIST must reach > 95% test accuracy on the full test set."""
 import time
 

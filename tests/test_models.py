@@ -371,7 +371,7 @@ def test_bad_input_messages():
     assert len(model2.layers) == 1
 
 
-def test_training_on_the_shadow_backend_agrees_with_the_references():
+def test_training_on_the_shadow_backend_agrees_with_the_references(monkeypatch):
     """A real CNN training step with every kernel checked against its NumPy reference."""
     rng = np.random.default_rng(0)
     x, y = rng.random((16, 12, 12, 1), dtype=np.float32), rng.integers(0, 3, 16)
@@ -379,6 +379,21 @@ def test_training_on_the_shadow_backend_agrees_with_the_references():
     model = Sequential([Input((12, 12, 1)), Conv2D(4, 3, activation="relu"), MaxPooling2D(),
                         Conv2D(4, 3, padding="same", strides=2), Flatten(), Dense(3, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    calls = {nnx.kernels: {}, nnx.reference: {}}      # the shadow backend must really run both
+
+    def counted(module, name):
+        kernel = getattr(module, name)
+
+        def count(*args, **kwargs):
+            calls[module][name] = calls[module].get(name, 0) + 1
+            return kernel(*args, **kwargs)
+        monkeypatch.setattr(module, name, count)
+    for name in nnx.backend.KERNEL_NAMES:
+        counted(nnx.kernels, name)
+        counted(nnx.reference, name)
     with nnx.use_backend("shadow"):
         history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, validation_split=0.25)
     assert np.isfinite(history.history["loss"]).all()
+    assert calls[nnx.kernels] == calls[nnx.reference]
+    assert {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d_forward",
+            "max_pool2d_backward"} <= set(calls[nnx.kernels])

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnx.kernels as K
+import nnx.layers
 import nnx.reference as R
 from nnx._C import _native
 from nnx.testing import dot_rounding_bound, numerical_gradient
@@ -12,6 +13,8 @@ from nnx.testing import dot_rounding_bound, numerical_gradient
 from fuzzing import assert_clean_error, bad_calls
 
 NO_PAD = ((0, 0), (0, 0))
+
+pytestmark = pytest.mark.usefixtures("simd")  # every test on every SIMD path (tests/conftest.py)
 
 
 # ---- explicit-loop pooling: the definition, one element at a time ----------------------------------
@@ -93,14 +96,6 @@ def make_input(shape, dtype, layout, seed):
     # "nchw": a channels-last view of NCHW memory, as a PyTorch user would hand over
     nchw = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype).transpose(0, 3, 1, 2))
     return nchw.transpose(0, 2, 3, 1)
-
-
-@pytest.fixture(params=_native.simd_paths())
-def simd(request):
-    before = _native.simd_path()
-    _native.select_simd(request.param)
-    yield request.param
-    _native.select_simd(before)
 
 
 # ---- forward ----------------------------------------------------------------------------------------
@@ -368,3 +363,22 @@ def test_random_argmax_is_scattered_or_rejected(values, as_int32):
     else:
         with pytest.raises(ValueError, match="max_pool2d_backward"):
             K.max_pool2d_backward(dy, a, X.shape)
+
+
+def test_reference_keeps_float64_in_any_byte_order():
+    x = make_input((1, 4, 4, 2), np.float64, "C", 5)
+    big_endian = x.astype(">f8")
+    for got in (R.max_pool2d_forward(big_endian, (2, 2), (2, 2), NO_PAD)[0],
+                R.avg_pool2d_forward(big_endian, (2, 2), (2, 2), NO_PAD)):
+        assert got.dtype == np.float64
+    np.testing.assert_array_equal(R.avg_pool2d_forward(big_endian, (2, 2), (1, 1), NO_PAD),
+                                  R.avg_pool2d_forward(x, (2, 2), (1, 1), NO_PAD))
+
+
+@pytest.mark.parametrize("layer_class", ["MaxPooling2D", "AveragePooling2D"])
+def test_errors_inside_a_layer_name_the_layer_and_the_op(layer_class):
+    layer = getattr(nnx.layers, layer_class)((5, 5), name="pool")
+    op = {"MaxPooling2D": "max_pool2d", "AveragePooling2D": "avg_pool2d"}[layer_class]
+    with pytest.raises(ValueError, match=rf"^{layer_class} 'pool': {op}: window \(5, 5\) does not fit "
+                                         rf"input shape \(1, 3, 3, 2\)"):
+        layer(np.zeros((1, 3, 3, 2), np.float32))

@@ -92,7 +92,7 @@ def test_model_losses_collect_nested_layers_and_skip_frozen_ones():
 
 def test_add_weight_takes_a_regularizer_and_unknown_arguments_are_refused():
     layer = layers.Dense(1)
-    w = layer.add_weight("extra", (2,), "ones", regularizer="l1")
+    w = layer.add_weight(name="extra", shape=(2,), initializer="ones", regularizer="l1")
     assert float(w.regularizer(w).data) == pytest.approx(0.02)
     with pytest.raises(TypeError, match="recurrent_regularizer"):
         layers.Dense(2, recurrent_regularizer="l2")

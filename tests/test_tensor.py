@@ -229,3 +229,84 @@ def test_detach_cuts_the_graph():
 def test_operators_reject_complex_and_string_operands(other):
     with pytest.raises(TypeError, match="Tensor operator"):
         nnx.Tensor([1.0, 2.0]) * other
+
+
+# --- PyTorch conveniences: argmax/argmin, abs, clone, detach, item, creation functions ------------------
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_argmin_match_numpy_first_on_ties(axis, keepdims):
+    a = np.array([[1.0, 5.0, 5.0], [7.0, 0.0, 7.0]], np.float32)
+    t = nnx.Tensor(a, requires_grad=True)
+    for method, ref in (("argmax", np.argmax), ("argmin", np.argmin)):
+        got = getattr(t, method)(axis, keepdims=keepdims)
+        assert got.dtype == np.int64 and not got.requires_grad
+        np.testing.assert_array_equal(got.data, ref(a, axis=axis, keepdims=keepdims))
+    assert t.argmax().item() == 3 and t.argmax(1).data.tolist() == [1, 0]
+
+
+def test_argmax_bad_axis_and_empty():
+    with pytest.raises(ValueError, match="argmax: axis 2"):
+        nnx.zeros(2, 3).argmax(2)
+    with pytest.raises(ValueError, match="argmin: empty"):
+        nnx.zeros(0).argmin()
+
+
+def test_builtin_abs_is_differentiable():
+    x = nnx.Tensor([-2.0, 3.0, 0.0], requires_grad=True)
+    y = abs(x)
+    np.testing.assert_array_equal(y.data, [2.0, 3.0, 0.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 1.0, 0.0])   # sign, 0 at 0 as in PyTorch
+
+
+def test_clone_copies_memory_and_passes_the_gradient():
+    x = nnx.Tensor([1.0, 2.0], requires_grad=True)
+    c = x.clone()
+    assert c.data is not x.data and not np.shares_memory(c.data, x.data) and c.requires_grad
+    (c * nnx.Tensor([3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+    nnx.gradcheck(lambda t: t.clone() * t, [nnx.Tensor(np.random.default_rng(0).standard_normal(3), requires_grad=True)])
+
+
+def test_detach_shares_memory_without_grad_and_item():
+    x = nnx.Tensor([1.5], requires_grad=True)
+    d = x.detach()
+    assert np.shares_memory(d.data, x.data) and not d.requires_grad and d.is_leaf
+    assert x.item() == 1.5 and isinstance(x.item(), float)
+    with pytest.raises(ValueError, match=r"item: .*shape \(2,\)"):
+        nnx.zeros(2).item()
+
+
+@pytest.mark.parametrize("fn, fill", [(nnx.zeros, 0.0), (nnx.ones, 1.0)])
+def test_zeros_ones_take_ints_or_a_tuple(fn, fill):
+    for t in (fn(2, 3), fn((2, 3)), fn([2, 3])):
+        assert t.shape == (2, 3) and t.dtype == np.float32 and not t.requires_grad
+        np.testing.assert_array_equal(t.data, np.full((2, 3), fill))
+    assert fn(4, dtype="float64", requires_grad=True).requires_grad
+    assert fn(2, dtype=np.int32).dtype == np.int32
+    assert fn().shape == ()
+    with pytest.raises(ValueError, match="size"):
+        fn(2, -1)
+
+
+def test_rand_randn_are_seeded_by_manual_seed():
+    nnx.manual_seed(7)
+    a, b = nnx.rand(3, 4), nnx.randn((1000,), dtype="float64")
+    nnx.manual_seed(7)
+    np.testing.assert_array_equal(a.data, nnx.rand(3, 4).data)
+    np.testing.assert_array_equal(b.data, nnx.randn(1000, dtype="float64").data)
+    assert a.dtype == np.float32 and b.dtype == np.float64
+    assert 0 <= a.data.min() and a.data.max() < 1
+    assert abs(b.data.mean()) < 0.15 and 0.85 < b.data.std() < 1.15
+    with pytest.raises(TypeError, match="randn"):
+        nnx.randn(2, dtype="int32")
+
+
+def test_arange_dtypes_as_pytorch():
+    assert nnx.arange(5).dtype == np.int64 and nnx.arange(5).data.tolist() == [0, 1, 2, 3, 4]
+    t = nnx.arange(1, 2, 0.25)
+    assert t.dtype == np.float32 and t.data.tolist() == [1.0, 1.25, 1.5, 1.75]
+    assert nnx.arange(0, 3, dtype="float64", requires_grad=True).requires_grad
+    assert nnx.arange(5, 0, -2).data.tolist() == [5, 3, 1]
+    with pytest.raises(ValueError, match="step"):
+        nnx.arange(0, 3, 0)

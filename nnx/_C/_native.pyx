@@ -2,7 +2,8 @@
 """nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
 
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi); common.pxi holds the
-argument checks they share. Rule: no pointer reaches C before its array has been checked for rank,
+argument checks they share and the thread count; switch.pxi the interrupt-safe
+with-block behind the grad mode. Rule: no pointer reaches C before its array has been checked for rank,
 shape and dtype and made contiguous.
 """
 cimport numpy as cnp
@@ -16,3 +17,4 @@ include "common.pxi"
 include "gemm.pxi"
 include "conv.pxi"
 include "pool.pxi"
+include "switch.pxi"

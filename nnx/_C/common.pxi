@@ -2,9 +2,13 @@
 
 # Sizes, strides and paddings must be integers: operator.index refuses 1.5 (int() would truncate it).
 from operator import index as _index
+from cython.parallel cimport prange, threadid
+
+SIMD_NAMES = ("avx512", "avx2+fma", "portable")  # widest first; nnx_simd numbers them 2, 1, 0
+
 
 def simd_paths():
-    """The SIMD paths this CPU can run, best first (e.g. ['avx2+fma', 'portable'])."""
+    """The SIMD paths this CPU can run, widest first (e.g. ['avx2+fma', 'portable'])."""
     best = <int>nnx_simd_detect()
     return [nnx_simd_name(<nnx_simd>p).decode() for p in range(best, -1, -1)]
 
@@ -14,24 +18,55 @@ def simd_path():
     return nnx_simd_name(nnx_simd_active()).decode()
 
 
-def select_simd(str name):
-    """Force a SIMD path by name ('avx512', 'avx2+fma', 'portable'); for tests and learners."""
-    for p in range(3):
-        if nnx_simd_name(<nnx_simd>p).decode() == name:
-            if nnx_simd_select(<nnx_simd>p) != 0:
-                raise ValueError(f"select_simd: this CPU cannot run the {name!r} path; it has {simd_paths()}")
-            return
-    raise ValueError(f"select_simd: unknown SIMD path {name!r}; expected one of {simd_paths()}")
+def set_simd(name):
+    """Make every kernel run the SIMD path `name` ('avx512', 'avx2+fma', 'portable'), which must be
+    no wider than the CPU has; for tests, benchmarks and learners."""
+    if not isinstance(name, str):
+        raise TypeError(f"set_simd: name must be a str, one of {SIMD_NAMES}, got {name!r}")
+    if name not in SIMD_NAMES:
+        raise ValueError(f"set_simd: unknown SIMD path {name!r}; expected one of {SIMD_NAMES}")
+    cdef int path = len(SIMD_NAMES) - 1 - SIMD_NAMES.index(name)
+    if nnx_simd_select(<nnx_simd>path) != 0:
+        raise ValueError(f"set_simd: this CPU cannot run the {name!r} path; it runs {simd_paths()}")
+
+
+# omp_set_num_threads sets the count of the calling thread only, so set_num_threads stores it here and
+# every kernel applies it to the thread it runs on (_use_thread_count, called from _compute_dtype, which
+# every kernel calls first): the count then holds for threads started before or after the call.
+cdef int _thread_count = 0   # 0: never set, OpenMP's default (OMP_NUM_THREADS or one per core)
+
+
+cdef inline void _use_thread_count() noexcept nogil:
+    if _thread_count > 0 and nnx_get_num_threads() != _thread_count:
+        nnx_set_num_threads(_thread_count)
 
 
 def set_num_threads(int n):
+    """Run the kernels on n threads, whichever Python thread calls them."""
+    global _thread_count
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
-    nnx_set_num_threads(n)
+    _thread_count = n
+    _use_thread_count()
 
 
 def get_num_threads():
+    """The thread count the kernels use (1 without OpenMP)."""
+    _use_thread_count()
     return nnx_get_num_threads()
+
+
+def omp_team_size():
+    """How many threads an OpenMP parallel region started now from the calling thread really runs
+    (1 without OpenMP): timing-free evidence for the thread-count tests. Does not apply the count."""
+    cdef int seen[256]
+    cdef int i
+    for i in range(256):
+        seen[i] = 0
+    for i in prange(256, nogil=True, schedule="static", chunksize=1):
+        if threadid() < 256:
+            seen[threadid()] = 1
+    return sum([seen[i] for i in range(256)])
 
 
 def have_openmp():
@@ -45,7 +80,8 @@ def compiler():
 cdef object _compute_dtype(str kernel, arrays):
     """The dtype a kernel computes in: float32 or float64 (float16 computes in float32).
 
-    Raises TypeError naming the kernel for anything that is not a floating NumPy-convertible array."""
+    Raises TypeError naming the kernel for anything that is not a floating NumPy-convertible array.
+    Every kernel calls this first, so it also gives the calling thread the kernel thread count."""
     dtypes = []
     for name, a in arrays:
         dt = getattr(a, "dtype", None)
@@ -56,12 +92,38 @@ cdef object _compute_dtype(str kernel, arrays):
                             f"float32), got dtype {dt}")
         dtypes.append(dt)
     dt = np.result_type(*dtypes)
+    _use_thread_count()
     return np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
 
 
 cdef object _contiguous(object a, object dtype):
-    """A C-contiguous, aligned copy of `a` in `dtype` when `a` is not already one."""
-    return np.ascontiguousarray(a, dtype=dtype)
+    """A C-contiguous, aligned copy of `a` in `dtype` when `a` is not already one.
+
+    The C kernels read elements through T pointers, which needs the element type's alignment; an array
+    built on a byte offset of a buffer is contiguous but misaligned, and ascontiguousarray keeps it."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    return out if out.flags.aligned else out.copy()   # copy() allocates with NumPy's aligned allocator
+
+
+def as_kernel_input(a, dtype):
+    """The array a kernel reads for input `a` (a view of it, or an aligned contiguous copy in `dtype`);
+    exposed so that tests and learners can see when the bindings copy."""
+    return _contiguous(a, np.dtype(dtype))
+
+
+# The largest element count a kernel accepts for any array: 2**59 keeps every byte offset of a float64
+# array (8 * 2**59 = 2**62), and so every product of some of its sizes, inside C's signed 64-bit range.
+_MAX_ELEMENTS = 2**59
+
+
+cdef void _check_elements(str kernel, str what, tuple shape) except *:
+    """ValueError naming the kernel when an array of `shape` would be too large to index in C."""
+    count = 1
+    for s in shape:
+        count *= s
+    if count > _MAX_ELEMENTS:
+        raise ValueError(f"{kernel}: {what} {shape} has {count} elements, more than the {_MAX_ELEMENTS} "
+                         f"a kernel accepts")
 
 
 cdef tuple _pair(str kernel, str what, object value, int minimum):
@@ -97,4 +159,5 @@ cdef tuple _shape(str kernel, str what, object value, int rank):
         raise TypeError(f"{kernel}: {what} must be a tuple of {rank} ints, got {value!r}") from None
     if len(shape) != rank or min(shape) < 1:
         raise ValueError(f"{kernel}: {what} must be {rank} positive ints, got {value!r}")
+    _check_elements(kernel, what, shape)
     return shape

@@ -1,7 +1,7 @@
 # Convolution bindings: check everything, then call csrc/conv.c without the GIL.
 #
 # x (N, H, W, C), kernel (KH, KW, C // groups, F), y / dy (N, OH, OW, F); padding is explicit
-# ((top, bottom), (left, right)); strides and dilation are (h, w) pairs (API.md section 4).
+# ((top, bottom), (left, right)); strides and dilation are (h, w) pairs (docs/api.md section 4).
 
 import operator
 

@@ -15,14 +15,19 @@ cdef nnx_pool_geom _pool_geom(str kernel, tuple x_shape, object pool_size, objec
     n, h, w, c = x_shape
     if h * w > 2**31 - 1:
         raise ValueError(f"{kernel}: H*W = {h * w} of input shape {x_shape} does not fit the int32 argmax")
-    oh = (h + top + bottom - ph) // sh + 1
-    ow = (w + left + right - pw) // sw + 1
+    padded_h, padded_w = h + top + bottom, w + left + right
+    oh = (padded_h - ph) // sh + 1
+    ow = (padded_w - pw) // sw + 1
     if oh < 1 or ow < 1:
         raise ValueError(f"{kernel}: pool_size {pool_size!r} with padding {padding!r} does not fit input "
                          f"shape {x_shape}: output would be {oh}x{ow}")
+    # The window fits the padded image, so PH*PW <= padded H*W: bounding that keeps C's window product
+    # (and every index) inside int64.
+    _check_elements(kernel, f"the padded image (padding {padding!r}) of", (padded_h, padded_w))
+    _check_elements(kernel, "the output shape", (n, oh, ow, c))
     # A stride beyond the padded image leaves a single window, whatever its value: clamping it there
     # changes no result and keeps any Python int within C's ptrdiff_t.
-    sh, sw = min(sh, h + top + bottom), min(sw, w + left + right)
+    sh, sw = min(sh, padded_h), min(sw, padded_w)
     g.n, g.h, g.w, g.c = n, h, w, c
     g.oh, g.ow, g.ph, g.pw, g.sh, g.sw, g.top, g.left = oh, ow, ph, pw, sh, sw, top, left
     return g

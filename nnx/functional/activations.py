@@ -5,6 +5,7 @@ import numpy as np
 
 from nnx.autograd import Function
 from nnx.functional.math import _axes, _t
+from nnx.tensor import Tensor
 
 
 def relu_backward(g, y):
@@ -37,6 +38,40 @@ def _stable_sigmoid(x):
     """1 / (1 + e^-x) without overflow: for x < 0 use e^x / (1 + e^x)."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
+
+
+class LeakyRelu(Function):
+    """x for x >= 0, slope * x otherwise; `slope` is a number or a Tensor (PReLU's learned alpha)."""
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        negative = x < 0
+        ctx.saved_tensors = (x, negative, slope)
+        return np.where(negative, x * slope, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, negative, slope = ctx.saved_tensors
+        need_x, need_slope = ctx.needs_input_grad
+        dx = np.where(negative, g * slope, g) if need_x else None
+        return dx, (g * np.where(negative, x, 0) if need_slope else None)
+
+
+class Elu(Function):
+    """x for x > 0, alpha * (e^x - 1) otherwise; the derivative there is y + alpha."""
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        positive = x > 0
+        y = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        ctx.saved_tensors = (positive, y)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        positive, y = ctx.saved_tensors
+        return np.where(positive, g, g * (y + ctx.alpha)), None
 
 
 class Sigmoid(Function):
@@ -100,6 +135,19 @@ class LogSoftmax(Function):
 
 def relu(x):
     return Relu.apply(_t(x, "relu"))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """x for x >= 0, negative_slope * x otherwise; negative_slope may be a Tensor that broadcasts
+    against x (it then gets a gradient)."""
+    x = _t(x, "leaky_relu")
+    if not isinstance(negative_slope, Tensor):
+        negative_slope = float(negative_slope)
+    return LeakyRelu.apply(x, negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return Elu.apply(_t(x, "elu"), float(alpha))
 
 
 def sigmoid(x):

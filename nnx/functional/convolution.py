@@ -1,7 +1,7 @@
 """2-D convolution and pooling on channels-last (N, H, W, C) images.
 
 This module turns the user-facing arguments (int or pair strides, 'valid' / 'same' / int / pair
-padding) into the explicit pairs the kernels take (API.md section 4), checks shapes with messages
+padding) into the explicit pairs the kernels take (docs/api.md section 4), checks shapes with messages
 that name the op, and wires the forward and backward kernels of the current backend into autograd.
 
 'same' follows TensorFlow: out = ceil(size / stride), total padding
@@ -138,6 +138,123 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     _check_output(op, x.shape, (kh, kw), strides, pads, dilation, f" (dilation {dilation})")
     relu = fused_relu(activation, op)
     return Conv2D.apply(x, kernel, bias, relu, strides, pads, dilation, int(groups))
+
+
+# --- transposed and depthwise convolution ---------------------------------------------------------
+def conv_transpose_length(size, k, s, d, padding, output_padding):
+    """Keras 3's output length of a transposed convolution along one axis (None stays None):
+    'valid' (size - 1) * s + k_eff + output_padding (default max(k_eff, s) - k_eff); 'same' size * s,
+    or (size - 1) * s + k_eff % 2 + output_padding when given; k_eff = (k - 1) * d + 1."""
+    if size is None:
+        return None
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        return (size - 1) * s + k_eff + (max(k_eff, s) - k_eff if output_padding is None else output_padding)
+    return size * s if output_padding is None else (size - 1) * s + k_eff % 2 + output_padding
+
+
+def _transpose_padding(size, out, k, s, d, padding, output_padding):
+    """The padding (top, bottom) of the forward convolution whose adjoint the transposed one is.
+
+    Keras (keras/src/backend/common/backend_utils.py) pads the stride-dilated input with
+    left = k_eff - 1 - top zeros; so top = k_eff - 1 - left, and bottom is whatever makes the forward
+    convolution of the output give back `size` positions."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        left = k_eff - 1
+    else:
+        pad_len = s + k_eff - 2 if output_padding is None else k_eff + k_eff % 2 - 2 + output_padding
+        left = min(pad_len // 2 + pad_len % 2, k_eff - 1)
+    top = k_eff - 1 - left
+    return top, max((size - 1) * s + k_eff - out - top, 0)
+
+
+class ConvTranspose2D(Function):
+    """The adjoint of Conv2D: its forward is the convolution's input-gradient kernel, its backward the
+    convolution's forward (for the input) and weight-gradient kernel (for the kernel, roles swapped)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, out_shape, strides, padding, dilation):
+        y = backend.kernels().conv2d_backward_input(x, kernel, out_shape, strides, padding, dilation, 1)
+        if bias is not None:
+            y += bias
+        ctx.saved_tensors = (x, kernel)
+        ctx.args = (strides, padding, dilation, 1)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        kernels = backend.kernels()
+        x, kernel = ctx.saved_tensors
+        need_x, need_kernel, need_bias = ctx.needs_input_grad[:3]
+        dx = kernels.conv2d_forward(g, kernel, *ctx.args) if need_x else None
+        dk = kernels.conv2d_backward_weight(g, x, kernel.shape, *ctx.args) if need_kernel else None
+        db = g.sum(axis=(0, 1, 2)) if need_bias else None
+        return dx, dk, db, None, None, None, None
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """Transposed convolution (Keras' Conv2DTranspose; sometimes called deconvolution).
+
+    x (N, H, W, C_in), kernel (KH, KW, C_out, C_in) in Keras' layout, bias (C_out,) -> (N, OH, OW, C_out)
+    with OH as Keras computes it: 'valid' (H - 1) * stride + KH_eff + output_padding (default
+    max(KH_eff, stride) - KH_eff), 'same' H * stride (or (H - 1) * stride + KH_eff % 2 + output_padding);
+    KH_eff = (KH - 1) * dilation + 1. output_padding: None, an int or (h, w), each < its stride."""
+    op = "conv2d_transpose"
+    x, kernel = _t(x, op), _t(kernel, op)
+    _check_image(x, op)
+    if kernel.ndim != 4 or kernel.dtype.kind != "f":
+        raise ValueError(f"{op}: kernel must be a floating-point array of rank 4 (KH, KW, C_out, C_in), "
+                         f"got shape {kernel.shape} and dtype {kernel.dtype}")
+    if kernel.shape[3] != x.shape[3]:
+        raise ValueError(f"{op}: input shape {x.shape} has {x.shape[3]} channels but kernel shape "
+                         f"{kernel.shape} expects {kernel.shape[3]} (layout (KH, KW, C_out, C_in))")
+    strides = _pair(strides, op, "stride")
+    dilation = _pair(dilation_rate, op, "dilation_rate")
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    if output_padding is not None:
+        pair = (output_padding,) * 2 if isinstance(output_padding, (int, np.integer)) else output_padding
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or
+                not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 0 <= p < s
+                        for p, s in zip(pair, strides))):
+            raise ValueError(f"{op}: output_padding must be None or non-negative ints smaller than the "
+                             f"stride {strides}, got {output_padding!r}")
+        output_padding = tuple(int(p) for p in pair)
+    if bias is not None:
+        bias = _t(bias, op)
+        if bias.shape != (kernel.shape[2],):
+            raise ValueError(f"{op}: bias shape {bias.shape} does not match kernel shape "
+                             f"{kernel.shape} (expected ({kernel.shape[2]},))")
+    padding = padding.lower()
+    out, pads = [], []
+    for n, k, s, d, p in zip(x.shape[1:3], kernel.shape[:2], strides, dilation,
+                             output_padding or (None, None)):
+        out.append(conv_transpose_length(n, k, s, d, padding, p))
+        pads.append(_transpose_padding(n, out[-1], k, s, d, padding, p))
+    out_shape = (x.shape[0], out[0], out[1], kernel.shape[2])
+    if min(out) < 1:
+        raise ValueError(f"{op}: input shape {x.shape} with kernel shape {kernel.shape}, strides {strides}, "
+                         f"padding {padding!r} and output_padding {output_padding} gives an empty output "
+                         f"{out_shape}")
+    return ConvTranspose2D.apply(x, kernel, bias, out_shape, strides, tuple(pads), dilation)
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, activation=None):
+    """Each input channel convolved with its own `depth_multiplier` filters (Keras' depthwise_conv):
+    x (N, H, W, C), kernel (KH, KW, C, depth_multiplier) -> (N, OH, OW, C * depth_multiplier), output
+    channel c * depth_multiplier + m from input channel c. It is the grouped convolution with
+    groups = C and the kernel viewed as (KH, KW, 1, C * depth_multiplier); `activation` as conv2d's."""
+    op = "depthwise_conv2d"
+    x, kernel = _t(x, op), _t(kernel, op)
+    _check_image(x, op)
+    if kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
+        raise ValueError(f"{op}: kernel shape {kernel.shape} must be (KH, KW, C, depth_multiplier) with "
+                         f"C = {x.shape[3]}, the channels of input shape {x.shape}")
+    kh, kw, c, m = kernel.shape
+    return conv2d(x, kernel.reshape(kh, kw, 1, c * m), bias, strides, padding, dilation_rate, groups=c,
+                  activation=activation)
 
 
 # --- pooling ------------------------------------------------------------------------------------

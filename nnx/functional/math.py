@@ -8,6 +8,7 @@ import builtins  # this module defines sum / max / min / abs
 
 import numpy as np
 
+from nnx import backend
 from nnx.autograd import Function
 from nnx.tensor import Tensor, as_array
 
@@ -110,6 +111,19 @@ class Neg(Function):
         return -g
 
 
+_GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _matmul(a, b):
+    """np.matmul(a, b); a float (..., k) times a float matrix b (k, n) goes through the backend's GEMM
+    as one (rows, k) x (k, n) product, so that nnx's own thread pool does the work and NumPy's BLAS pool
+    does not spin up beside it (two pools fighting for the cores slow both down several times)."""
+    if b.ndim == 2 and a.dtype in _GEMM_DTYPES and b.dtype in _GEMM_DTYPES:
+        rows = a.reshape(-1, a.shape[-1])
+        return backend.kernels().gemm(rows, b).reshape(a.shape[:-1] + (b.shape[1],))
+    return np.matmul(a, b)
+
+
 class MatMul(Function):
     """`a @ b` with NumPy's rules for 1-D operands and batch broadcasting."""
 
@@ -123,7 +137,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: inner dimensions differ: shapes {a.shape} and {b.shape}")
         ctx.saved_tensors = (a, b)
         try:
-            return np.matmul(a, b)
+            return _matmul(a, b)
         except ValueError as e:
             raise ValueError(f"matmul: cannot broadcast batch dimensions of shapes {a.shape} and "
                              f"{b.shape}") from e
@@ -139,11 +153,14 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -2)                  # (..., m, n)
         ga = gb = None
         if need_a:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = _matmul(g2, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if need_b:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if b2.ndim == 2:  # one (k, rows) x (rows, n) product sums over a's batch
+                gb = _matmul(a2.reshape(-1, a2.shape[-1]).T, g2.reshape(-1, g2.shape[-1]))
+            else:
+                gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
@@ -259,6 +276,22 @@ class Clip(Function):
         if ctx.high is not None:
             inside &= x <= ctx.high
         return g * inside, None, None
+
+
+class Clone(Function):
+    """A copy in fresh memory; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(x):
+    return Clone.apply(_t(x, "clone"))
 
 
 def exp(x):
@@ -379,6 +412,18 @@ class Extremum(Function):
         g_kept = np.reshape(g, winner.shape[:-1])[..., None]
         np.put_along_axis(g_rows, winner, g_kept, axis=-1)
         return np.transpose(g_rows.reshape(moved.shape), np.argsort(order)), None, None, None
+
+
+def arg_extremum(x, axis, keepdims, pick, op):
+    """np.argmax / np.argmin (`pick`) of array x over one axis (None: the flattened array), int64;
+    the first extremum wins on ties. No gradient: indices are not differentiable."""
+    if x.size == 0:
+        raise ValueError(f"{op}: empty tensor of shape {x.shape}")
+    if axis is not None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+        axis = _axes(axis, x.ndim, op)[0]
+    return np.asarray(pick(x, axis=axis, keepdims=bool(keepdims)), dtype=np.int64)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001

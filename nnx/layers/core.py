@@ -1,8 +1,10 @@
-"""Core layers: Input, Dense, Flatten, Reshape, Activation, Dropout (Keras names and defaults)."""
+"""Core layers: Input (and InputLayer), Dense, Flatten, Reshape, Activation, Dropout (Keras names
+and defaults)."""
 import numpy as np
 
 from nnx import activations, functional as F
 from nnx.layers.base import ActivationMixin, KernelBiasMixin, Layer, format_shape
+from nnx.layers.symbolic import Node
 
 
 def _shape_arg(owner, what, value):
@@ -13,22 +15,44 @@ def _shape_arg(owner, what, value):
     return tuple(None if d is None else int(d) for d in value)
 
 
-class Input(Layer):
-    """`Input(shape)`: declares the per-sample input shape of a Sequential model (not a real layer:
-    the model records the shape and does not list it)."""
+class InputLayer(Layer):
+    """The source of a functional model's input (Keras' InputLayer): holds the per-sample shape and
+    dtype; its one node has no inputs and outputs the symbolic tensor `Input` returns."""
 
-    def __init__(self, shape, batch_size=None, name=None, dtype=None):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_tensor_dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.shape = _shape_arg("Input", "shape", shape)
+        if shape is None:
+            raise ValueError(f"{self._who()}: shape is required, e.g. shape=(28, 28, 1)")
+        self.shape = _shape_arg(self._who(), "shape", shape)
         self.batch_size = batch_size
         self.input_shape_arg = self.shape
+        # integer inputs (token ids) stay integer in the graph; the layer's float dtype is for data
+        self.input_tensor_dtype = np.dtype(input_tensor_dtype or self.dtype)
+        self.built = True
+        Node(self, None, [(batch_size,) + self.shape], self.input_tensor_dtype, False)
 
     def call(self, inputs, training=False):
         return inputs
 
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.shape
+
     def get_config(self):
-        return {"shape": list(self.shape), "batch_size": self.batch_size, "name": self.name,
-                "dtype": self.dtype.name}
+        config = {"shape": list(self.shape), "batch_size": self.batch_size, "name": self.name,
+                  "dtype": self.dtype.name}
+        if self.input_tensor_dtype != self.dtype:
+            config["input_tensor_dtype"] = self.input_tensor_dtype.name
+        return config
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None):  # noqa: N802  (Keras' name)
+    """`Input(shape=(28, 28, 1))`: a symbolic tensor of shape (None, 28, 28, 1) to call layers on
+    and build a `nnx.models.Model(inputs, outputs)`; also the first entry of a Sequential model.
+    An integer `dtype` ('int32') declares token ids; the data then flow as the default float."""
+    kind = None if dtype is None else np.dtype(dtype)
+    if kind is not None and kind.kind in "iub":
+        return InputLayer(shape, batch_size, None, name, input_tensor_dtype=kind).output
+    return InputLayer(shape, batch_size, dtype, name).output
 
 
 class Dense(KernelBiasMixin, Layer):
@@ -50,9 +74,10 @@ class Dense(KernelBiasMixin, Layer):
         if n_in is None:
             raise ValueError(f"{self._who()}: the last axis of the input must be known to build, got "
                              f"shape {format_shape(input_shape)}")
-        self.kernel = self.add_weight("kernel", (n_in, self.units), self.kernel_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=(n_in, self.units),
+                                      initializer=self.kernel_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
         self.input_axes = {-1: n_in}
         super().build(input_shape)
 

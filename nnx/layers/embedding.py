@@ -7,6 +7,7 @@ import numpy as np
 
 from nnx.functional.embedding import embedding
 from nnx.layers.base import Layer, format_shape
+from nnx.layers.symbolic import is_symbolic
 from nnx.tensor import Tensor
 
 
@@ -41,8 +42,8 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer)
+        self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer)
         super().build(input_shape)
 
     def _ids(self, inputs):
@@ -63,6 +64,8 @@ class Embedding(Layer):
         return ids
 
     def __call__(self, inputs, training=False, **kwargs):
+        if is_symbolic(inputs):   # building a graph: no ids to check yet
+            return super().__call__(inputs, training=training, **kwargs)
         ids = self._ids(inputs)
         return super().__call__(Tensor(ids, dtype=ids.dtype), training=training, **kwargs)
 

@@ -1,4 +1,4 @@
-"""BatchNormalization, exactly as Keras computes it.
+"""BatchNormalization and LayerNormalization, exactly as Keras computes them.
 
 Training: per feature (the `axis`), over every other axis, with the biased batch variance
     y = gamma * (x - mean) / sqrt(var + epsilon) + beta
@@ -12,6 +12,7 @@ way) instead of a chain of eight elementwise ops:
 import numpy as np
 
 from nnx.autograd import Function
+from nnx.functional.normalization import layer_norm
 from nnx.layers.base import Layer, format_shape
 
 
@@ -85,13 +86,14 @@ class BatchNormalization(Layer):
         # the parameters broadcast against the input as (C,) for the last axis, (C, 1, 1) for axis 1 of 4
         self._broadcast_shape = (features,) + (1,) * (rank - 1 - axis)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer)
+            self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer)
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
-                                           trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape,
-                                               self.moving_variance_initializer, trainable=False)
+            self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
+        self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
+                                           initializer=self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False)
         self.input_rank = rank
         self.input_axes = {axis: features}
         self._reduce_axes = tuple(i for i in range(rank) if i != axis)
@@ -129,3 +131,61 @@ class BatchNormalization(Layer):
                 "beta_initializer": self.beta_initializer, "gamma_initializer": self.gamma_initializer,
                 "moving_mean_initializer": self.moving_mean_initializer,
                 "moving_variance_initializer": self.moving_variance_initializer}
+
+
+class LayerNormalization(Layer):
+    """Keras 3's LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True): per sample, over
+    `axis` (an int or a list), y = gamma * (x - mean) / sqrt(var + epsilon) + beta with the biased
+    variance. gamma and beta have the sizes of the normalised axes (weights in that order)."""
+    supports_masking = True
+    min_rank = 2
+    regularizer_args = {"beta_regularizer": "beta", "gamma_regularizer": "gamma"}
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        if (not isinstance(axes, (tuple, list)) or not axes or
+                not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes)):
+            raise ValueError(f"{self._who()}: axis must be an int or a list of ints, got {axis!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise ValueError(f"{self._who()}: epsilon must be > 0, got {epsilon!r}")
+        self.axis = int(axis) if isinstance(axis, (int, np.integer)) else [int(a) for a in axes]
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        axes = (self.axis,) if isinstance(self.axis, int) else self.axis
+        distinct = len({a % rank for a in axes}) == len(axes)
+        if any(not -rank < a < rank or a % rank == 0 for a in axes) or not distinct:
+            raise ValueError(f"{self._who()}: axis {self.axis} must name distinct non-batch axes of input "
+                             f"shape {format_shape(input_shape)}")
+        self._axes = tuple(sorted(a % rank for a in axes))
+        sizes = tuple(input_shape[a] for a in self._axes)
+        if None in sizes:
+            raise ValueError(f"{self._who()}: the normalised axes {self.axis} of the input must be known "
+                             f"to build, got shape {format_shape(input_shape)}")
+        # the parameters broadcast as input_shape with 1 outside the normalised axes (as Keras reshapes)
+        self._broadcast_shape = tuple(d if a in self._axes else 1 for a, d in enumerate(input_shape))[1:]
+        if self.scale:
+            self.gamma = self.add_weight(name="gamma", shape=sizes, initializer=self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight(name="beta", shape=sizes, initializer=self.beta_initializer)
+        self.input_rank = rank
+        self.input_axes = dict(zip(self._axes, sizes))
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        gamma, beta = self.gamma, self.beta
+        if len(self._axes) > 1 or self._axes[0] != len(self._broadcast_shape):
+            gamma = None if gamma is None else gamma.reshape(self._broadcast_shape)
+            beta = None if beta is None else beta.reshape(self._broadcast_shape)
+        return layer_norm(inputs, gamma, beta, self._axes, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "beta_initializer": self.beta_initializer,
+                "gamma_initializer": self.gamma_initializer}

@@ -76,9 +76,11 @@ class Normalization(Layer):
         shape = tuple(input_shape[a] for a in kept)
         self._kept = kept
         self._broadcast = tuple(input_shape[a] if a in kept else 1 for a in range(len(input_shape)))
-        self.mean = self.add_weight("mean", shape, "zeros", trainable=False)
-        self.variance = self.add_weight("variance", shape, "ones", trainable=False)
-        self.count = self.add_weight("count", (), "zeros", trainable=False, dtype="float64")
+        self.mean = self.add_weight(name="mean", shape=shape, initializer="zeros", trainable=False)
+        self.variance = self.add_weight(name="variance", shape=shape, initializer="ones",
+                                        trainable=False)
+        self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False,
+                                     dtype="float64")
         if self.init_mean is not None:
             for weight, value, what in ((self.mean, self.init_mean, "mean"),
                                         (self.variance, self.init_variance, "variance")):

@@ -11,6 +11,7 @@ import numpy as np
 
 from nnx.functional import recurrent as R
 from nnx.layers.base import Layer, format_shape
+from nnx.layers.symbolic import is_symbolic
 from nnx.layers.embedding import as_padded_array
 from nnx.random import get_rng
 from nnx.tensor import Tensor
@@ -93,16 +94,17 @@ class _RNN(Layer):
             raise ValueError(f"{self._who()}: the feature axis of the input must be known to build, "
                              f"got shape {format_shape(input_shape)}")
         width = self.gates * self.units
-        self.kernel = self.add_weight("kernel", (features, width), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
-                                                self.recurrent_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=(features, width),
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, width),
+                                                initializer=self.recurrent_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
+            self.bias = self.add_weight(name="bias", shape=self._bias_shape(), initializer=self._bias_init())
         self.input_axes = {-1: features}
         super().build(input_shape)
 
     def __call__(self, inputs, training=False, mask=None, initial_state=None):
-        if not isinstance(inputs, Tensor):
+        if not isinstance(inputs, Tensor) and not is_symbolic(inputs):
             inputs = as_padded_array(inputs, self._who())
         return super().__call__(inputs, training=training, mask=mask, initial_state=initial_state)
 

@@ -53,10 +53,11 @@ class Conv1D(KernelBiasMixin, Layer):
         if channels is None or channels % self.groups:
             raise ValueError(f"{self._who()}: input channels must be known and divisible by groups "
                              f"({self.groups}); input shape {format_shape(input_shape)}")
-        self.kernel = self.add_weight("kernel", (self.kernel_size, channels // self.groups, self.filters),
-                                      self.kernel_initializer)
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=(self.kernel_size, channels // self.groups, self.filters),
+                                      initializer=self.kernel_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
         self.input_axes = {-1: channels}
         super().build(input_shape)
 

@@ -1,8 +1,10 @@
-"""`model.save(path)` / `load_model(path)`: a model file that loading can never turn into code.
+"""`model.save(path)` / `load_model(path)`, `save_weights` / `load_weights`: files that loading can
+never turn into code.
 
 File format (version 1; suggested extension `.nnx`, any path works). The file is an uncompressed ZIP
-archive of `.npy` members, exactly what `numpy.savez` writes, read back with `allow_pickle=False`, so
-no member can hold a pickle (object arrays are refused by NumPy before any byte is unpickled):
+archive of `.npy` members, what `numpy.savez` writes (`numpy.load` reads it), read back by
+nnx.models.archive, which parses .npy headers without eval and never unpickles (object dtypes are
+refused before any data is read):
 
     header.npy          uint8 array: the UTF-8 JSON header below
     weight_00000.npy    model weights, in `model.weights` order (Keras order and layout)
@@ -13,31 +15,39 @@ The JSON header:
 
     {"format": "nnx-model", "version": 1,
      "model": {"class_name": "Sequential", "config": {..., "layers": [{"class_name": "Conv2D",
-               "config": {...}}, ...]}},
+               "config": {...}}, ...]}}   (nnx.models.serialization: also functional graphs and
+               user classes by registered name),
      "weights": [{"name": "conv2d/kernel", "shape": [3, 3, 1, 32], "dtype": "float32"}, ...],
      "compile": null or {"optimizer": {"class_name": "Adam", "config": {...}},
-                         "loss": "sparse_categorical_crossentropy" (or {"class_name", "config"}),
-                         "metrics": ["accuracy"]},
+                         "loss": "sparse_categorical_crossentropy" (or {"class_name", "config"};
+                                 a list or dict of them, by output, for several outputs),
+                         "loss_weights": null, a list or a dict, "metrics": ["accuracy"] (or per output)},
      "optimizer_state": [{"key": "iterations", "shape": [], "dtype": "int64"}, ...]}
 
-Loading validates everything before building anything it cannot trust: the member names, the header's
-structure, every class name (looked up in `Layer.registry` / `nnx.optimizers`; anything else, like
-'os.system', is refused), every config (JSON values only, passed as keyword arguments; bad ones raise
-ValueError), and every array's shape and dtype against the rebuilt model. Problems raise ValueError
-naming the file. Saving is atomic: a temporary file in the same directory, fsync, then os.replace, so a
-crash never leaves a half-written model under `path`.
+A weights file (`save_weights`) is the same archive with `"format": "nnx-weights"` and no model,
+compile or optimizer entries.
+
+Loading validates everything before building anything it cannot trust: the container and every
+member (nnx.models.archive: names, sizes, .npy headers, bounded reads), the header's structure and JSON
+nesting, every class name (nnx layers, `custom_objects`, registered classes, `nnx.optimizers`;
+anything else, like 'os.system', is refused), every config (JSON values only, no size beyond
+MAX_CONFIG_INT, passed as keyword arguments), and every array's declared shape and dtype against the
+rebuilt model before its data is read. Every problem raises `ModelFileError` (a ValueError) naming the
+file, the member and the problem. Saving is atomic (see nnx.models.archive): a crash never leaves a
+half-written model under `path`, and a later save to the same path removes the temporary files a
+killed save left behind.
 """
 import json
+import math
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 
-from nnx.layers.base import Layer
+from nnx.models.archive import ArchiveReader, ModelFileError, parse_json, write_archive
+from nnx.models.serialization import CONFIG_ERRORS, deserialize_layer, expect as _expect, serialize_layer
 from nnx.models.training import BaseModel
 
-FORMAT, VERSION = "nnx-model", 1
+FORMAT, WEIGHTS_FORMAT, VERSION = "nnx-model", "nnx-weights", 1
 
 
 def _json_ready(owner, value):
@@ -48,25 +58,42 @@ def _json_ready(owner, value):
                          f"use names for activations, initializers, losses and metrics") from e
 
 
+def _map_leaves(value, fn):
+    """Apply `fn` to each loss / metric in a compile argument (one, a list, or a dict by output)."""
+    if isinstance(value, dict):
+        return {k: _map_leaves(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_map_leaves(v, fn) for v in value]
+    return None if value is None else fn(value)
+
+
 def _compile_header(model):
     if model.optimizer is None:
         return None, {}
     from nnx import losses, optimizers
-    try:
-        loss = _json_ready("the loss", losses.serialize(model.loss))
-    except ValueError as e:
-        raise ValueError(f"save: model '{model.name}' was compiled with a custom loss "
-                         f"{model.loss!r}, which cannot be saved by name") from e
-    metrics = model.compile_args["metrics"]
-    if not all(isinstance(m, str) for m in metrics):
-        raise ValueError(f"save: model '{model.name}' has metrics given as objects ({metrics!r}); "
-                         f"only metric names can be saved")
+
+    def loss_entry(loss):
+        try:
+            return _json_ready("the loss", losses.serialize(loss))
+        except ValueError as e:
+            raise ValueError(f"save: model '{model.name}' was compiled with a custom loss "
+                             f"{loss!r}, which cannot be saved by name") from e
+
+    def metric_entry(metric):
+        if not isinstance(metric, str):
+            raise ValueError(f"save: model '{model.name}' has a metric given as an object "
+                             f"({metric!r}); only metric names can be saved")
+        return metric
+
+    args = model.compile_args
     optimizer = model.optimizer
     if getattr(optimizers, type(optimizer).__name__, None) is not type(optimizer):
         raise ValueError(f"save: optimizer {type(optimizer).__name__} is not an nnx.optimizers class")
     header = {"optimizer": {"class_name": type(optimizer).__name__,
                             "config": _json_ready("the optimizer", optimizer.get_config())},
-              "loss": loss, "metrics": metrics}
+              "loss": _map_leaves(args["loss"], loss_entry),
+              "loss_weights": _json_ready("loss_weights", args["loss_weights"]),
+              "metrics": _map_leaves(args["metrics"], metric_entry)}
     return header, dict(optimizer.get_state())
 
 
@@ -74,154 +101,174 @@ def save_model(model, path):
     """Write `model` to `path` atomically (format in the module docstring)."""
     if not isinstance(model, BaseModel):
         raise TypeError(f"save: expected a model, got {type(model).__name__}")
-    path = os.fspath(path)
     weights = model.weights
     compile_header, state = _compile_header(model)
     header = {
         "format": FORMAT, "version": VERSION,
-        "model": {"class_name": type(model).__name__,
-                  "config": _json_ready(f"model '{model.name}'", model.get_config())},
-        "weights": [{"name": getattr(w, "name", f"weight_{i}"), "shape": list(w.data.shape),
-                     "dtype": w.data.dtype.name} for i, w in enumerate(weights)],
+        "model": _json_ready(f"model '{model.name}'", serialize_layer(model)),
+        "weights": _weight_specs(weights),
         "compile": compile_header,
         "optimizer_state": [{"key": str(k), "shape": list(np.shape(v)), "dtype": np.asarray(v).dtype.name}
                             for k, v in state.items()],
     }
-    arrays = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
-    arrays.update({f"weight_{i:05d}": w.data for i, w in enumerate(weights)})
+    arrays = {f"weight_{i:05d}": w.data for i, w in enumerate(weights)}
     arrays.update({f"optimizer_{i:05d}": np.asarray(v) for i, v in enumerate(state.values())})
-    for key, value in arrays.items():
-        if value.dtype.hasobject:
-            raise ValueError(f"save: array {key} has dtype object, which the format does not allow")
+    _write_archive(path, header, arrays)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:   # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+
+def save_weights(model, path):
+    """Write the model's weights alone (in `model.weights` order) atomically."""
+    if not isinstance(model, BaseModel):
+        raise TypeError(f"save_weights: expected a model, got {type(model).__name__}")
+    weights = model.weights
+    header = {"format": WEIGHTS_FORMAT, "version": VERSION, "weights": _weight_specs(weights)}
+    _write_archive(path, header, {f"weight_{i:05d}": w.data for i, w in enumerate(weights)})
+
+
+def _weight_specs(weights):
+    return [{"name": getattr(w, "name", f"weight_{i}"), "shape": list(w.data.shape),
+             "dtype": w.data.dtype.name} for i, w in enumerate(weights)]
+
+
+def _write_archive(path, header, arrays):
+    """The archive: the JSON header, then the arrays, written atomically by nnx.models.archive."""
+    header_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    write_archive(os.fspath(path), {"header": header_bytes, **arrays})
 
 
 # --- loading -------------------------------------------------------------------------------------------
-class _Refused(ValueError):
-    pass
+MAX_HEADER_BYTES = 2**24     # the JSON header of a model with thousands of layers is well under 1 MiB
+MAX_CONFIG_INT = 2**24       # no size in an architecture (units, filters, input axes, ...) is larger
+FLOAT_DTYPES = frozenset({"float16", "float32", "float64"})
+STATE_DTYPES = FLOAT_DTYPES | {"int32", "int64"}
 
 
-def _expect(condition, message):
-    if not condition:
-        raise _Refused(message)
+def _check_config_sizes(value, where="model"):
+    """Refuse any int beyond MAX_CONFIG_INT in an architecture before it can size an allocation."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_config_sizes(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_config_sizes(item, f"{where}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        _expect(abs(value) <= MAX_CONFIG_INT,
+                f"the architecture's {where} = {value} is beyond any plausible size (limit {MAX_CONFIG_INT})")
 
 
-def _layer_from_config(entry, base=Layer):
-    _expect(isinstance(entry, dict) and set(entry) == {"class_name", "config"},
-            f"a layer entry must be {{'class_name', 'config'}}, got {str(entry)[:200]}")
-    name, config = entry["class_name"], entry["config"]
-    cls = Layer.registry.get(name) if isinstance(name, str) else None
-    _expect(cls is not None and issubclass(cls, base),
-            f"unknown layer class {str(name)[:100]!r} (known: {', '.join(sorted(Layer.registry))})")
-    _expect(isinstance(config, dict) and all(isinstance(k, str) for k in config),
-            f"the config of {name} must be a dict with string keys")
-    if issubclass(cls, BaseModel):
-        config = dict(config)
-        try:
-            return cls.from_config(config, layer_from_config=_layer_from_config)
-        except _Refused:
-            raise
-        except (TypeError, ValueError, KeyError) as e:
-            raise _Refused(f"cannot rebuild {name} from its config: {e}") from e
-    try:
-        return cls.from_config(config)
-    except (TypeError, ValueError, KeyError) as e:
-        raise _Refused(f"cannot rebuild layer {name} from config {str(config)[:300]}: {e}") from e
-
-
-def _read_arrays(path):
-    """All members of the archive as arrays; refuses pickles, non-.npy members and non-archives."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            _expect(isinstance(archive, np.lib.npyio.NpzFile), "not an nnx model archive")
-            names = archive.files
-            return {name: archive[name] for name in names}
-    except _Refused:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise _Refused(f"not a readable nnx model archive ({type(e).__name__}: {e})") from e
-
-
-def _check_array(label, array, spec):
+def _array_spec(label, spec, dtypes):
+    """The (shape, dtype name) a header entry declares, checked."""
     _expect(isinstance(spec, dict) and isinstance(spec.get("shape"), list) and
-            isinstance(spec.get("dtype"), str), f"bad header entry for {label}")
-    _expect(list(array.shape) == spec["shape"] and array.dtype.name == spec["dtype"],
-            f"{label}: array of shape {array.shape} and dtype {array.dtype} does not match the header "
-            f"({spec['shape']}, {spec['dtype']})")
+            all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**62 for d in spec["shape"])
+            and isinstance(spec.get("dtype"), str) and spec["dtype"] in dtypes,
+            f"bad header entry for {label}: {str(spec)[:200]} (expected shape: a list of sizes, "
+            f"dtype: one of {sorted(dtypes)})")
+    return tuple(spec["shape"]), spec["dtype"]
 
 
-def load_model(path, compile=True):
+def _header_shape(shape):
+    _expect(len(shape) == 1 and shape[0] <= MAX_HEADER_BYTES,
+            f"member 'header.npy' must be a 1-D byte array of at most {MAX_HEADER_BYTES} bytes, "
+            f"declares shape {shape}")
+
+
+def load_model(path, custom_objects=None, compile=True):
     """Rebuild a model saved by `model.save(path)`, compiled (unless compile=False), with its weights
-    and optimizer state. Raises ValueError for anything it cannot validate."""
-    try:
-        return _load(os.fspath(path), compile)
-    except _Refused as e:
-        raise ValueError(f"load_model({os.fspath(path)!r}): {e}") from None
-
-
-def _load(path, compile):
+    and optimizer state. User classes come from `custom_objects` ({name: class}) or the registry
+    (nnx.utils.register_serializable). Raises ModelFileError (a ValueError) naming the file, the
+    member and the problem for anything it cannot validate; FileNotFoundError / OSError when the file
+    cannot be read."""
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_model: no such file {path!r}")
-    arrays = _read_arrays(path)
-    _expect("header" in arrays and arrays["header"].dtype == np.uint8 and arrays["header"].ndim == 1,
-            "missing or malformed header")
+    return _load_from(path, custom_objects, compile, f"load_model({path!r})")
+
+
+def _load_from(source, custom_objects, compile, who):
+    """load_model on `source`, a path or a binary file object; `who` prefixes error messages."""
     try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _Refused(f"the header is not valid JSON: {e}") from e
-    _expect(isinstance(header, dict) and header.get("format") == FORMAT,
-            "not an nnx model file (header format field)")
+        with ArchiveReader(source) as archive:
+            return _load(archive, custom_objects, compile)
+    except ModelFileError as e:
+        raise ModelFileError(f"{who}: {e}") from None
+
+
+def _read_header(archive, fmt, fields):
+    """The archive's JSON header, of format `fmt`, with the header fields of the given types."""
+    _expect("header" in archive.keys, f"member 'header.npy' is missing: not an {fmt} file")
+    raw = archive.read("header", _header_shape, {"uint8"})
+    try:
+        text = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"member 'header.npy' is not UTF-8 text: {e}") from None
+    header = parse_json(text, "member 'header.npy'")
+    found = header.get("format") if isinstance(header, dict) else None
+    _expect(found == fmt, f"not an {fmt} file (header format field {str(found)[:40]!r})")
     _expect(header.get("version") == VERSION,
-            f"unsupported format version {header.get('version')!r} (this nnx reads {VERSION})")
-    for key, kind in (("model", dict), ("weights", list), ("optimizer_state", list)):
+            f"unsupported format version {str(header.get('version'))[:40]} (this nnx reads {VERSION})")
+    for key, kind in fields:
         _expect(isinstance(header.get(key), kind), f"header field {key!r} missing or malformed")
+    return header
+
+
+def _weight_values(weights, specs, archive):
+    """The file's weight arrays, each declared shape checked against the model's weight (the first
+    difference named with its layer) before any data is read; nothing is set here."""
+    declared = [_array_spec(f"weight {i}", spec, FLOAT_DTYPES) for i, spec in enumerate(specs)]
+    for i, (w, (shape, _)) in enumerate(zip(weights, declared)):
+        name = getattr(w, "name", "?")
+        _expect(shape == w.data.shape,
+                f"weight {i} (saved as '{str(specs[i].get('name', '?'))[:100]}') has shape {shape} in "
+                f"the file but the model's weight '{name}' (layer '{name.split('/')[0]}') has shape "
+                f"{w.data.shape}")
+    if len(declared) > len(weights):
+        spec = specs[len(weights)]
+        _expect(False, f"the file holds {len(specs)} weights but the model has {len(weights)}; the "
+                       f"first extra one is '{str(spec.get('name', '?'))[:100]}' of shape "
+                       f"{declared[len(weights)][0]}")
+    if len(weights) > len(declared):
+        w = weights[len(declared)]
+        _expect(False, f"the model has {len(weights)} weights but the file holds {len(specs)}; the first "
+                       f"missing one is '{getattr(w, 'name', '?')}' of shape {w.data.shape}")
+    return [archive.read(f"weight_{i:05d}", shape, {dtype}) for i, (shape, dtype) in enumerate(declared)]
+
+
+def _load(archive, custom_objects, compile):
+    header = _read_header(archive, FORMAT, (("model", dict), ("weights", list), ("optimizer_state", list)))
     weight_specs, state_specs = header["weights"], header["optimizer_state"]
-    expected = ({f"weight_{i:05d}" for i in range(len(weight_specs))} |
+    expected = ({"header"} | {f"weight_{i:05d}" for i in range(len(weight_specs))} |
                 {f"optimizer_{i:05d}" for i in range(len(state_specs))})
-    _expect(set(arrays) == expected,
-            f"unexpected archive members {sorted(set(arrays) ^ expected)[:10]}")
-
-    model = _layer_from_config(header["model"], base=BaseModel)
-    weights = model.weights
-    _expect(len(weights) == len(weight_specs),
-            f"the architecture has {len(weights)} weights but the file holds {len(weight_specs)}")
-    values = []
-    for i, (w, spec) in enumerate(zip(weights, weight_specs)):
-        array = arrays[f"weight_{i:05d}"]
-        _check_array(f"weight {i} ({getattr(w, 'name', '?')})", array, spec)
-        _expect(array.shape == w.data.shape,
-                f"weight {i} ({getattr(w, 'name', '?')}) has shape {array.shape} in the file but the "
-                f"architecture needs {w.data.shape}")
-        _expect(array.dtype.kind == "f", f"weight {i} has non-float dtype {array.dtype}")
-        values.append(array)
-    model.set_weights(values)
-
+    _expect(set(archive.keys) == expected,
+            f"unexpected archive members {sorted(set(archive.keys) ^ expected)[:10]}")
+    _check_config_sizes(header["model"])
+    model = deserialize_layer(header["model"], custom_objects, base=BaseModel)
+    model.set_weights(_weight_values(model.weights, weight_specs, archive))
     if compile and header.get("compile") is not None:
-        _compile(model, header["compile"], state_specs, arrays)
+        _compile(model, header["compile"], state_specs, archive)
     return model
 
 
-def _compile(model, spec, state_specs, arrays):
+def load_weights(model, path):
+    """Set `model`'s weights from a `save_weights` file; refuses (changing nothing) a file whose
+    weights do not match the model's, naming the first layer and the shapes that differ."""
+    who = f"load_weights({os.fspath(path)!r})"
+    if not model.weights and not model.built:
+        raise ModelFileError(f"{who}: model '{model.name}' has no weights yet; build it first (call it "
+                             f"on data, or give the first layer input_shape=)")
+    if not os.path.isfile(os.fspath(path)):
+        raise FileNotFoundError(f"{who}: no such file")
+    try:
+        with ArchiveReader(os.fspath(path)) as archive:
+            header = _read_header(archive, WEIGHTS_FORMAT, (("weights", list),))
+            specs = header["weights"]
+            _expect(set(archive.keys) == {"header"} | {f"weight_{i:05d}" for i in range(len(specs))},
+                    "unexpected archive members")
+            model.set_weights(_weight_values(model.weights, specs, archive))
+    except ModelFileError as e:
+        raise ModelFileError(f"{who}: {e}") from None
+
+
+def _compile(model, spec, state_specs, archive):
     from nnx import losses, optimizers
     _expect(isinstance(spec, dict) and isinstance(spec.get("optimizer"), dict),
             "malformed compile settings")
@@ -231,25 +278,40 @@ def _compile(model, spec, state_specs, arrays):
     _expect(isinstance(cls, type) and hasattr(cls, "apply_gradients") and hasattr(cls, "from_config"),
             f"unknown optimizer class {str(name)[:100]!r}")
     _expect(isinstance(config, dict), "malformed optimizer config")
-    loss_id, metrics = spec.get("loss"), spec.get("metrics", [])
-    _expect(isinstance(loss_id, str) or
-            (isinstance(loss_id, dict) and set(loss_id) == {"class_name", "config"}),
-            "the loss must be saved as a name or {'class_name', 'config'}")
-    _expect(isinstance(metrics, list) and all(isinstance(m, str) for m in metrics),
-            "metrics must be saved as names")
+
+    def loss_of(entry):
+        _expect(isinstance(entry, str) or
+                (isinstance(entry, dict) and set(entry) == {"class_name", "config"}),
+                "the loss must be saved as a name or {'class_name', 'config'}")
+        return losses.get(entry)
+
+    def metric_of(entry):
+        _expect(isinstance(entry, str), "metrics must be saved as names")
+        return entry
+
+    loss_id = spec.get("loss")
     try:
+        if isinstance(loss_id, dict) and set(loss_id) == {"class_name", "config"}:
+            loss = loss_of(loss_id)    # one loss object, not a dict by output
+        else:
+            loss = _map_leaves(loss_id, loss_of)
         optimizer = cls.from_config(config)
-        model.compile(optimizer=optimizer, loss=losses.get(loss_id), metrics=metrics)
-    except (TypeError, ValueError, KeyError) as e:
-        raise _Refused(f"cannot restore the compile settings: {e}") from e
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=spec.get("loss_weights"),
+                      metrics=_map_leaves(spec.get("metrics", []), metric_of))
+    except ModelFileError:
+        raise
+    except CONFIG_ERRORS as e:
+        raise ModelFileError(f"cannot restore the compile settings: {e}") from e
     state = {}
+    largest = max([w.data.size for w in model.weights] + [1])
     for i, entry in enumerate(state_specs):
-        array = arrays[f"optimizer_{i:05d}"]
-        _check_array(f"optimizer state {i}", array, entry)
+        shape, dtype = _array_spec(f"optimizer state {i}", entry, STATE_DTYPES)
         _expect(isinstance(entry.get("key"), str), "malformed optimizer state key")
-        state[entry["key"]] = array
+        _expect(math.prod(shape) <= largest,   # a slot mirrors a weight, so it is never larger
+                f"optimizer state {i} declares shape {shape}, larger than any weight of the model")
+        state[entry["key"]] = archive.read(f"optimizer_{i:05d}", shape, {dtype})
     if state:
         try:   # slots are matched to the weights by index, in model.trainable_weights order
             optimizer.set_state(state)
-        except (TypeError, ValueError, KeyError) as e:
-            raise _Refused(f"cannot restore the optimizer state: {e}") from e
+        except CONFIG_ERRORS as e:
+            raise ModelFileError(f"cannot restore the optimizer state: {e}") from e

@@ -5,8 +5,12 @@ the first data it sees): every layer is built in turn from the previous layer's 
 layer that does not fit fails at `add` time with a message naming it and the shapes.
 """
 from nnx.layers.base import Layer, format_shape
-from nnx.layers.core import Input
+from nnx.layers.core import InputLayer
+from nnx.layers.symbolic import SymbolicTensor
+from nnx.models.serialization import deserialize_layer, serialize_layer
 from nnx.models.training import BaseModel
+
+_NO_KWARGS = {}
 
 
 class Sequential(BaseModel):
@@ -22,7 +26,9 @@ class Sequential(BaseModel):
 
     # --- structure ----------------------------------------------------------------------------------
     def add(self, layer):
-        if isinstance(layer, Input):
+        if isinstance(layer, SymbolicTensor) and isinstance(layer.layer, InputLayer):
+            layer = layer.layer          # Sequential([Input((4,)), ...]) as in Keras
+        if isinstance(layer, InputLayer):
             if self.layers or self.model_input_shape is not None:
                 raise ValueError(f"{self._who()}: an Input can only come first")
             self.model_input_shape = layer.shape
@@ -44,11 +50,11 @@ class Sequential(BaseModel):
                 self.layers.pop()           # a layer that does not fit leaves the model as it was
                 raise
         self._masks = any(type(l).compute_mask is not Layer.compute_mask for l in self.layers)
-        self._objective = None
+        self._objectives = None
 
     def pop(self):
         layer = self.layers.pop()
-        self._objective = None
+        self._objectives = None
         return layer
 
     def sublayers(self):
@@ -58,6 +64,30 @@ class Sequential(BaseModel):
         if not self.layers:
             raise ValueError(f"{self._who()}: the model has no layers")
         return self.layers[-1]
+
+    # --- the BaseModel contract: one input, one output ---------------------------------------------
+    @property
+    def input_names(self):
+        return [self.layers[0].name] if self.layers else None
+
+    @property
+    def output_names(self):
+        return [self.output_layer().name]
+
+    def output_layers(self):
+        return [self.output_layer()]
+
+    def build_for_inputs(self, shapes):
+        if len(shapes) != 1:
+            raise ValueError(f"{self._who()}: a Sequential model takes one input, got {len(shapes)}")
+        self.check_input_shape(shapes[0])
+        self.build_for((None,) + tuple(shapes[0][1:]))
+
+    def output_shapes_for(self, shapes):
+        return [self.compute_output_shape((None,) + tuple(shapes[0][1:]))]
+
+    def forward_batch(self, xs, training=False, logits=None):
+        return [self.forward(xs[0], training, bool(logits and logits[0]))]
 
     # --- shapes -------------------------------------------------------------------------------------
     def build_for(self, input_shape):
@@ -118,17 +148,15 @@ class Sequential(BaseModel):
             for layer in layers:
                 if logits and layer is last:
                     return layer.call_linear(x, training)
-                x = layer.call(x, training)
+                x = layer.invoke(x, training, _NO_KWARGS)
             return x
         mask = None
         for layer in layers:
             inputs = x
             if logits and layer is last:
                 return layer.call_linear(x, training)
-            if mask is not None and layer.accepts_mask:
-                x = layer.call(x, training, mask=mask)
-            else:
-                x = layer.call(x, training)
+            x = layer.invoke(x, training, {"mask": mask} if mask is not None and layer.accepts_mask
+                             else _NO_KWARGS)
             mask = layer.compute_mask(inputs, mask)
         return x
 
@@ -139,19 +167,18 @@ class Sequential(BaseModel):
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name,
                 "input_shape": None if self.model_input_shape is None else list(self.model_input_shape),
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+                "layers": [serialize_layer(l) for l in self.layers]}
 
     @classmethod
-    def from_config(cls, config, layer_from_config=None):
-        """Rebuild from `get_config()`; `layer_from_config(entry)` makes each layer (saving.py passes
-        its validating version)."""
+    def from_config(cls, config, layer_from_config=deserialize_layer):
+        """Rebuild from `get_config()`; `layer_from_config(entry)` makes each layer (loading passes
+        one that knows its custom_objects)."""
         config = dict(config)
         entries = config.pop("layers", [])
         input_shape = config.pop("input_shape", None)
         model = cls(**config)
         if input_shape is not None:
-            model.add(Input(tuple(input_shape), dtype=model.dtype))
+            model.add(InputLayer(tuple(input_shape), dtype=model.dtype))
         for entry in entries:
-            model.add(layer_from_config(entry) if layer_from_config else
-                      Layer.registry[entry["class_name"]].from_config(entry["config"]))
+            model.add(layer_from_config(entry))
         return model

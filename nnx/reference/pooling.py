@@ -13,7 +13,8 @@ import numpy as np
 def _float(a):
     """float32 / float64 stay; float16 (and anything smaller) computes in float32."""
     a = np.asarray(a)
-    return a.astype(np.float64 if a.dtype == np.float64 else np.float32, copy=False)
+    wide = a.dtype.kind == "f" and a.dtype.itemsize == 8   # any byte order: '>f8' is float64 too
+    return a.astype(np.float64 if wide else np.float32, copy=False)
 
 
 def _windows(x_shape, pool_size, strides, padding):
