@@ -7,8 +7,8 @@ model that never says "five" is already 99.8% accurate), while the test set keep
 (about 9%). The same small network (Rescaling -> Flatten -> Dense(64, relu) -> Dense(1, sigmoid)) is
 trained twice from the same initial weights: without class weights, and with Keras' "balanced"
 weights n / (2 * count) per class passed as `fit(class_weight=...)`. The table shows what the
-weights buy: much higher recall of the rare class, at some cost in precision. About a minute on two
-cores.
+weights buy: much higher recall of the rare class, at some cost in precision. About ten seconds on
+two cores.
 """
 import argparse
 
