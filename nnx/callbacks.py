@@ -9,6 +9,7 @@ entries, and finally on_train_end. A callback sees the model as `self.model`; se
 """
 import csv
 import inspect
+import json
 import math
 import os
 import shutil
@@ -17,7 +18,6 @@ import warnings
 import numpy as np
 
 from nnx.utils import world
-from nnx.utils.files import atomic_savez
 
 
 class Callback:
@@ -381,12 +381,15 @@ class LambdaCallback(Callback):
 
 
 def save_training_state(model, path, epoch):
-    """Weights, optimizer state and the number of finished epochs, in one atomic .npz."""
-    arrays = {f"weight/{i:05d}": w.data for i, w in enumerate(model.weights)}
-    if model.optimizer is not None:
-        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in model.optimizer.get_state().items()})
+    """Weights, optimizer state and the number of finished epochs in one archive of .npy members
+    (written atomically by nnx.models.archive; no pickle)."""
+    from nnx.models.archive import write_archive
+    state = model.optimizer.get_state() if model.optimizer is not None else {}
+    arrays = {f"weight_{i:05d}": w.data for i, w in enumerate(model.weights)}
+    arrays.update({f"optimizer_{i:05d}": np.asarray(v) for i, v in enumerate(state.values())})
+    arrays["optimizer_keys"] = np.frombuffer(json.dumps(list(state)).encode("utf-8"), np.uint8)
     arrays["epoch"] = np.array(epoch, dtype=np.int64)
-    atomic_savez(path, arrays)
+    write_archive(path, arrays)
 
 
 def restore_training_state(model, path):
@@ -394,14 +397,14 @@ def restore_training_state(model, path):
     weights before changing anything."""
     with np.load(path, allow_pickle=False) as f:
         stored = {key: f[key] for key in f.files}
-    weights = [stored[k] for k in sorted(k for k in stored if k.startswith("weight/"))]
+    weights = [stored[k] for k in sorted(k for k in stored if k.startswith("weight_"))]
     if len(weights) != len(model.weights):
         raise ValueError(f"BackupAndRestore: the backup {path!r} holds {len(weights)} weights, the "
                          f"model has {len(model.weights)}; it was written for another model")
+    keys = json.loads(stored["optimizer_keys"].tobytes().decode("utf-8"))
     model.set_weights(weights)
-    state = {k[len("optimizer/"):]: v for k, v in stored.items() if k.startswith("optimizer/")}
-    if state and model.optimizer is not None:
-        model.optimizer.set_state(state)
+    if keys and model.optimizer is not None:
+        model.optimizer.set_state({k: stored[f"optimizer_{i:05d}"] for i, k in enumerate(keys)})
     return int(stored["epoch"])
 
 
