@@ -12,11 +12,27 @@ EPSILON = 1e-7:
     sparse_categorical_...     softmax cross-entropy of the logits log(clip(y_pred, eps, 1-eps)),
                                i.e. -log(p_y / sum(p)) with p clipped: renormalised like Keras
 From logits they are the fused, stable ops of `nnx.functional` (finite for logits of +-1e4).
-The clip passes no gradient where it clamps, as in Keras.
+The clip passes no gradient where it clamps, as in Keras. As Keras 3 does, a cross-entropy declared
+`from_logits=True` warns when y_pred came straight out of a softmax (probabilities, not logits).
+
+The other losses of Keras 3 (keras/src/losses/losses.py), per sample over the last axis:
+    huber                 e = y_pred - y_true: mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2)
+    kl_divergence         t, p clipped to [eps, 1]: sum(t log(t / p))
+    hinge                 labels {0, 1} become {-1, 1}: mean(max(1 - t p, 0))
+    squared_hinge         mean(max(1 - t p, 0)^2)
+    categorical_hinge     max(max((1 - t) p) - sum(t p) + 1, 0)
+    log_cosh              mean(e + softplus(-2e) - log 2)
+    cosine_similarity     -sum(l2_normalize(t) * l2_normalize(p)) over `axis`
+    mean_squared_log...   mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))^2)
+    poisson               mean(p - t log(p + eps))
+    binary_focal_cross... bce * (1 - p_t)^gamma (times alpha_t with apply_class_balancing)
 
 Targets are cast to y_pred's dtype; a target of shape (N,) against a prediction of shape (N, 1)
 (or the reverse) is reshaped to match, as Keras does; any other shape mismatch is a ValueError.
 """
+
+import math
+import warnings
 
 import numpy as np
 
@@ -89,11 +105,18 @@ def _labels(y_true, y_pred, name):
     return labels
 
 
+def _warn_if_probabilities(y_pred, from_logits, name):
+    if from_logits and getattr(y_pred, "produced_by_softmax", False):
+        warnings.warn(f"{name} received from_logits=True, but y_pred was produced by a softmax and "
+                      f"so does not hold logits. Was this intended?", stacklevel=3)
+
+
 # --- per-sample loss functions --------------------------------------------------------------------
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Cross-entropy of integer labels y_true (N,) or (N, 1) against y_pred (N, K)."""
     name = "sparse_categorical_crossentropy"
     y_pred = _prediction(y_pred, name)
+    _warn_if_probabilities(y_pred, from_logits, name)
     labels = _labels(y_true, y_pred, name)
     logits = y_pred if from_logits else F.log(F.clip(y_pred, EPSILON, 1.0 - EPSILON))
     return F.sparse_softmax_cross_entropy(logits, labels)
@@ -102,6 +125,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Cross-entropy of target distributions y_true (N, K) (e.g. one-hot) against y_pred (N, K)."""
     y_true, y_pred = _pair(y_true, y_pred, "categorical_crossentropy", per_element=False)
+    _warn_if_probabilities(y_pred, from_logits, "categorical_crossentropy")
     if from_logits:
         return F.softmax_cross_entropy(y_pred, y_true)
     p = F.clip(y_pred / F.sum(y_pred, axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
@@ -129,8 +153,123 @@ def mean_absolute_error(y_true, y_pred):
     return F.mean(F.abs(y_pred - y_true), axis=-1)
 
 
+def huber(y_true, y_pred, delta=1.0):
+    """0.5 e^2 where |e| <= delta, delta (|e| - 0.5 delta) beyond, averaged over the last axis;
+    written as 0.5 a^2 + delta (|e| - a) with a = min(|e|, delta), the same value and gradient."""
+    y_true, y_pred = _pair(y_true, y_pred, "huber")
+    abs_error = F.abs(y_pred - y_true)
+    inner = F.clip(abs_error, None, delta)
+    return F.mean(0.5 * F.square(inner) + delta * (abs_error - inner), axis=-1)
+
+
+def kl_divergence(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred, "kl_divergence")
+    y_true, y_pred = F.clip(y_true, EPSILON, 1.0), F.clip(y_pred, EPSILON, 1.0)
+    return F.sum(y_true * F.log(y_true / y_pred), axis=-1)
+
+
+def _hinge_margin(y_true, y_pred, name):
+    y_true, y_pred = _pair(y_true, y_pred, name)
+    labels = y_true.data
+    if np.all((labels == 0) | (labels == 1)):      # Keras: {0, 1} labels mean {-1, 1}
+        y_true = 2.0 * y_true - 1.0
+    return F.relu(1.0 - y_true * y_pred)
+
+
+def hinge(y_true, y_pred):
+    return F.mean(_hinge_margin(y_true, y_pred, "hinge"), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    return F.mean(F.square(_hinge_margin(y_true, y_pred, "squared_hinge")), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred, "categorical_hinge", per_element=False)
+    positive = F.sum(y_true * y_pred, axis=-1)
+    negative = F.max((1.0 - y_true) * y_pred, axis=-1)
+    return F.relu(negative - positive + 1.0)
+
+
+def log_cosh(y_true, y_pred):
+    """log(cosh(e)) = e + softplus(-2e) - log 2, with softplus(z) = relu(z) + log(1 + e^-|z|)."""
+    y_true, y_pred = _pair(y_true, y_pred, "log_cosh")
+    e = y_pred - y_true
+    z = -2.0 * e
+    softplus = F.relu(z) + F.log(1.0 + F.exp(-F.abs(z)))
+    return F.mean(e + softplus - math.log(2.0), axis=-1)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Minus the cosine of the angle between y_true and y_pred along `axis` (-1: aligned)."""
+    y_true, y_pred = _pair(y_true, y_pred, "cosine_similarity", per_element=False)
+
+    def normalized(x):
+        return x / F.sqrt(F.clip(F.sum(F.square(x), axis=axis, keepdims=True), 1e-12, None))
+    return -F.sum(normalized(y_true) * normalized(y_pred), axis=axis)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
+    first = F.log(F.clip(y_pred, EPSILON, None) + 1.0)
+    second = F.log(F.clip(y_true, EPSILON, None) + 1.0)
+    return F.mean(F.square(first - second), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred, "poisson")
+    return F.mean(y_pred - y_true * F.log(y_pred + EPSILON), axis=-1)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0):
+    """Binary cross-entropy down-weighted by (1 - p_t)^gamma for well-classified elements."""
+    y_true, y_pred = _pair(y_true, y_pred, "binary_focal_crossentropy")
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = F.sigmoid(y_pred)
+    p = F.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    bce = -(y_true * F.log(p) + (1.0 - y_true) * F.log(1.0 - p))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = (1.0 - p_t) ** gamma * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return F.mean(focal, axis=-1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+kld = KLD = kl_divergence
+logcosh = log_cosh
+msle = MSLE = mean_squared_logarithmic_error
+
+
+# --- reduction --------------------------------------------------------------------------------------
+def reduce_weighted(per_sample, sample_weight=None, reduction="sum_over_batch_size", name="loss"):
+    """Keras 3's reduction (keras/src/losses/loss.py): multiply the per-sample losses by
+    `sample_weight` (a scalar, or one weight per sample: shape (N,) or (N, 1), broadcast over
+    any further axes), then 'sum_over_batch_size' divides the sum by the number of values (not by
+    the sum of the weights), 'sum' sums, 'none' returns the weighted values."""
+    if sample_weight is not None:
+        if per_sample.ndim == 0:
+            raise ValueError(f"{name}: the loss gave one value for the whole batch, so sample "
+                             f"weights cannot weight its samples; return per-sample losses")
+        w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
+                       dtype=per_sample.dtype)
+        if w.ndim >= 1 and per_sample.ndim >= 1:
+            if w.ndim == 2 and w.shape[1] == 1 and per_sample.ndim == 1:
+                w = w[:, 0]
+            if w.shape[0] != per_sample.shape[0] or w.ndim > per_sample.ndim:
+                raise ValueError(f"{name}: sample_weight shape {w.shape} does not fit the per-sample "
+                                 f"losses of shape {per_sample.shape}")
+            w = w.reshape(w.shape + (1,) * (per_sample.ndim - w.ndim))
+        per_sample = per_sample * w
+    if reduction == "none" or per_sample.ndim == 0:
+        return per_sample
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample.mean()
 
 
 # --- loss objects ---------------------------------------------------------------------------------
@@ -154,13 +293,8 @@ class Loss(Configurable):
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred):
-        per_sample = self.call(y_true, y_pred)
-        if self.reduction == "sum":
-            return per_sample.sum()
-        if self.reduction == "none" or per_sample.ndim == 0:
-            return per_sample
-        return per_sample.mean()
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return reduce_weighted(self.call(y_true, y_pred), sample_weight, self.reduction, self.name)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
@@ -178,6 +312,9 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         return self.fn(y_true, _prediction(y_pred, self.name), **self._fn_kwargs)
 
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs}
+
 
 class _CrossEntropy(LossFunctionWrapper):
     """Base of the three cross-entropies: `from_logits` is part of the object."""
@@ -188,9 +325,6 @@ class _CrossEntropy(LossFunctionWrapper):
         super().__init__(type(self)._fn, name or self._default_name, reduction,
                          from_logits=bool(from_logits))
         self.from_logits = bool(from_logits)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
 
 
 class SparseCategoricalCrossentropy(_CrossEntropy):
@@ -218,6 +352,62 @@ class MeanAbsoluteError(LossFunctionWrapper):
         super().__init__(mean_absolute_error, name, reduction)
 
 
+class Huber(LossFunctionWrapper):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(huber, name, reduction, delta=float(delta))
+
+
+class KLDivergence(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
+        super().__init__(kl_divergence, name, reduction)
+
+
+class Hinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(hinge, name, reduction)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(squared_hinge, name, reduction)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(categorical_hinge, name, reduction)
+
+
+class LogCosh(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(log_cosh, name, reduction)
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(cosine_similarity, name, reduction, axis=int(axis))
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(mean_squared_logarithmic_error, name, reduction)
+
+
+class Poisson(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(poisson, name, reduction)
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="binary_focal_crossentropy"):
+        super().__init__(binary_focal_crossentropy, name, reduction,
+                         apply_class_balancing=bool(apply_class_balancing), alpha=float(alpha),
+                         gamma=float(gamma), from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing))
+        self.from_logits = bool(from_logits)
+
+
 # --- lookup ---------------------------------------------------------------------------------------
 _CLASS_OF_FUNCTION = {
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
@@ -225,11 +415,16 @@ _CLASS_OF_FUNCTION = {
     binary_crossentropy: BinaryCrossentropy,
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
+    huber: Huber, kl_divergence: KLDivergence, hinge: Hinge, squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge, log_cosh: LogCosh, cosine_similarity: CosineSimilarity,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError, poisson: Poisson,
+    binary_focal_crossentropy: BinaryFocalCrossentropy,
 }
 _CANONICAL = {cls: fn.__name__ for fn, cls in _CLASS_OF_FUNCTION.items()}
 _BY_NAME = {**{fn.__name__: cls for fn, cls in _CLASS_OF_FUNCTION.items()},
             **{cls.__name__: cls for cls in _CANONICAL},
-            "mse": MeanSquaredError, "mae": MeanAbsoluteError}
+            "mse": MeanSquaredError, "mae": MeanAbsoluteError, "kld": KLDivergence,
+            "logcosh": LogCosh, "msle": MeanSquaredLogarithmicError}
 
 
 def _class(name):

@@ -1,4 +1,4 @@
-"""Metrics: per-sample values, 'accuracy' resolved by the loss (and by shapes), names, errors."""
+"""Metrics: per-sample values (`.values`; calling an object updates it, as in Keras), 'accuracy' resolved by the loss (and by shapes), names, errors."""
 import numpy as np
 import pytest
 
@@ -44,8 +44,8 @@ def test_regression_metrics():
     t, p = np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[1.5, 2.0], [1.0, -1.0]])
     np.testing.assert_allclose(metrics.mean_squared_error(t, p), [0.125, 1.0])
     np.testing.assert_allclose(metrics.mean_absolute_error(t, p), [0.25, 1.0])
-    np.testing.assert_allclose(metrics.get("mae")(np.array([1.0, 2.0]), np.array([[2.0], [2.0]])),
-                               [1.0, 0.0])
+    np.testing.assert_allclose(metrics.get("mae").values(np.array([1.0, 2.0]),
+                                                         np.array([[2.0], [2.0]])), [1.0, 0.0])
 
 
 def test_sequence_outputs_average_over_time():
@@ -89,13 +89,14 @@ def test_get_names_objects_and_functions():
     assert isinstance(metrics.get("mean_absolute_error"), metrics.MeanAbsoluteError)
     m = metrics.BinaryAccuracy(threshold=0.9)
     assert metrics.get(m) is m
-    np.testing.assert_array_equal(m(np.array([1.0]), np.array([[0.8]])), [0])
+    np.testing.assert_array_equal(m.values(np.array([1.0]), np.array([[0.8]])), [0])
+    assert m(np.array([1.0, 1.0]), np.array([[0.8], [0.95]])) == 0.5    # Keras: update + result
 
     def hits(y_true, y_pred):
         return (np.asarray(y_pred)[:, 0] > 0).astype(np.float32)
     custom = metrics.get(hits)
     assert custom.name == "hits"
-    np.testing.assert_array_equal(custom(None, np.array([[1.0], [-1.0]])), [1, 0])
+    np.testing.assert_array_equal(custom.values(None, np.array([[1.0], [-1.0]])), [1, 0])
 
 
 def test_unknown_names_suggest():

@@ -164,9 +164,11 @@ def test_add_weight_keyword_signature():
     assert np.all(np.abs(layer.w.numpy()) <= limit) and np.abs(layer.w.numpy()).max() > 0
     with pytest.raises(TypeError):
         layer.add_weight((2, 2))                                  # keyword arguments only
-    regularizer = object()
-    w = layer.add_weight(shape=(2,), regularizer=regularizer)
-    assert layer.weight_regularizers == [(w, regularizer)]
+    def regularizer(t):
+        return (t * t).sum()
+    w = layer.add_weight(shape=(2,), initializer="ones", regularizer=regularizer)
+    assert w.regularizer is regularizer
+    assert [float(p.data) for p in layer.losses] == [2.0]          # the penalty of w
     assert nnx.gradcheck(lambda t: (layer(t) * 1.0).sum(), [nnx.Tensor(x, requires_grad=True)])
 
 

@@ -1,4 +1,6 @@
 """Activation functions and (log-)softmax, all numerically stable for inputs of +-1e4."""
+import warnings
+
 import numpy as np
 
 from nnx.autograd import Function
@@ -167,7 +169,14 @@ def _float_input(x, op):
 
 def softmax(x, axis=-1):
     x = _float_input(x, "softmax")
-    return Softmax.apply(x, _axes(axis, x.ndim, "softmax"))
+    axes = _axes(axis, x.ndim, "softmax")
+    if axes is not None and all(x.shape[a] == 1 for a in axes):   # Keras 3 warns: always 1
+        warnings.warn(f"softmax over axis {axis} of a tensor of shape {x.shape}: this axis has size "
+                      f"1, so the softmax always returns 1, which is likely not what you intended. "
+                      f"Did you mean to use a sigmoid instead?", stacklevel=2)
+    out = Softmax.apply(x, axes)
+    out.produced_by_softmax = True   # lets a loss warn about from_logits=True on probabilities
+    return out
 
 
 def log_softmax(x, axis=-1):

@@ -6,6 +6,7 @@ from nnx.layers.convolutional import Conv2D
 from nnx.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                 MaxPooling2D)
 from nnx.layers.normalization import BatchNormalization
+from nnx.layers.preprocessing import Normalization, Rescaling
 from nnx.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                 Subtract)
 from nnx.layers.augmentation import (RandomContrast, RandomCrop, RandomFlip, RandomRotation,

@@ -81,6 +81,7 @@ class PReLU(Layer):
     """Leaky ReLU with a learned slope: x for x >= 0, alpha * x otherwise. `alpha` has the input's
     per-sample shape, with size 1 along `shared_axes` (1-based, batch excluded, as in Keras)."""
     min_rank = 2
+    regularizer_args = {"alpha_regularizer": "alpha"}
 
     def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
         super().__init__(**kwargs)

@@ -26,13 +26,18 @@ Contract shared with the other layer authors (sequence layers, models):
 - Every concrete nnx subclass registers itself by class name (`Layer.registry`); loading instantiates
   only these, classes given in `custom_objects`, and classes registered with
   `nnx.utils.register_serializable` (nnx.models.serialization).
+- Regularizers: a layer lists its weight-penalty arguments in `regularizer_args` ({constructor
+  argument: weight name}, e.g. {'kernel_regularizer': 'kernel'}); `Layer.__init__` takes them (and
+  `activity_regularizer`), `add_weight` attaches them to the weights by name, `get_config` saves
+  them, and `losses` collects the penalties of the layer and everything it tracks (activity
+  penalties from the last call: `invoke` records them).
 """
 import inspect
 import re
 
 import numpy as np
 
-from nnx import activations, initializers
+from nnx import activations, initializers, regularizers
 from nnx.autograd import no_grad
 from nnx.layers.symbolic import Node, format_shape, is_symbolic
 from nnx.tensor import Tensor
@@ -85,6 +90,7 @@ class Layer:
     input_layout = ""      # shown in rank errors, e.g. "(N, H, W, C)"
     supports_masking = False
     accepts_mask = False
+    regularizer_args = {}  # constructor argument -> name of the weight it penalises
     takes_list = False     # called on a list of inputs (merge layers); user classes may take either
     user_class = False     # defined outside nnx (set by __init_subclass__)
     call_takes_training = True
@@ -96,7 +102,12 @@ class Layer:
         if not cls.__name__.startswith("_") and not cls.user_class:   # private bases are not loadable
             Layer.registry[cls.__name__] = cls
 
-    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None,
+                 activity_regularizer=None, **weight_regularizers):
+        unknown = set(weight_regularizers) - set(self.regularizer_args)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}")
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
@@ -116,8 +127,11 @@ class Layer:
         self.input_axes = {}
         self._trainable_vars = []             # Tensors made by add_weight, in creation order
         self._non_trainable_vars = []
-        self.weight_regularizers = []         # (weight, regularizer) pairs given to add_weight
         self.inbound_nodes = []               # one Node per call on symbolic tensors
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.weight_regularizers = {self.regularizer_args[arg]: regularizers.get(value)
+                                    for arg, value in weight_regularizers.items() if value is not None}
+        self._activity_losses = []            # penalties of the last call's output
 
     def _who(self):
         return f"{type(self).__name__} '{self.name}'"
@@ -160,7 +174,8 @@ class Layer:
     def add_weight(self, *, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
                    regularizer=None, name=None):
         """Create, track and return a weight Tensor (requires_grad when trainable); Keras 3's
-        keyword arguments. `shape=None` makes a scalar."""
+        keyword arguments. `shape=None` makes a scalar. Its penalty is `regularizer`, else the one
+        given for `name` through `regularizer_args`."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         init = initializers.get(initializer)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
@@ -172,9 +187,8 @@ class Layer:
                              f"for weight '{name}' of shape {shape}")
         weight = Tensor(value, requires_grad=trainable)
         weight.name = f"{self.name}/{name}"
+        weight.regularizer = regularizers.get(regularizer) or self.weight_regularizers.get(name)
         (self._trainable_vars if trainable else self._non_trainable_vars).append(weight)
-        if regularizer is not None:
-            self.weight_regularizers.append((weight, regularizer))
         return weight
 
     def _gather(self, own, nested):
@@ -230,6 +244,34 @@ class Layer:
             checked.append(a)
         for w, a in zip(weights, checked):   # all checked first: a bad list changes nothing
             w.data[...] = a
+
+    @property
+    def losses(self):
+        """Scalar penalty Tensors: the regularizers of the trainable weights (this layer's and its
+        sublayers'), then the activity penalties of the last call, as Keras' `layer.losses`."""
+        penalties = [w.regularizer(w) for w in self.trainable_weights
+                     if getattr(w, "regularizer", None) is not None]
+        return penalties + self._all_activity_losses()
+
+    def has_penalties(self):
+        """Whether `losses` can hold anything: a regularized trainable weight or an activity
+        regularizer anywhere inside (training skips the penalty sum when not)."""
+        return (any(getattr(w, "regularizer", None) is not None for w in self.trainable_weights)
+                or self._has_activity_regularizer())
+
+    def _has_activity_regularizer(self):
+        return self.activity_regularizer is not None or any(
+            l._has_activity_regularizer() for l in self.sublayers())
+
+    def _all_activity_losses(self):
+        return self._activity_losses + [p for l in self.sublayers() for p in l._all_activity_losses()]
+
+    def record_activity(self, outputs):
+        """Keep the activity penalty of this call's output (Keras: no division by batch size);
+        returns `outputs`. Models that call `layer.call` directly call this after it."""
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(outputs)]
+        return outputs
 
     def zero_grad(self):
         for w in self.weights:
@@ -330,8 +372,8 @@ class Layer:
         names this layer as well as the op that refused."""
         try:
             if self.call_takes_training:
-                return self.call(inputs, training=training, **kwargs)
-            return self.call(inputs, **kwargs)
+                return self.record_activity(self.call(inputs, training=training, **kwargs))
+            return self.record_activity(self.call(inputs, **kwargs))
         except (ValueError, TypeError) as e:
             who = self._who()
             if type(e) not in (ValueError, TypeError) or len(e.args) != 1 or who in str(e):
@@ -373,6 +415,12 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        penalties = {"activity_regularizer": self.activity_regularizer,
+                     **{arg: self.weight_regularizers.get(weight)
+                        for arg, weight in self.regularizer_args.items()}}
+        for arg, regularizer in penalties.items():   # only those set: configs stay short
+            if regularizer is not None:
+                config[arg] = regularizers.serialize(regularizer)
         return config
 
     @classmethod
@@ -412,6 +460,7 @@ class ActivationMixin:
 
 class KernelBiasMixin(ActivationMixin):
     """Dense and the convolutions: a kernel, an optional bias and an activation, under Keras' names."""
+    regularizer_args = {"kernel_regularizer": "kernel", "bias_regularizer": "bias"}
 
     def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer):
         self.activation = activations.get(activation)

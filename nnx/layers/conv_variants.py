@@ -124,6 +124,7 @@ class DepthwiseConv2D(_Conv2DBase):
     c * depth_multiplier ... c * depth_multiplier + depth_multiplier - 1;
     kernel (KH, KW, C, depth_multiplier)."""
     fuses_relu = True
+    regularizer_args = {"depthwise_regularizer": "kernel", "bias_regularizer": "bias"}
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -166,6 +167,8 @@ class SeparableConv2D(_Conv2DBase):
     """Depthwise convolution (strides, padding and dilation apply here) followed by a 1x1 convolution
     to `filters` channels, then bias and activation (Keras 3's SeparableConv2D)."""
     fuses_relu = True
+    regularizer_args = {"depthwise_regularizer": "depthwise_kernel",
+                        "pointwise_regularizer": "pointwise_kernel", "bias_regularizer": "bias"}
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                  depth_multiplier=1, activation=None, use_bias=True,

@@ -25,6 +25,7 @@ def as_padded_array(inputs, who):
 class Embedding(Layer):
     """Turns token ids in [0, input_dim) into dense vectors of size output_dim."""
     input_layout = "(batch, sequence_length)"
+    regularizer_args = {"embeddings_regularizer": "embeddings"}
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False,
                  input_length=None, **kwargs):

@@ -50,6 +50,7 @@ class BatchNormalization(Layer):
     """Keras' BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True);
     weights in Keras' order: gamma, beta, moving_mean, moving_variance."""
     min_rank = 2
+    regularizer_args = {"beta_regularizer": "beta", "gamma_regularizer": "gamma"}
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -138,6 +139,7 @@ class LayerNormalization(Layer):
     variance. gamma and beta have the sizes of the normalised axes (weights in that order)."""
     supports_masking = True
     min_rank = 2
+    regularizer_args = {"beta_regularizer": "beta", "gamma_regularizer": "gamma"}
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", **kwargs):

@@ -50,6 +50,8 @@ class _RNN(Layer):
     input_rank = 3
     input_layout = "(batch, timesteps, features)"
     accepts_mask = True
+    regularizer_args = {"kernel_regularizer": "kernel", "recurrent_regularizer": "recurrent_kernel",
+                        "bias_regularizer": "bias"}
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",

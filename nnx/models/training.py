@@ -11,33 +11,43 @@ A concrete model (Sequential, a functional Model, a subclassed Model) supplies:
 
 Everything else lives here. Data: `x` and `y` may be arrays, lists of arrays (several inputs or
 outputs) or dicts by input/output name; they become lists of arrays once, in `_data`, and
-`nnx.models.data.ArrayData` cuts them into batches. Losses, their weights and the metrics are resolved
+`nnx.models.data.ArrayData` cuts them into batches. `x` may instead be an `nnx.data.Dataset` or any
+iterable or generator of `(x, y)` / `(x, y, sample_weight)` batches (`BatchStream`). Sample weights
+(from `sample_weight` or `class_weight`) weight each sample's loss with Keras 3's reduction (the
+weighted sum over the batch size) and each metric update. Losses, their weights and the metrics are resolved
 per output (`_Objective`), as Keras' CompileLoss / CompileMetrics do: one loss for all outputs, a list
 or a dict by output name; the total is the weighted sum; logs are named as Keras names them
 (`loss`, then `<output>_loss` per output when there are several, then the metrics, `<output>_<metric>`
 when there are several outputs).
 
 The training step is the hot path (1,875 steps per MNIST epoch): per step only gather the batch, clear
-the gradients, forward, loss, backward, one optimizer update, and a few float additions for the logs.
+the gradients, forward, loss, backward, one optimizer update, the metric updates and a few float
+additions for the logs. The regularization penalties (`model.losses`: weight and activity
+regularizers) are added to the training loss as Keras adds them (their sum joins the total, so the
+logged `loss` includes them); a model without regularizers pays nothing for them.
 
 Softmax (or sigmoid) followed by cross-entropy on probabilities is computed from the logits: when an
 output's layer ends in softmax and its loss is (sparse) categorical cross-entropy with
 from_logits=False, training and evaluation run that layer without its activation and use the fused
 stable `F.*_cross_entropy` op; `predict` and the metrics still see probabilities.
 """
+import itertools
+import warnings
+
 import numpy as np
 
 from nnx import functional as F
 from nnx.autograd import no_grad
-from nnx.callbacks import CallbackList, History
+from nnx.callbacks import CallbackList, History, TerminateOnNaN
 from nnx.layers.base import Layer, _snake_case, format_shape, is_input_list
 from nnx.layers.symbolic import is_symbolic
 from nnx.layers.embedding import as_padded_array
-from nnx.models.data import ArrayData
+from nnx.losses import reduce_weighted
+from nnx.models.data import ArrayData, BatchStream, class_weight_to_sample_weights, is_batch_source
 from nnx.tensor import Tensor
+from nnx.utils import world
 from nnx.utils.finite import require_finite
 from nnx.utils.interrupts import defer_interrupts
-from nnx.utils import world
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits, per sample
@@ -70,10 +80,50 @@ def _verbosity(verbose):
     return verbose if world.is_chief() else 0
 
 
-def _batch_size_arg(op, batch_size):
+def _batch_size_arg(op, batch_size, what="batch_size"):
+    if batch_size is None and what == "batch_size":
+        return 32
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{op}: batch_size must be a positive int, got {batch_size!r}")
+        raise ValueError(f"{op}: {what} must be a positive int, got {batch_size!r}")
     return int(batch_size)
+
+
+def _optional_steps(op, what, steps):
+    return None if steps is None else _batch_size_arg(op, steps, what)
+
+
+def _validate_now(epoch, validation_freq):
+    """Keras: validate after 1-based epoch e when e % freq == 0 (an int) or e is listed."""
+    if isinstance(validation_freq, (list, tuple, set)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+class _EpochBatches:
+    """The batches of each epoch. Without steps_per_epoch, one pass over the data per epoch. With
+    it, one iterator runs on across epochs (Keras 3's EpochIterator); when it runs dry the epoch
+    ends early with a warning and the next epoch starts a new pass."""
+
+    def __init__(self, data, batch_size, shuffle, steps_per_epoch):
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.steps_per_epoch, self.iterator = steps_per_epoch, None
+
+    def epoch(self):
+        if self.steps_per_epoch is None:
+            yield from self.data.batches(self.batch_size, self.shuffle)
+            return
+        for _ in range(self.steps_per_epoch):
+            if self.iterator is None:
+                self.iterator = iter(self.data.batches(self.batch_size, self.shuffle))
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                self.iterator = None
+                warnings.warn("fit: the input ran out of data before steps_per_epoch batches; the "
+                              "epoch ends early. Make sure the data can give steps_per_epoch * "
+                              "epochs batches (Dataset.repeat() helps).", stacklevel=4)
+                return
+            yield batch
 
 
 def _activation_name(layer):
@@ -91,8 +141,14 @@ class _Objective:
     """One output's loss (None: not trained), loss weight and metrics, resolved for its layer."""
 
     def __init__(self, name, loss, weight, metrics, layer):
+        from nnx.losses import Loss
         self.name, self.loss, self.weight, self.metrics = name, loss, weight, metrics
-        self.use_logits, self.loss_fn, self.activation = False, loss, None
+        # loss_fn gives per-sample values; `reduction` (the loss object's) makes them one number
+        self.loss_fn = loss.call if isinstance(loss, Loss) else loss
+        self.reduction = getattr(loss, "reduction", "sum_over_batch_size")
+        if self.reduction == "none":   # training needs one number: the mean, as before
+            self.reduction = "sum_over_batch_size"
+        self.use_logits, self.activation = False, None
         if loss is None:
             return
         act_name, activation = _activation_name(layer)
@@ -139,6 +195,8 @@ class BaseModel(Layer):
         self._objectives = None
         self.stop_training = False
         self.history = None
+        self._batch_means = None     # running losses of train_on_batch / test_on_batch
+        self._initial_epoch = None   # set by BackupAndRestore when fit resumes
 
     # --- provided by the concrete model -----------------------------------------------------------
     def build_for_inputs(self, shapes):
@@ -346,8 +404,59 @@ class BaseModel(Layer):
             ys.append(a)
         return ys
 
-    def _data(self, op, x, y=None, with_targets=True):
-        """Check x (and y) against the model, building it; returns an ArrayData."""
+    def _sample_weights(self, op, sample_weight, class_weight, ys):
+        """Per-output sample weights (a list) from `sample_weight` (one array for every output, or
+        a list / dict by output) or from `class_weight` (one output only), or None."""
+        who = f"{self._who()}.{op}"
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError(f"{who}: give class_weight or sample_weight, not both")
+            if len(ys) > 1:
+                raise ValueError(f"{who}: class_weight is only supported for models with one output "
+                                 f"(this one has {len(ys)}); pass sample_weight per output instead")
+            return [class_weight_to_sample_weights(ys[0], class_weight, who)]
+        if sample_weight is None:
+            return None
+        several = len(ys) > 1 and (isinstance(sample_weight, dict) or (
+            isinstance(sample_weight, (list, tuple)) and is_input_list(sample_weight)))
+        items = self._structured(op, "output", sample_weight, self.output_names) if several \
+            else [sample_weight] * len(ys)
+        weights = []
+        for w, y in zip(items, ys):
+            w = np.asarray(w.data if isinstance(w, Tensor) else w)
+            if w.dtype.kind not in "fiub" or w.ndim == 0 or len(w) != len(y):
+                raise ValueError(f"{who}: sample_weight must hold one number per sample ({len(y)}), "
+                                 f"got shape {w.shape} and dtype {w.dtype}")
+            weights.append(w.astype(self.dtype, copy=False))
+        return weights
+
+    def _stream_batch(self, op, batch, index, with_targets, class_weight):
+        """One batch of a Dataset or generator: x, (x,), (x, y) or (x, y, sample_weight)."""
+        parts = batch if isinstance(batch, tuple) else (batch,)
+        if not 1 <= len(parts) <= 3:
+            raise ValueError(f"{self._who()}.{op}: batch {index} is a tuple of {len(parts)} items; "
+                             f"expected x, (x, y) or (x, y, sample_weight)")
+        xs = self._input_arrays(op, parts[0])
+        self.build_for_inputs([a.shape for a in xs])
+        if not with_targets:
+            return xs, None, None
+        if len(parts) == 1:
+            raise ValueError(f"{self._who()}.{op}: batch {index} has no targets; {op} needs (x, y) "
+                             f"or (x, y, sample_weight) batches")
+        ys = self._target_arrays(op, parts[1], xs, self.output_shapes_for([a.shape for a in xs]))
+        return xs, ys, self._sample_weights(op, parts[2] if len(parts) == 3 else None,
+                                            class_weight, ys)
+
+    def _data(self, op, x, y=None, with_targets=True, sample_weight=None, class_weight=None):
+        """Check x (and y) against the model, building it; returns an ArrayData, or a BatchStream
+        for a Dataset or generator of batches (checked batch by batch)."""
+        if is_batch_source(x):
+            for what, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(f"{self._who()}.{op}: {what} must not be given when x is a "
+                                     f"Dataset or generator: its batches carry it")
+            return BatchStream(x, lambda batch, index: self._stream_batch(
+                op, batch, index, with_targets, class_weight))
         xs = self._input_arrays(op, x)
         self.build_for_inputs([a.shape for a in xs])
         if not with_targets:
@@ -355,118 +464,190 @@ class BaseModel(Layer):
         if y is None:
             raise ValueError(f"{self._who()}.{op}: y (the targets) is required")
         out_shapes = self.output_shapes_for([a.shape for a in xs])
-        return ArrayData(xs, self._target_arrays(op, y, xs, out_shapes))
+        ys = self._target_arrays(op, y, xs, out_shapes)
+        return ArrayData(xs, ys, self._sample_weights(op, sample_weight, class_weight, ys))
 
     # --- one batch --------------------------------------------------------------------------------
-    def _forward_and_loss(self, xb, yb, training):
+    def _forward_and_loss(self, xb, yb, swb, training):
         """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], outputs
-        (the logits where the loss is computed from them))."""
+        (the logits where the loss is computed from them)). The total adds the regularization
+        penalties, as Keras' compute_loss does (in training and in evaluation)."""
         objectives = self._objectives
         outs = self.forward_batch([Tensor(a) for a in xb], training, self._logit_flags)
         total, values = None, []
-        for objective, y, out in zip(objectives, yb, outs):
+        for i, (objective, y, out) in enumerate(zip(objectives, yb, outs)):
             if objective.loss is None:
                 continue
-            per_sample = objective.loss_fn(y, out)
-            value = per_sample if per_sample.ndim == 0 else per_sample.mean()
+            value = reduce_weighted(objective.loss_fn(y, out), None if swb is None else swb[i],
+                                    objective.reduction, objective.name)
             values.append(value)
             weighted = value if objective.weight == 1.0 else value * objective.weight
             total = weighted if total is None else total + weighted
+        if self._regularized:
+            for penalty in self.losses:
+                total = total + penalty
         return total, values, outs
 
-    def _batch_values(self, total, values, yb, outs):
-        """The batch's logged values, in `log_names` order (means over the batch)."""
+    def _loss_values(self, total, values):
+        """The batch's logged losses: the total, then each output's when there are several."""
         row = [float(total.data)]
-        if len(outs) > 1:
+        if len(self._objectives) > 1:
             row += [float(v.data) for v in values]
-        for objective, y, out in zip(self._objectives, yb, outs):
-            if objective.metrics:
-                probabilities = objective.probabilities(out)
-                row += [float(np.mean(m(y, probabilities))) for m in objective.metrics]
         return row
 
-    def train_step(self, xb, yb):
-        """One optimizer step on a batch (lists of arrays); returns the batch's logged values."""
+    def _update_metrics(self, yb, swb, outs):
+        for i, (objective, y, out) in enumerate(zip(self._objectives, yb, outs)):
+            if objective.metrics:
+                probabilities = objective.probabilities(out)
+                weights = None if swb is None else swb[i]
+                for m in objective.metrics:
+                    m.update_state(y, probabilities, sample_weight=weights)
+
+    def _logs(self, means):
+        """Keras' logs: running means of the losses, then every metric's result."""
+        logs = means.logs()
+        for name, metric in zip(self._metric_names, self._metric_objects):
+            logs[name] = metric.result()
+        return logs
+
+    def reset_metrics(self):
+        """Reset the metrics' state and the running losses of train_on_batch / test_on_batch."""
+        for objective in self.objectives():
+            for m in objective.metrics:
+                m.reset_state()
+        self._batch_means = None
+
+    def train_step(self, xb, yb, swb=None):
+        """One optimizer step on a batch (lists of arrays); updates the metrics and returns the
+        batch's losses."""
         weights = self._train_weights
         for w in weights:
             w.grad = None
-        total, values, outs = self._forward_and_loss(xb, yb, training=True)
+        total, values, outs = self._forward_and_loss(xb, yb, swb, training=True)
         total.backward()
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])
-        return self._batch_values(total, values, yb, outs)
+        self._update_metrics(yb, swb, outs)
+        return self._loss_values(total, values)
 
-    def test_step(self, xb, yb):
+    def test_step(self, xb, yb, swb=None):
         with no_grad():
-            total, values, outs = self._forward_and_loss(xb, yb, training=False)
-            return self._batch_values(total, values, yb, outs)
+            total, values, outs = self._forward_and_loss(xb, yb, swb, training=False)
+            self._update_metrics(yb, swb, outs)
+            return self._loss_values(total, values)
 
     def _start(self):
         """Per-call setup of the hot loop (after the model is built)."""
         objectives = self.objectives()
         self._logit_flags = tuple(o.use_logits for o in objectives)
         self._train_weights = self.trainable_weights
+        self._regularized = self.has_penalties()
+        names = self.log_names()
+        n_losses = 1 + (sum(o.loss is not None for o in objectives) if len(objectives) > 1 else 0)
+        self._loss_names, self._metric_names = names[:n_losses], names[n_losses:]
+        self._metric_objects = [m for o in objectives for m in o.metrics]
 
     # --- fit --------------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, check_finite=True):
-        """Train for `epochs` passes over (x, y); returns the History (Keras semantics).
+    def _validation(self, validation_data):
+        if is_batch_source(validation_data):
+            return self._data("fit", validation_data)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"{self._who()}.fit: validation_data must be (x_val, y_val), (x_val, "
+                             f"y_val, sample_weight_val) or a Dataset / generator of batches")
+        x_val, y_val = validation_data[:2]
+        weights = validation_data[2] if len(validation_data) == 3 else None
+        return self._data("fit", x_val, y_val, sample_weight=weights)
 
-        check_finite: refuse x, y or validation data holding NaN or infinity (ValueError naming the
-        array and the first bad index; costs about one pass over the data); False skips the check."""
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, check_finite=True):
+        """Train for `epochs` passes over (x, y); returns the History (Keras 3 semantics). x may be
+        a Dataset or a generator of (x, y) / (x, y, sample_weight) batches (then y is not given).
+
+        check_finite: refuse x, y or validation arrays holding NaN or infinity (ValueError naming the
+        array and the first bad index; costs about one pass over the data); False skips the check.
+        Batches of a Dataset or generator are not checked: a NaN loss stops training instead."""
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
         batch_size = _batch_size_arg("fit", batch_size)
-        train = self._data("fit", x, y)
-        if check_finite:
+        validation_batch_size = _batch_size_arg("fit", validation_batch_size or batch_size)
+        steps_per_epoch = _optional_steps("fit", "steps_per_epoch", steps_per_epoch)
+        validation_steps = _optional_steps("fit", "validation_steps", validation_steps)
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or initial_epoch < 0:
+            raise ValueError(f"{self._who()}.fit: initial_epoch must be a non-negative int, got "
+                             f"{initial_epoch!r}")
+        if not (isinstance(validation_freq, (list, tuple, set)) or (
+                isinstance(validation_freq, (int, np.integer)) and validation_freq >= 1)):
+            raise ValueError(f"{self._who()}.fit: validation_freq must be a positive int or a list "
+                             f"of epochs, got {validation_freq!r}")
+        train = self._data("fit", x, y, sample_weight=sample_weight, class_weight=class_weight)
+        if check_finite and isinstance(train, ArrayData):
             require_finite(f"{self._who()}.fit", train.named_arrays())
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"{self._who()}.fit: validation_split must be in [0, 1), got {validation_split}")
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"{self._who()}.fit: validation_data must be a tuple (x_val, y_val)")
-            val = self._data("fit", *validation_data)
-            if check_finite:
+            val = self._validation(validation_data)
+            if check_finite and isinstance(val, ArrayData):
                 require_finite(f"{self._who()}.fit", val.named_arrays("validation_data "))
         elif validation_split:
+            if isinstance(train, BatchStream):
+                raise ValueError(f"{self._who()}.fit: validation_split needs arrays; with a Dataset "
+                                 f"or generator pass validation_data")
             split = int(np.floor(len(train) * (1.0 - validation_split)))   # Keras: the LAST fraction
             if split == 0 or split == len(train):
                 raise ValueError(f"{self._who()}.fit: validation_split={validation_split} leaves no "
                                  f"training or no validation samples out of {len(train)}")
             train, val = train.split(split)
-        if len(train) == 0:
+        if isinstance(train, ArrayData) and len(train) == 0:
             raise ValueError(f"{self._who()}.fit: no training samples")
 
-        steps = train.steps(batch_size)
+        steps = steps_per_epoch or train.steps(batch_size)
         history = History()
-        callbacks = CallbackList(([] if callbacks is None else list(callbacks)) + [history], self,
+        given = [] if callbacks is None else list(callbacks)
+        nan_guard = [] if any(isinstance(c, TerminateOnNaN) for c in given) else [TerminateOnNaN()]
+        callbacks = CallbackList(given + nan_guard + [history], self,
                                  {"epochs": epochs, "steps": steps, "verbose": verbose})
         self._start()
-        names = self.log_names()
         self.stop_training = False
+        self._initial_epoch = None
         callbacks.on_train_begin()
+        if self._initial_epoch is not None:    # set by BackupAndRestore: resume after a crash
+            initial_epoch = self._initial_epoch
+        batches = _EpochBatches(train, batch_size, shuffle, steps_per_epoch)
         for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
             progbar = Progbar(steps, verbose=verbose)
-            means = _Means(names)
-            for step, (xb, yb) in enumerate(train.batches(batch_size, shuffle)):
+            means = _Means(self._loss_names)
+            step = -1
+            for step, (xb, yb, swb) in enumerate(batches.epoch()):
                 for c in callbacks.batch_begin:
                     c.on_train_batch_begin(step)
                 with defer_interrupts():   # Ctrl-C lands between steps, never inside one
-                    values = self.train_step(xb, yb)
+                    values = self.train_step(xb, yb, swb)
                 means.add(values, len(xb[0]))
                 if verbose == 1 or callbacks.batch_end:
-                    logs = means.logs()
+                    logs = self._logs(means)
                     progbar.update(step + 1, list(logs.items()))
                     for c in callbacks.batch_end:
                         c.on_train_batch_end(step, logs)
-            logs = means.logs()
-            if val is not None:
-                values = self._evaluate_data(val, batch_size, verbose=0)
+                if world.on_any_process(self.stop_training):   # every process stops alike
+                    self.stop_training = True
+                    break
+            if step < 0:
+                warnings.warn(f"{self._who()}.fit: the data gave no batches in epoch {epoch + 1}; "
+                              f"training stops (a generator can be iterated only once: use a "
+                              f"Dataset, or steps_per_epoch with an endless generator)", stacklevel=2)
+                break
+            logs = self._logs(means)
+            if val is not None and _validate_now(epoch, validation_freq):
+                values = self._evaluate_data(val, validation_batch_size, 0, validation_steps)
                 logs.update({"val_" + k: v for k, v in values.items()})
-            progbar.finish(list(logs.items()))
+            progbar.finish(list(logs.items()), steps=step + 1)
             callbacks.on_epoch_end(epoch, logs)
             if world.on_any_process(self.stop_training):   # every process of a job stops alike
                 break
@@ -475,49 +656,90 @@ class BaseModel(Layer):
         return history
 
     # --- evaluate / predict -------------------------------------------------------------------------
-    def _evaluate_data(self, data, batch_size, verbose):
-        if len(data) == 0:
-            raise ValueError(f"{self._who()}.evaluate: no samples")
+    def _evaluate_data(self, data, batch_size, verbose, steps=None):
         self._start()
-        means = _Means(self.log_names())
-        progbar = Progbar(data.steps(batch_size), verbose=verbose)
-        for step, (xb, yb) in enumerate(data.batches(batch_size)):
-            means.add(self.test_step(xb, yb), len(xb[0]))
+        self.reset_metrics()
+        means = _Means(self._loss_names)
+        progbar = Progbar(steps or data.steps(batch_size), verbose=verbose)
+        for step, (xb, yb, swb) in enumerate(itertools.islice(data.batches(batch_size), steps)):
+            means.add(self.test_step(xb, yb, swb), len(xb[0]))
             progbar.update(step + 1)
-        logs = means.logs()
-        progbar.finish(list(logs.items()))
+        if means.count == 0:
+            raise ValueError(f"{self._who()}.evaluate: no samples")
+        logs = self._logs(means)
+        progbar.finish(list(logs.items()), steps=step + 1)
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, check_finite=True):
-        """Loss and metrics over (x, y): `[loss, *per-output losses, *metrics]`, a float when that
-        is the loss alone, or a dict. check_finite: as in `fit`."""
-        self._require_compiled("evaluate")
-        batch_size = _batch_size_arg("evaluate", batch_size)
-        data = self._data("evaluate", x, y)
-        if check_finite:
-            require_finite(f"{self._who()}.evaluate", data.named_arrays())
-        logs = self._evaluate_data(data, batch_size, _verbosity(verbose))
+    @staticmethod
+    def _returned(logs, return_dict):
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=32, verbose="auto"):
-        """The model's outputs for x: a NumPy array (a list of them for several outputs)."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, return_dict=False, check_finite=True):
+        """Loss and metrics over (x, y) (or a Dataset / generator of batches): `[loss, *per-output
+        losses, *metrics]`, a float when that is the loss alone, or a dict. check_finite: as in
+        `fit`."""
+        self._require_compiled("evaluate")
+        batch_size = _batch_size_arg("evaluate", batch_size)
+        steps = _optional_steps("evaluate", "steps", steps)
+        data = self._data("evaluate", x, y, sample_weight=sample_weight)
+        if check_finite and isinstance(data, ArrayData):
+            require_finite(f"{self._who()}.evaluate", data.named_arrays())
+        return self._returned(self._evaluate_data(data, batch_size, _verbosity(verbose), steps),
+                              return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+        """The model's outputs for x (arrays, a Dataset or a generator of batches; targets in the
+        batches are ignored): a NumPy array (a list of them for several outputs)."""
         batch_size = _batch_size_arg("predict", batch_size)
+        steps = _optional_steps("predict", "steps", steps)
         verbose = _verbosity(verbose)
         data = self._data("predict", x, with_targets=False)
-        steps = data.steps(batch_size)
-        progbar = Progbar(steps, verbose=verbose)
+        progbar = Progbar(steps or data.steps(batch_size), verbose=verbose)
         parts = []
         with no_grad():
-            for step, (xb, _) in enumerate(data.batches(batch_size)):
+            for step, (xb, _, _) in enumerate(itertools.islice(data.batches(batch_size), steps)):
                 parts.append([o.data for o in self.forward_batch([Tensor(a) for a in xb])])
                 progbar.update(step + 1)
-        progbar.finish()
+        progbar.finish(steps=len(parts))
         if not parts:
             raise ValueError(f"{self._who()}.predict: no samples")
         outs = [np.concatenate(p) if len(p) > 1 else p[0] for p in zip(*parts)]
+        return outs if len(outs) > 1 or self.multiple_outputs else outs[0]
+
+    # --- one batch at a time (Keras 3: the logs accumulate until reset_metrics) ------------------------
+    def _on_batch(self, op, x, y, sample_weight, class_weight, step):
+        self._require_compiled(op)
+        data = self._data(op, x, y, sample_weight=sample_weight, class_weight=class_weight)
+        if not isinstance(data, ArrayData):
+            raise TypeError(f"{self._who()}.{op}: expected arrays for one batch, got "
+                            f"{type(x).__name__}")
+        self._start()
+        if getattr(self, "_batch_means", None) is None:
+            self._batch_means = _Means(self._loss_names)
+        (xb, yb, swb), = data.batches(len(data))
+        self._batch_means.add(step(xb, yb, swb), len(data))
+        return self._logs(self._batch_means)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on (x, y); returns the loss (and metrics) so far, as Keras 3 does:
+        they accumulate over calls until `reset_metrics()`."""
+        logs = self._on_batch("train_on_batch", x, y, sample_weight, class_weight, self.train_step)
+        return self._returned(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) of (x, y) without training, accumulated as train_on_batch's."""
+        logs = self._on_batch("test_on_batch", x, y, sample_weight, None, self.test_step)
+        return self._returned(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch x, as NumPy array(s)."""
+        data = self._data("predict_on_batch", x, with_targets=False)
+        with no_grad():
+            outs = [o.data for o in self.forward_batch([Tensor(a) for a in data.xs])]
         return outs if len(outs) > 1 or self.multiple_outputs else outs[0]
 
     # --- saving and summary --------------------------------------------------------------------------

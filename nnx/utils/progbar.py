@@ -14,6 +14,8 @@ import time
 
 
 def format_value(value):
+    if isinstance(value, (list, tuple)):   # per-class metrics (F1Score(average=None), ...)
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
     return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.4e}"
 
 
@@ -34,11 +36,12 @@ def format_per_step(seconds):
 
 
 class Progbar:
-    """Progress over `target` steps; `update(step, values)` during, `finish(values)` at the end.
-    `values` is a list of (name, number) pairs, shown in that order."""
+    """Progress over `target` steps (None: unknown until the end, as for a generator);
+    `update(step, values)` during, `finish(values, steps)` at the end. `values` is a list of
+    (name, number) pairs, shown in that order."""
 
     def __init__(self, target, verbose=1, width=30, interval=0.1, stream=None):
-        self.target = int(target)
+        self.target = None if target is None else int(target)
         self.verbose = verbose
         self.width = width
         self.interval = interval
@@ -48,9 +51,11 @@ class Progbar:
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._drawn_width = 0
-        self._digits = len(str(self.target))
+        self._digits = len(str(self.target)) if self.target is not None else 1
 
     def _bar(self, current):
+        if self.target is None:
+            return f"{current}/Unknown"
         filled = min(int(self.width * current / self.target), self.width) if self.target else self.width
         body = ""
         if filled:
@@ -66,15 +71,22 @@ class Progbar:
         if self.verbose != 1 or not self.dynamic:
             return
         now = time.perf_counter()
-        if now - self._last_draw < self.interval and current < self.target:
+        if now - self._last_draw < self.interval and (self.target is None or current < self.target):
             return
         self._last_draw = now
         elapsed = now - self.start
+        if self.target is None:
+            self._write(f"{self._bar(current)} - {format_duration(elapsed)}{self._values(values)}", end="")
+            return
         eta = elapsed / current * (self.target - current) if current else 0.0
         self._write(f"{self._bar(current)} - ETA: {format_duration(eta)}{self._values(values)}", end="")
 
-    def finish(self, values=()):
-        """The final line: total time, time per step and the final values."""
+    def finish(self, values=(), steps=None):
+        """The final line: total time, time per step and the final values. `steps` (the steps
+        taken) fixes an unknown target, or one cut short."""
+        if steps is not None:
+            self.target = steps
+            self._digits = len(str(steps))
         if not self.verbose:
             return
         elapsed = time.perf_counter() - self.start

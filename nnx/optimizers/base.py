@@ -2,16 +2,14 @@
 
 `apply_gradients([(gradient, weight), ...])` updates `weight.data` (a Tensor's array, or a bare
 ndarray) in place, in the weight's own dtype, then counts one iteration. Gradients may be arrays or
-Tensors; None gradients are skipped. Keras' rules, t = iterations + 1 (the step being taken):
+Tensors; None gradients are skipped. The update rules live in sgd.py, adam.py and adaptive.py; this
+module is what they share, in Keras 3's order (keras/src/optimizers/base_optimizer.py):
 
-    SGD       m = momentum*m - lr*g;  w += m    (no momentum: w -= lr*g)
-              nesterov: m = momentum*m - lr*g;  w += momentum*m - lr*g
-    Adam      m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
-              w -= m * lr*sqrt(1 - b2^t)/(1 - b1^t) / (sqrt(v) + eps)      eps outside the sqrt
-    RMSprop   v = rho*v + (1 - rho) g^2;  inc = lr*g / sqrt(v + eps)       eps inside the sqrt
-              (centered: a = rho*a + (1 - rho) g;  inc = lr*g / sqrt(v - a^2 + eps))
-              momentum > 0: m = momentum*m + inc;  w -= m;  else w -= inc
-    Adagrad   acc += g^2  (acc starts at initial_accumulator_value);  w -= lr*g / sqrt(acc + eps)
+    1. clip the gradients (below);
+    2. the learning rate of this step: a float, or a schedule / callable evaluated at `iterations`
+       (0 is valid: frozen and warm-up runs use it);
+    3. weight decay (`weight_decay`, decoupled as Keras does it): w -= w * weight_decay * lr;
+    4. the rule's update;  5. iterations += 1.
 
 Gradient clipping as Keras (at most one of them): `clipnorm` scales each gradient to an L2 norm of
 at most clipnorm, `global_clipnorm` scales all of them together, `clipvalue` clips elementwise.
@@ -28,20 +26,22 @@ import math
 
 import numpy as np
 
+from nnx.optimizers import schedules
 from nnx.tensor import Tensor
 from nnx.utils.config import Configurable
-from nnx.utils.names import unknown_name_error
 
 
 class Optimizer(Configurable):
     """Base class: slot bookkeeping, gradient checks, state and config. Subclasses define
     `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots, scratch)`."""
 
-    def __init__(self, learning_rate, name=None, clipnorm=None, clipvalue=None,
+    def __init__(self, learning_rate, name=None, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):
         who = type(self).__name__
-        self.learning_rate = _positive(learning_rate, "learning_rate", who)
         self.name = name or who.lower()
+        self._learning_rate = _learning_rate_arg(learning_rate, who)
+        self.weight_decay = (None if weight_decay is None
+                             else _positive(weight_decay, "weight_decay", who, allow_zero=True))
         self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else _positive(v, what, who)
             for v, what in ((clipnorm, "clipnorm"), (clipvalue, "clipvalue"),
@@ -50,15 +50,48 @@ class Optimizer(Configurable):
             raise ValueError(f"{who}: only one of clipnorm, clipvalue and global_clipnorm can be "
                              f"set, got {clipnorm}, {clipvalue} and {global_clipnorm}")
         self.iterations = 0
+        self._lr = 0.0          # the learning rate of the step being taken
         self._index = {}        # id(weight) -> variable index
         self._variables = []    # keeps the weights alive, so their ids stay unique
         self._slots = []        # per variable index: list of slot arrays, in _slot_specs() order
-        self._scratch = {}      # dtype -> flat buffer, grown to the largest weight
+        self._scratch = {}      # (dtype, second) -> flat buffer, grown to the largest weight
         self._pending = {}      # state loaded before its variable was seen: index -> {slot: array}
+        self._no_decay_ids, self._no_decay_names = set(), ()
+
+    # --- learning rate ---------------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The current value: a schedule or callable is evaluated at `iterations`."""
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError(f"{self._who()}: the learning rate comes from the schedule "
+                            f"{self._learning_rate!r}, so it cannot be set; create the optimizer "
+                            f"with a float learning_rate to change it during training")
+        self._learning_rate = _learning_rate_arg(value, type(self).__name__)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Keep weight decay off these weights, or off weights whose name contains any of
+        `var_names` (e.g. ['bias']), as Keras' method of the same name."""
+        self._no_decay_ids = {id(v) for v in var_list or ()}
+        self._no_decay_names = tuple(var_names or ())
+
+    def _decays(self, var):
+        if id(var) in self._no_decay_ids:
+            return False
+        name = getattr(var, "name", None) or ""
+        return not any(part in name for part in self._no_decay_names)
 
     # --- the update loop -------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
         """Update each weight in place from its gradient; skips None gradients; one iteration."""
+        lr = self.learning_rate
+        if not (lr >= 0 and math.isfinite(lr)):
+            raise ValueError(f"{self._who()}: the learning rate at step {self.iterations} is {lr}; "
+                             f"it must be non-negative and finite")
         pairs = []
         for pair in grads_and_vars:
             try:
@@ -78,12 +111,18 @@ class Optimizer(Configurable):
                     raise TypeError(f"{self._who()}: gradient dtype {g.dtype} is not numeric"
                                     + _named(var))
                 g = g.astype(w.dtype)
-            pairs.append((g, w, self._slots_for(var, w)))
+            pairs.append((g, w, self._slots_for(var, w), var))
         if self.clipnorm or self.global_clipnorm or self.clipvalue:
             pairs = self._clipped(pairs)
+        self._lr = lr
         self._prepare()
-        for g, w, slots in pairs:
-            self._update(w, g, slots, self._scratch_like(w))
+        decay = self.weight_decay * lr if self.weight_decay else 0.0
+        for g, w, slots, var in pairs:
+            tmp = self._scratch_like(w)
+            if decay and self._decays(var):
+                np.multiply(w, decay, out=tmp)
+                w -= tmp                                      # Keras: w -= w * weight_decay * lr
+            self._update(w, g, slots, tmp)
         self.iterations += 1
 
     def _clipped(self, pairs):
@@ -92,13 +131,13 @@ class Optimizer(Configurable):
         clipvalue: clip(g, -c, c)."""
         if self.clipnorm:
             c = self.clipnorm
-            return [(g * (c / max(math.sqrt(np.vdot(g, g)), c)), w, s) for g, w, s in pairs]
+            return [(g * (c / max(math.sqrt(np.vdot(g, g)), c)), *rest) for g, *rest in pairs]
         if self.global_clipnorm:
             c = self.global_clipnorm
-            norm = math.sqrt(sum(float(np.vdot(g, g)) for g, _, _ in pairs))
-            return [(g * (c / max(norm, c)), w, s) for g, w, s in pairs]
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g, *_ in pairs))
+            return [(g * (c / max(norm, c)), *rest) for g, *rest in pairs]
         c = self.clipvalue
-        return [(np.clip(g, -c, c), w, s) for g, w, s in pairs]
+        return [(np.clip(g, -c, c), *rest) for g, *rest in pairs]
 
     def _prepare(self):
         """Per-step scalars shared by every weight (computed once per apply_gradients)."""
@@ -108,6 +147,9 @@ class Optimizer(Configurable):
 
     def _slot_specs(self):
         return []
+
+    # names of float attributes that are state of the optimizer as a whole (Nadam's u_product)
+    _scalar_state = ()
 
     def _slots_for(self, var, w):
         index = self._index.get(id(var))
@@ -126,10 +168,12 @@ class Optimizer(Configurable):
             self._restore_pending(index)
         return self._slots[index]
 
-    def _scratch_like(self, w):
-        buf = self._scratch.get(w.dtype)
+    def _scratch_like(self, w, second=False):
+        """A reusable buffer of w's shape and dtype (two per dtype, for rules that need two)."""
+        key = (w.dtype, second)
+        buf = self._scratch.get(key)
         if buf is None or buf.size < w.size:
-            buf = self._scratch[w.dtype] = np.empty(w.size, w.dtype)
+            buf = self._scratch[key] = np.empty(w.size, w.dtype)
         return buf[:w.size].reshape(w.shape)
 
     def _who(self):
@@ -139,6 +183,8 @@ class Optimizer(Configurable):
     def get_state(self):
         """{'iterations': int64 array, '<slot>/<index>': slot array}, copies."""
         state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for key in self._scalar_state:
+            state[key] = np.array(getattr(self, key), dtype=np.float64)
         names = [name for name, _ in self._slot_specs()]
         for index, slots in enumerate(self._slots):
             for name, array in zip(names, slots):
@@ -157,9 +203,16 @@ class Optimizer(Configurable):
         if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
             raise ValueError(f"{self._who()}: 'iterations' must be a non-negative integer scalar, "
                              f"got {iterations!r}")
+        scalars = {}
+        for key in self._scalar_state:
+            value = np.asarray(state.get(key, np.nan), dtype=np.float64)
+            if value.shape != () or not np.isfinite(value):
+                raise ValueError(f"{self._who()}: state needs a finite scalar {key!r}, got "
+                                 f"{state.get(key)!r}")
+            scalars[key] = float(value)
         parsed = {}
         for key, value in state.items():
-            if key == "iterations":
+            if key == "iterations" or key in scalars:
                 continue
             name, _, index = key.rpartition("/")
             if name not in names or not index.isdigit():
@@ -181,6 +234,8 @@ class Optimizer(Configurable):
                 raise ValueError(f"{self._who()}: state for variable {index} needs slots {names}, "
                                  f"got {sorted(arrays)}")
         self.iterations = int(iterations)
+        for key, value in scalars.items():
+            setattr(self, key, value)
         self._pending = {}
         for index, arrays in parsed.items():
             if index < len(self._slots):
@@ -204,155 +259,21 @@ class Optimizer(Configurable):
 
     # --- config ----------------------------------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name, "learning_rate": self.learning_rate}
-        for key in ("clipnorm", "clipvalue", "global_clipnorm"):   # only when set: a short config
+        lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        config = {"name": self.name, "learning_rate": lr}
+        for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):   # only when set
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
         return config
 
-
-class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **clipping):
-        super().__init__(learning_rate, name or "SGD", **clipping)
-        momentum = float(momentum)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
-        self.momentum, self.nesterov = momentum, bool(nesterov)
-
-    def _slot_specs(self):
-        return [("momentum", 0.0)] if self.momentum != 0 else []
-
-    def _update(self, w, g, slots, tmp):
-        np.multiply(g, self.learning_rate, out=tmp)           # lr*g
-        if not slots:
-            w -= tmp
-            return
-        m = slots[0]
-        m *= self.momentum
-        m -= tmp                                              # m = momentum*m - lr*g
-        if self.nesterov:
-            w -= tmp
-            np.multiply(m, self.momentum, out=tmp)
-            w += tmp                                          # w += momentum*m - lr*g
-        else:
-            w += m
-
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
-                 **clipping):
-        super().__init__(learning_rate, name or "adam", **clipping)
-        self.beta_1 = _unit(beta_1, "beta_1", "Adam")
-        self.beta_2 = _unit(beta_2, "beta_2", "Adam")
-        self.epsilon = _positive(epsilon, "epsilon", "Adam", allow_zero=True)
-
-    def _slot_specs(self):
-        return [("momentum", 0.0), ("velocity", 0.0)]
-
-    def _prepare(self):
-        t = self.iterations + 1
-        self._alpha = (self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
-                       / (1.0 - self.beta_1 ** t))
-
-    def _update(self, w, g, slots, tmp):
-        m, v = slots
-        np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp                                              # m += (g - m)(1 - b1)
-        np.square(g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp                                              # v += (g^2 - v)(1 - b2)
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= self._alpha
-        w -= tmp                                              # w -= alpha m / (sqrt(v) + eps)
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
-
-
-class RMSprop(Optimizer):
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 name=None, **clipping):
-        super().__init__(learning_rate, name or "rmsprop", **clipping)
-        self.rho = _unit(rho, "rho", "RMSprop")
-        self.momentum = float(momentum)
-        if not 0.0 <= self.momentum <= 1.0:
-            raise ValueError(f"RMSprop: momentum must be in [0, 1], got {momentum}")
-        self.epsilon = _positive(epsilon, "epsilon", "RMSprop", allow_zero=True)
-        self.centered = bool(centered)
-
-    def _slot_specs(self):
-        specs = [("velocity", 0.0)]
-        if self.momentum > 0:
-            specs.append(("momentum", 0.0))
-        if self.centered:
-            specs.append(("average_gradient", 0.0))
-        return specs
-
-    def _update(self, w, g, slots, tmp):
-        v = slots[0]
-        v *= self.rho
-        np.square(g, out=tmp)
-        tmp *= 1.0 - self.rho
-        v += tmp                                              # v = rho v + (1 - rho) g^2
-        if self.centered:
-            a = slots[-1]
-            a *= self.rho
-            np.multiply(g, 1.0 - self.rho, out=tmp)
-            a += tmp                                          # a = rho a + (1 - rho) g
-            np.square(a, out=tmp)
-            np.subtract(v, tmp, out=tmp)
-            tmp += self.epsilon
-        else:
-            np.add(v, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.learning_rate                             # inc = lr g / sqrt(v + eps)
-        if self.momentum > 0:
-            m = slots[1]
-            m *= self.momentum
-            m += tmp
-            w -= m
-        else:
-            w -= tmp
-
-    def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
-
-
-class Adagrad(Optimizer):
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None,
-                 **clipping):
-        super().__init__(learning_rate, name or "adagrad", **clipping)
-        self.initial_accumulator_value = _positive(
-            initial_accumulator_value, "initial_accumulator_value", "Adagrad", allow_zero=True)
-        self.epsilon = _positive(epsilon, "epsilon", "Adagrad", allow_zero=True)
-
-    def _slot_specs(self):
-        return [("accumulator", self.initial_accumulator_value)]
-
-    def _update(self, w, g, slots, tmp):
-        acc = slots[0]
-        np.square(g, out=tmp)
-        acc += tmp                                            # acc += g^2
-        np.add(acc, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.learning_rate
-        w -= tmp                                              # w -= lr g / sqrt(acc + eps)
-
-    def get_config(self):
-        return {**super().get_config(),
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -364,6 +285,14 @@ def _positive(value, what, who, allow_zero=False):
         raise ValueError(f"{who}: {what} must be {'non-negative' if allow_zero else 'positive'} "
                          f"and finite, got {value}")
     return value
+
+
+def _learning_rate_arg(value, who):
+    """A non-negative float (0 is valid: frozen or warm-up runs), a schedule, or a callable
+    `step -> learning rate`."""
+    if callable(value):
+        return value
+    return _positive(value, "learning_rate", who, allow_zero=True)
 
 
 def _unit(value, what, who):
@@ -385,34 +314,3 @@ def _named(var):
     return f" ('{name}')" if isinstance(name, str) else ""
 
 
-_CLASSES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
-
-
-def get(identifier):
-    """An optimizer from a name ('adam', 'SGD', ...; Keras' defaults), a config dict
-    {'class_name': ..., 'config': {...}}, an Optimizer class, or an instance (returned unchanged)."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, str):
-        return _class(identifier)()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"optimizers.get: a config dict needs 'class_name', "
-                             f"got {identifier!r}")
-        return _class(identifier["class_name"]).from_config(identifier.get("config", {}))
-    raise TypeError(f"optimizers.get: expected a name, config dict or Optimizer, got "
-                    f"{type(identifier).__name__}")
-
-
-def serialize(optimizer):
-    """{'class_name', 'config'} for `get` to rebuild the optimizer (state travels separately)."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-
-
-def _class(name):
-    cls = _CLASSES.get(name.lower())
-    if cls is None:
-        raise unknown_name_error("optimizers.get", "optimizer", name.lower(), _CLASSES)
-    return cls
