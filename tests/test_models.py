@@ -397,3 +397,17 @@ def test_training_on_the_shadow_backend_agrees_with_the_references(monkeypatch):
     assert calls[nnx.kernels] == calls[nnx.reference]
     assert {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d_forward",
             "max_pool2d_backward"} <= set(calls[nnx.kernels])
+
+
+def test_the_epoch_line_shows_the_logs_as_the_callbacks_left_them(capsys):
+    # Keras' progress bar is the last callback: a callback that rewrites the logs (distributed
+    # MetricAverage replaces them by their means over the ranks) is what the epoch's line shows
+    class Rewrite(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["loss"] = 123.25
+
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile("sgd", "mse")
+    history = model.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=1, verbose=2, callbacks=[Rewrite()])
+    assert "loss: 123.2500" in capsys.readouterr().out
+    assert history.history["loss"] == [123.25]

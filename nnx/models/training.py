@@ -647,8 +647,10 @@ class BaseModel(Layer):
             if val is not None and _validate_now(epoch, validation_freq):
                 values = self._evaluate_data(val, validation_batch_size, 0, validation_steps)
                 logs.update({"val_" + k: v for k, v in values.items()})
-            progbar.finish(list(logs.items()), steps=step + 1)
+            # the callbacks first, as Keras' progress bar is the last callback: the line shows the
+            # logs they may have changed (e.g. distributed MetricAverage's means over the ranks)
             callbacks.on_epoch_end(epoch, logs)
+            progbar.finish(list(logs.items()), steps=step + 1)
             if world.on_any_process(self.stop_training):   # every process of a job stops alike
                 break
         callbacks.on_train_end()
