@@ -23,8 +23,9 @@ from nnx.distributed import comm as _comm
 __all__ = ["init", "rank", "size", "local_rank", "local_size", "barrier", "allreduce", "broadcast",
            "shard", "DistributedOptimizer", "callbacks", "DEFAULT_BUCKET_BYTES"]
 
-# measured with benchmarks/bench_distributed.py (reference CNN, 2 ranks on one machine): see docs
-DEFAULT_BUCKET_BYTES = 64 * 1024
+# measured with benchmarks/bench_distributed.py (reference CNN, 2 ranks on one machine, 64 KiB to
+# 1 MiB): 256 KiB was fastest; docs/distributed.md has the table and why bigger models want bigger
+DEFAULT_BUCKET_BYTES = 256 * 1024
 
 
 def init():
