@@ -3,7 +3,8 @@
  * A template: csrc/conv.c includes this file once per (type, target) pair after defining
  *   T        the element type (float or double)
  *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx512: the entry points are
- *            conv2d_forward_f32_avx512 etc., listed by name in conv.c's dispatch tables)
+ *            im2col_forward_f32_avx512 (the 'im2col' rung), conv2d_forward_f32_avx512 (the 'fast'
+ *            rung) etc., listed by name in conv.c's dispatch tables)
  *   GEMM     nnx_sgemm or nnx_dgemm
  *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma"))), ...
  *   IMPLICIT_VBYTES, IMPLICIT_MR, IMPLICIT_NV (optional) the implicit GEMM's vector size in bytes (32
