@@ -173,9 +173,13 @@ SPECIAL = {
 }
 
 
-# the im2col rung is the fast rung's fallback: on these shapes it runs where the fast one does not
-@pytest.mark.parametrize("rung", [None, "im2col"])
-@pytest.mark.parametrize("name", list(SPECIAL))
+# Every rung: on these shapes the fast rung (None) takes its direct paths, im2col and naive do not. The
+# chunking cases only test the im2col machinery, and are too big for the naive loops to be quick.
+CHUNKING = {"image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices"}
+
+
+@pytest.mark.parametrize("name,rung", [(name, rung) for name in SPECIAL for rung in (None, "im2col", "naive")
+                                       if not (rung == "naive" and name in CHUNKING)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype, rung):
     x_shape, k_shape, *args = SPECIAL[name]
