@@ -17,6 +17,12 @@
  * pass costs 2*N*OH*OW*KH*KW*Cg*F flops in all; im2col / col2im move M*K numbers, which is KH*KW
  * times the input when the stride is 1 — cheap next to the GEMM when Fg is large, not when it is small.
  *
+ * The ladder (nnx_conv_rung, chosen per call; docs/convolution.md times it):
+ *   NNX_CONV_NAIVE   the definition as seven nested loops (conv_naive.h), one thread, no copies.
+ *   NNX_CONV_IM2COL  im2col + the packed GEMM for every geometry: steps 1-4 below (im2col_forward_*).
+ *   NNX_CONV_FAST    what nnx runs by default: the direct paths of steps 5, 6, 8 and 9 where the
+ *                    geometry allows them, else the im2col rung (conv2d_forward_* etc.).
+ *
  * Optimisation steps, each named where it happens in conv_impl.h:
  *   1. Chunking: col for a whole batch is big (N=256 of 26x26 with K=288: 200 MB), so M is cut into
  *      chunks of whole output rows (or whole images) whose col fits in about NNX_CONV_CHUNK_BYTES (in
@@ -274,54 +280,89 @@ static int conv_parallel(const nnx_conv_geom *g)
 #undef IMPLICIT_NV
 #endif
 
-/* ---- dispatch: one table per kernel, indexed by nnx_simd_active() -------------------------------- */
+/* ---- the 'naive' rung (conv_naive.h): portable C on every SIMD path, the loops are the point --------- */
+#define T float
+#define NAME(f) f##_f32
+#include "conv_naive.h"
+#define T double
+#define NAME(f) f##_f64
+#include "conv_naive.h"
+
+/* ---- dispatch: one table per kernel, indexed by [nnx_conv_rung][nnx_simd_active()] ------------------ */
 typedef int (*conv_f32_fn)(const nnx_conv_geom *g, const float *a, const float *b, float *out);
 typedef int (*conv_f64_fn)(const nnx_conv_geom *g, const double *a, const double *b, double *out);
 #ifdef NNX_CONV_X86
 #define CONV_PATHS(portable, avx2, avx512) {portable, avx2, avx512}
+#define CONV_SIMD_PATHS 3
 #else /* nnx_simd_active() is always NNX_SIMD_PORTABLE */
 #define CONV_PATHS(portable, avx2, avx512) {portable}
+#define CONV_SIMD_PATHS 1
 #endif
+#define CONV_SAME_PATHS(fn) CONV_PATHS(fn, fn, fn)
 
-static const conv_f32_fn forward_f32[] =
-    CONV_PATHS(conv2d_forward_f32_portable, conv2d_forward_f32_avx2, conv2d_forward_f32_avx512);
-static const conv_f64_fn forward_f64[] =
-    CONV_PATHS(conv2d_forward_f64_portable, conv2d_forward_f64_avx2, conv2d_forward_f64_avx512);
-static const conv_f32_fn backward_input_f32[] = CONV_PATHS(
-    conv2d_backward_input_f32_portable, conv2d_backward_input_f32_avx2, conv2d_backward_input_f32_avx512);
-static const conv_f64_fn backward_input_f64[] = CONV_PATHS(
-    conv2d_backward_input_f64_portable, conv2d_backward_input_f64_avx2, conv2d_backward_input_f64_avx512);
-static const conv_f32_fn backward_weight_f32[] = CONV_PATHS(
-    conv2d_backward_weight_f32_portable, conv2d_backward_weight_f32_avx2, conv2d_backward_weight_f32_avx512);
-static const conv_f64_fn backward_weight_f64[] = CONV_PATHS(
-    conv2d_backward_weight_f64_portable, conv2d_backward_weight_f64_avx2, conv2d_backward_weight_f64_avx512);
+static const conv_f32_fn forward_f32[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_forward_f32),
+    CONV_PATHS(im2col_forward_f32_portable, im2col_forward_f32_avx2, im2col_forward_f32_avx512),
+    CONV_PATHS(conv2d_forward_f32_portable, conv2d_forward_f32_avx2, conv2d_forward_f32_avx512)};
+static const conv_f64_fn forward_f64[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_forward_f64),
+    CONV_PATHS(im2col_forward_f64_portable, im2col_forward_f64_avx2, im2col_forward_f64_avx512),
+    CONV_PATHS(conv2d_forward_f64_portable, conv2d_forward_f64_avx2, conv2d_forward_f64_avx512)};
+static const conv_f32_fn backward_input_f32[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_backward_input_f32),
+    CONV_PATHS(im2col_backward_input_f32_portable, im2col_backward_input_f32_avx2,
+               im2col_backward_input_f32_avx512),
+    CONV_PATHS(conv2d_backward_input_f32_portable, conv2d_backward_input_f32_avx2,
+               conv2d_backward_input_f32_avx512)};
+static const conv_f64_fn backward_input_f64[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_backward_input_f64),
+    CONV_PATHS(im2col_backward_input_f64_portable, im2col_backward_input_f64_avx2,
+               im2col_backward_input_f64_avx512),
+    CONV_PATHS(conv2d_backward_input_f64_portable, conv2d_backward_input_f64_avx2,
+               conv2d_backward_input_f64_avx512)};
+static const conv_f32_fn backward_weight_f32[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_backward_weight_f32),
+    CONV_PATHS(im2col_backward_weight_f32_portable, im2col_backward_weight_f32_avx2,
+               im2col_backward_weight_f32_avx512),
+    CONV_PATHS(conv2d_backward_weight_f32_portable, conv2d_backward_weight_f32_avx2,
+               conv2d_backward_weight_f32_avx512)};
+static const conv_f64_fn backward_weight_f64[][CONV_SIMD_PATHS] = {
+    CONV_SAME_PATHS(conv2d_naive_backward_weight_f64),
+    CONV_PATHS(im2col_backward_weight_f64_portable, im2col_backward_weight_f64_avx2,
+               im2col_backward_weight_f64_avx512),
+    CONV_PATHS(conv2d_backward_weight_f64_portable, conv2d_backward_weight_f64_avx2,
+               conv2d_backward_weight_f64_avx512)};
 
-int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
+int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w, float *y)
 {
-    return forward_f32[nnx_simd_active()](g, x, w, y);
+    return forward_f32[rung][nnx_simd_active()](g, x, w, y);
 }
 
-int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y)
+int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w, double *y)
 {
-    return forward_f64[nnx_simd_active()](g, x, w, y);
+    return forward_f64[rung][nnx_simd_active()](g, x, w, y);
 }
 
-int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx)
+int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy, const float *w,
+                                  float *dx)
 {
-    return backward_input_f32[nnx_simd_active()](g, dy, w, dx);
+    return backward_input_f32[rung][nnx_simd_active()](g, dy, w, dx);
 }
 
-int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w, double *dx)
+int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy, const double *w,
+                                  double *dx)
 {
-    return backward_input_f64[nnx_simd_active()](g, dy, w, dx);
+    return backward_input_f64[rung][nnx_simd_active()](g, dy, w, dx);
 }
 
-int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
+int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *dy,
+                                   float *dw)
 {
-    return backward_weight_f32[nnx_simd_active()](g, x, dy, dw);
+    return backward_weight_f32[rung][nnx_simd_active()](g, x, dy, dw);
 }
 
-int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy, double *dw)
+int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *dy,
+                                   double *dw)
 {
-    return backward_weight_f64[nnx_simd_active()](g, x, dy, dw);
+    return backward_weight_f64[rung][nnx_simd_active()](g, x, dy, dw);
 }

@@ -3,7 +3,8 @@
  * A template: csrc/conv.c includes this file once per (type, target) pair after defining
  *   T        the element type (float or double)
  *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx512: the entry points are
- *            conv2d_forward_f32_avx512 etc., listed by name in conv.c's dispatch tables)
+ *            im2col_forward_f32_avx512 (the 'im2col' rung), conv2d_forward_f32_avx512 (the 'fast'
+ *            rung) etc., listed by name in conv.c's dispatch tables)
  *   GEMM     nnx_sgemm or nnx_dgemm
  *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma"))), ...
  *   IMPLICIT_VBYTES, IMPLICIT_MR, IMPLICIT_NV (optional) the implicit GEMM's vector size in bytes (32
@@ -552,24 +553,11 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
 #undef NR
 #endif
 
-/* ---- the im2col + GEMM kernels ------------------------------------------------------------------- */
+/* ---- the 'im2col' rung: im2col + packed GEMM for every geometry (steps 1-4) ------------------------ */
 
-TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+/* The 'im2col' rung (steps 1-4): y = im2col(x) . W per chunk and group, for every geometry. */
+TARGET static int NAME(im2col_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
 {
-    if (conv_is_depthwise(g)) {
-        NAME(depthwise_forward)(g, x, w, y);
-        return 0;
-    }
-#ifdef NNX_CONV_VECTORS
-    if (NAME(single_channel)(g)) {
-        NAME(single_channel_forward)(g, x, w, y);
-        return 0;
-    }
-#endif
-#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
-    if (conv_is_implicit(g))
-        return NAME(implicit_forward)(g, x, w, y);
-#endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
     const int pointwise = conv_is_pointwise(g);
@@ -597,12 +585,9 @@ TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const
     return failed ? -1 : 0;
 }
 
-TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)
+/* The 'im2col' rung: dcol = dY . W^T per chunk and group, then col2im adds it onto dx. */
+TARGET static int NAME(im2col_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)
 {
-    if (conv_is_depthwise(g)) {
-        NAME(depthwise_backward_input)(g, dy, w, dx);
-        return 0;
-    }
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, image = g->h * g->w * g->c;
     const int pointwise = conv_is_pointwise(g);
@@ -638,18 +623,9 @@ TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *d
     return failed ? -1 : 0;
 }
 
-TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* The 'im2col' rung: dW = im2col(x)^T . dY, summed over chunks in fixed slices (step 2). */
+TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
 {
-    if (conv_is_depthwise(g))
-        return NAME(depthwise_backward_weight)(g, x, dy, dw);
-#ifdef NNX_CONV_VECTORS
-    if (NAME(single_channel)(g))
-        return NAME(single_channel_backward_weight)(g, x, dy, dw);
-#endif
-#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
-    if (NAME(implicit_weight_fits)(g))
-        return NAME(implicit_backward_weight)(g, x, dy, dw);
-#endif
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);
@@ -685,6 +661,52 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
     }
     NAME(sum_partials)(g, part, p.slices, size, dw);
     return failed ? -1 : 0;
+}
+
+/* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
+ * Same cost in flops as the rungs below; what changes is the memory traffic (steps 5, 6, 8, 9). */
+
+TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+{
+    if (conv_is_depthwise(g)) {
+        NAME(depthwise_forward)(g, x, w, y);
+        return 0;
+    }
+#ifdef NNX_CONV_VECTORS
+    if (NAME(single_channel)(g)) {
+        NAME(single_channel_forward)(g, x, w, y);
+        return 0;
+    }
+#endif
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+    if (conv_is_implicit(g))
+        return NAME(implicit_forward)(g, x, w, y);
+#endif
+    return NAME(im2col_forward)(g, x, w, y);
+}
+
+TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)
+{
+    if (conv_is_depthwise(g)) {
+        NAME(depthwise_backward_input)(g, dy, w, dx);
+        return 0;
+    }
+    return NAME(im2col_backward_input)(g, dy, w, dx);
+}
+
+TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+{
+    if (conv_is_depthwise(g))
+        return NAME(depthwise_backward_weight)(g, x, dy, dw);
+#ifdef NNX_CONV_VECTORS
+    if (NAME(single_channel)(g))
+        return NAME(single_channel_backward_weight)(g, x, dy, dw);
+#endif
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+    if (NAME(implicit_weight_fits)(g))
+        return NAME(implicit_backward_weight)(g, x, dy, dw);
+#endif
+    return NAME(im2col_backward_weight)(g, x, dy, dw);
 }
 
 #ifdef NNX_CONV_VECTORS

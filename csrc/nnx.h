@@ -58,12 +58,20 @@ typedef struct {
     ptrdiff_t groups;
 } nnx_conv_geom;
 
-int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y);
-int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y);
-int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx);
-int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w, double *dx);
-int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw);
-int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy, double *dw);
+/* The rungs of the convolution ladder, slowest first (conv.c explains each); every rung gives the same
+ * result to rounding. */
+typedef enum { NNX_CONV_NAIVE, NNX_CONV_IM2COL, NNX_CONV_FAST } nnx_conv_rung;
+
+int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w, float *y);
+int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w, double *y);
+int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy, const float *w,
+                                  float *dx);
+int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy, const double *w,
+                                  double *dx);
+int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *dy,
+                                   float *dw);
+int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *dy,
+                                   double *dw);
 
 /* ---- pool.c: 2-D max / average pooling on channels-last (N, H, W, C) images -----------------------
  * Output (oh, ow) pools input rows [oh*sh - top, +ph) and columns [ow*sw - left, +pw), clipped to the

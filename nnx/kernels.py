@@ -12,7 +12,7 @@ from nnx._C import _native
 from nnx._C._native import (  # noqa: F401  (re-exported)
     SIMD_NAMES, set_simd,
     GEMM_RUNGS, gemm,
-    conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
+    CONV_RUNGS, conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,
     bias_relu_forward, bias_relu_backward,
@@ -29,7 +29,7 @@ class KernelInfo(dict):
 
 def info():
     """What the compiled kernels run on: SIMD path in use and those the CPU runs, threads, OpenMP,
-    compiler, GEMM rungs."""
+    compiler, and the rungs of the GEMM and convolution ladders (slowest first)."""
     return KernelInfo(
         simd=_native.simd_path(),
         simd_available=_native.simd_paths(),
@@ -37,6 +37,7 @@ def info():
         openmp=_native.have_openmp(),
         compiler=_native.compiler(),
         gemm_rungs=list(GEMM_RUNGS),
+        conv_rungs=list(CONV_RUNGS),
     )
 
 

@@ -94,29 +94,53 @@ def threads():
 @given(case=conv_cases(), dtype=st.sampled_from([np.float32, np.float64]),
        layouts=st.tuples(*[st.sampled_from(["C", "F", "sliced", "transposed"])] * 3), seed=st.integers(0, 2**16))
 def test_kernels_match_reference_and_loops(case, dtype, layouts, seed):
+    # every rung of the ladder (csrc/conv.c) computes the same convolution
     x_shape, k_shape, strides, padding, dilation, groups = case
     x = make_input(x_shape, dtype, layouts[0], seed)
     kernel = make_input(k_shape, dtype, layouts[1], seed + 1)
     args = (strides, padding, dilation, groups)
     tol = tolerance(dtype)
+    y_loops, y_ref = loop_conv(x, kernel, *args), R.conv2d_forward(x, kernel, *args)
+    dy = make_input(y_ref.shape, dtype, layouts[2], seed + 2)
+    dx_ref = R.conv2d_backward_input(dy, kernel, x_shape, *args)
+    dk_ref = R.conv2d_backward_weight(x, dy, k_shape, *args)
 
-    y = K.conv2d_forward(x, kernel, *args)
-    assert y.dtype == dtype and y.flags.c_contiguous
-    np.testing.assert_allclose(y, loop_conv(x, kernel, *args), **tol)
-    np.testing.assert_allclose(y, R.conv2d_forward(x, kernel, *args), **tol)
+    for rung in K.CONV_RUNGS:
+        y = K.conv2d_forward(x, kernel, *args, rung=rung)
+        assert y.dtype == dtype and y.flags.c_contiguous, rung
+        np.testing.assert_allclose(y, y_loops, **tol, err_msg=rung)
+        np.testing.assert_allclose(y, y_ref, **tol, err_msg=rung)
 
-    dy = make_input(y.shape, dtype, layouts[2], seed + 2)
-    dx = K.conv2d_backward_input(dy, kernel, x_shape, *args)
-    dk = K.conv2d_backward_weight(x, dy, k_shape, *args)
-    assert dx.shape == x_shape and dk.shape == k_shape and dx.dtype == dk.dtype == dtype
-    np.testing.assert_allclose(dx, R.conv2d_backward_input(dy, kernel, x_shape, *args), **tol)
-    np.testing.assert_allclose(dk, R.conv2d_backward_weight(x, dy, k_shape, *args), **tol)
+        dx = K.conv2d_backward_input(dy, kernel, x_shape, *args, rung=rung)
+        dk = K.conv2d_backward_weight(x, dy, k_shape, *args, rung=rung)
+        assert dx.shape == x_shape and dk.shape == k_shape and dx.dtype == dk.dtype == dtype, rung
+        np.testing.assert_allclose(dx, dx_ref, **tol, err_msg=rung)
+        np.testing.assert_allclose(dk, dk_ref, **tol, err_msg=rung)
 
-    # adjoint identity: <conv(x, k), dy> == <x, dX(dy)> == <k, dK(x, dy)>
-    inner = np.vdot(y.astype(np.float64), dy)
-    scale = tol["rtol"] * (np.abs(y).sum() * np.abs(dy).max() + 1)
-    assert abs(np.vdot(x.astype(np.float64), dx) - inner) <= scale
-    assert abs(np.vdot(kernel.astype(np.float64), dk) - inner) <= scale
+        # adjoint identity: <conv(x, k), dy> == <x, dX(dy)> == <k, dK(x, dy)>
+        inner = np.vdot(y.astype(np.float64), dy)
+        scale = tol["rtol"] * (np.abs(y).sum() * np.abs(dy).max() + 1)
+        assert abs(np.vdot(x.astype(np.float64), dx) - inner) <= scale, rung
+        assert abs(np.vdot(kernel.astype(np.float64), dk) - inner) <= scale, rung
+
+
+# ---- choosing a rung: None is the fastest, unknown names are refused ----------------------------------
+
+def test_rung_none_is_the_fastest_rung():
+    x = make_input((2, 9, 9, 4), np.float32, "C", 11)
+    kernel = make_input((3, 3, 4, 32), np.float32, "C", 12)
+    args = ((1, 1), NO_PAD, (1, 1), 1)
+    assert K.info()["conv_rungs"] == ["naive", "im2col", "fast"]  # slowest first
+    np.testing.assert_array_equal(K.conv2d_forward(x, kernel, *args),
+                                  K.conv2d_forward(x, kernel, *args, rung="fast"))
+
+
+@pytest.mark.parametrize("kernel", ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"])
+@pytest.mark.parametrize("rung,error", [("bogus", ValueError), ("NAIVE", ValueError), ("", ValueError),
+                                        (1, TypeError), (b"naive", TypeError), (("naive",), TypeError)])
+def test_unknown_rung_is_refused_naming_the_valid_ones(kernel, rung, error):
+    with pytest.raises(error, match=f"{kernel}: .*rung.*'naive', 'im2col', 'fast'"):
+        getattr(K, kernel)(**dict(GOOD[kernel], rung=rung))
 
 
 def test_reference_matches_loops():
@@ -149,21 +173,27 @@ SPECIAL = {
 }
 
 
-@pytest.mark.parametrize("name", list(SPECIAL))
+# Every rung: on these shapes the fast rung (None) takes its direct paths, im2col and naive do not. The
+# chunking cases only test the im2col machinery, and are too big for the naive loops to be quick.
+CHUNKING = {"image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices"}
+
+
+@pytest.mark.parametrize("name,rung", [(name, rung) for name in SPECIAL for rung in (None, "im2col", "naive")
+                                       if not (rung == "naive" and name in CHUNKING)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype):
+def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype, rung):
     x_shape, k_shape, *args = SPECIAL[name]
     x = make_input(x_shape, dtype, "C", 3)
     kernel = make_input(k_shape, dtype, "C", 4)
-    y = K.conv2d_forward(x, kernel, *args)
+    y = K.conv2d_forward(x, kernel, *args, rung=rung)
     tol = tolerance(dtype)
     np.testing.assert_allclose(y, R.conv2d_forward(x, kernel, *args), **tol)
     dy = make_input(y.shape, dtype, "C", 5)
-    np.testing.assert_allclose(K.conv2d_backward_input(dy, kernel, x_shape, *args),
+    np.testing.assert_allclose(K.conv2d_backward_input(dy, kernel, x_shape, *args, rung=rung),
                                R.conv2d_backward_input(dy, kernel, x_shape, *args), **tol)
     # the weight gradient sums N*OH*OW products: scale the tolerance with that
     n_terms = y.shape[0] * y.shape[1] * y.shape[2]
-    np.testing.assert_allclose(K.conv2d_backward_weight(x, dy, k_shape, *args),
+    np.testing.assert_allclose(K.conv2d_backward_weight(x, dy, k_shape, *args, rung=rung),
                                R.conv2d_backward_weight(x, dy, k_shape, *args),
                                rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(n_terms))
 

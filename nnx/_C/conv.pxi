@@ -5,6 +5,21 @@
 
 import operator
 
+# The convolution ladder, slowest first (csrc/conv.c); index i is nnx_conv_rung i. None runs 'fast'.
+CONV_RUNGS = ("naive", "im2col", "fast")
+
+
+cdef nnx_conv_rung _conv_rung(str kernel, object rung) except *:
+    """The C rung for `rung` (None: the fastest), or a clear error."""
+    if rung is None:
+        return NNX_CONV_FAST
+    if not isinstance(rung, str):
+        raise TypeError(f"{kernel}: rung must be None or a str, one of {CONV_RUNGS}, got {rung!r}")
+    if rung not in CONV_RUNGS:
+        raise ValueError(f"{kernel}: unknown rung {rung!r}; expected None or one of {CONV_RUNGS}")
+    cdef int index = CONV_RUNGS.index(rung)
+    return <nnx_conv_rung>index
+
 cdef object _groups(str kernel, object groups):
     """Check that `groups` is an int >= 1."""
     if isinstance(groups, bool):
@@ -70,8 +85,9 @@ cdef void _check_status(str kernel, int status) except *:
         raise MemoryError(f"{kernel}: could not allocate the im2col workspace")
 
 
-def conv2d_forward(x, kernel, strides, padding, dilation, groups):
-    """y (N, OH, OW, F) = the cross-correlation of x (N, H, W, C) with kernel (KH, KW, C // groups, F)."""
+def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None):
+    """y (N, OH, OW, F) = the cross-correlation of x (N, H, W, C) with kernel (KH, KW, C // groups, F),
+    on rung `rung` of the ladder (CONV_RUNGS; None: the fastest)."""
     name = "conv2d_forward"
     dt = _compute_dtype(name, [("x", x), ("kernel", kernel)])
     x_shape = _rank4(name, "x", x, "(N, H, W, C)")
@@ -82,17 +98,18 @@ def conv2d_forward(x, kernel, strides, padding, dilation, groups):
     Y = np.empty((g.n, g.oh, g.ow, g.f), dtype=dt)
     cdef cnp.ndarray cX = X, cW = Wt, cY = Y
     cdef int status
+    cdef nnx_conv_rung r = _conv_rung(name, rung)
     if dt == np.float32:
         with nogil:
-            status = nnx_conv2d_forward_f32(&g, <float*>cX.data, <float*>cW.data, <float*>cY.data)
+            status = nnx_conv2d_forward_f32(r, &g, <float*>cX.data, <float*>cW.data, <float*>cY.data)
     else:
         with nogil:
-            status = nnx_conv2d_forward_f64(&g, <double*>cX.data, <double*>cW.data, <double*>cY.data)
+            status = nnx_conv2d_forward_f64(r, &g, <double*>cX.data, <double*>cW.data, <double*>cY.data)
     _check_status(name, status)
     return Y
 
 
-def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups):
+def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups, rung=None):
     """dx (x_shape): the gradient of conv2d_forward with respect to x, given dy (N, OH, OW, F)."""
     name = "conv2d_backward_input"
     dt = _compute_dtype(name, [("dy", dy), ("kernel", kernel)])
@@ -106,18 +123,19 @@ def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, group
     DX = np.empty(shape, dtype=dt)
     cdef cnp.ndarray cDY = DY, cW = Wt, cDX = DX
     cdef int status
+    cdef nnx_conv_rung r = _conv_rung(name, rung)
     if dt == np.float32:
         with nogil:
-            status = nnx_conv2d_backward_input_f32(&g, <float*>cDY.data, <float*>cW.data, <float*>cDX.data)
+            status = nnx_conv2d_backward_input_f32(r, &g, <float*>cDY.data, <float*>cW.data, <float*>cDX.data)
     else:
         with nogil:
-            status = nnx_conv2d_backward_input_f64(&g, <double*>cDY.data, <double*>cW.data,
+            status = nnx_conv2d_backward_input_f64(r, &g, <double*>cDY.data, <double*>cW.data,
                                                    <double*>cDX.data)
     _check_status(name, status)
     return DX
 
 
-def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups):
+def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None):
     """dkernel (kernel_shape): the gradient of conv2d_forward with respect to the kernel."""
     name = "conv2d_backward_weight"
     dt = _compute_dtype(name, [("x", x), ("dy", dy)])
@@ -131,12 +149,13 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     DW = np.empty(k_shape, dtype=dt)
     cdef cnp.ndarray cX = X, cDY = DY, cDW = DW
     cdef int status
+    cdef nnx_conv_rung r = _conv_rung(name, rung)
     if dt == np.float32:
         with nogil:
-            status = nnx_conv2d_backward_weight_f32(&g, <float*>cX.data, <float*>cDY.data, <float*>cDW.data)
+            status = nnx_conv2d_backward_weight_f32(r, &g, <float*>cX.data, <float*>cDY.data, <float*>cDW.data)
     else:
         with nogil:
-            status = nnx_conv2d_backward_weight_f64(&g, <double*>cX.data, <double*>cDY.data,
+            status = nnx_conv2d_backward_weight_f64(r, &g, <double*>cX.data, <double*>cDY.data,
                                                     <double*>cDW.data)
     _check_status(name, status)
     return DW

@@ -37,14 +37,22 @@ cdef extern from "nnx.h" nogil:
         Py_ssize_t dh, dw
         Py_ssize_t top, left
         Py_ssize_t groups
-    int nnx_conv2d_forward_f32(const nnx_conv_geom *g, const float *x, const float *w, float *y)
-    int nnx_conv2d_forward_f64(const nnx_conv_geom *g, const double *x, const double *w, double *y)
-    int nnx_conv2d_backward_input_f32(const nnx_conv_geom *g, const float *dy, const float *w, float *dx)
-    int nnx_conv2d_backward_input_f64(const nnx_conv_geom *g, const double *dy, const double *w,
-                                      double *dx)
-    int nnx_conv2d_backward_weight_f32(const nnx_conv_geom *g, const float *x, const float *dy, float *dw)
-    int nnx_conv2d_backward_weight_f64(const nnx_conv_geom *g, const double *x, const double *dy,
-                                       double *dw)
+    ctypedef enum nnx_conv_rung:
+        NNX_CONV_NAIVE
+        NNX_CONV_IM2COL
+        NNX_CONV_FAST
+    int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w,
+                               float *y)
+    int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w,
+                               double *y)
+    int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy,
+                                      const float *w, float *dx)
+    int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy,
+                                      const double *w, double *dx)
+    int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x,
+                                       const float *dy, float *dw)
+    int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x,
+                                       const double *dy, double *dw)
 
     ctypedef struct nnx_pool_geom:
         Py_ssize_t n, h, w, c

@@ -9,6 +9,9 @@ The three functions share one picture: `patches` is a (N, OH, OW, KH, KW, C) vie
     forward          y  = sum over (i, j, c) of patches * kernel
     weight gradient  dk = sum over (n, oh, ow) of patches * dy
     input gradient   dpatches = dy * kernel summed over f, then added back where each patch came from
+
+Each function takes `rung` like its compiled twin (nnx.kernels) and ignores it: NumPy has one
+implementation, and the compiled kernels check the name.
 """
 import numpy as np
 
@@ -50,7 +53,7 @@ def _pad(x, padding):
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
 
 
-def conv2d_forward(x, kernel, strides, padding, dilation, groups):
+def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None):
     dt = _dtype(x, kernel)
     x, kernel = np.asarray(x, dt), np.asarray(kernel, dt)
     n, oh, ow, f = _output_shape(x.shape, kernel.shape, strides, padding, dilation, groups)
@@ -62,7 +65,7 @@ def conv2d_forward(x, kernel, strides, padding, dilation, groups):
     return np.ascontiguousarray(y.reshape(n, oh, ow, f), dtype=dt)
 
 
-def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups):
+def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None):
     dt = _dtype(x, dy)
     x, dy = np.asarray(x, dt), np.asarray(dy, dt)
     n, oh, ow, f = _output_shape(x.shape, kernel_shape, strides, padding, dilation, groups)
@@ -75,7 +78,7 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     return np.ascontiguousarray(dk.reshape(kh, kw, cg, f), dtype=dt)
 
 
-def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups):
+def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups, rung=None):
     dt = _dtype(dy, kernel)
     dy, kernel = np.asarray(dy, dt), np.asarray(kernel, dt)
     n, oh, ow, f = _output_shape(x_shape, kernel.shape, strides, padding, dilation, groups)
