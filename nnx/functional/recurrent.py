@@ -107,22 +107,31 @@ class _SimpleRNNCell:
 
 
 class _LSTMCell:
-    """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t)."""
+    """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t).
+
+    With Keras' default activations (tanh, recurrent sigmoid) a step's elementwise work runs as one
+    fused kernel each way (lstm_cell_forward / lstm_cell_backward); other activations run in NumPy."""
     gates = 4
     n_states = 2
 
-    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation):
+    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, fused):
         self.u = units
         self.U = recurrent_kernel
         self.UT = np.ascontiguousarray(recurrent_kernel.T)
         self.input_bias = bias
         self.act, self.dact = activation
         self.ract, self.dract = recurrent_activation
+        self.fused = fused
 
     def step(self, xw, h_prev, states):
-        u = self.u
-        c_prev = states[1]
         z = _mm(h_prev, self.U, add_to=xw)              # xw[t] becomes the gate pre-activations
+        if not self.fused:
+            return self._step_numpy(z, states[1])
+        gates, h, c, tc = backend.kernels().lstm_cell_forward(z, states[1])
+        return (h, c), (gates, states[1], tc)
+
+    def _step_numpy(self, z, c_prev):
+        u = self.u
         self.ract(z[:, :2 * u])          # i and f in one call
         self.act(z[:, 2 * u:3 * u])      # g (the candidate cell)
         self.ract(z[:, 3 * u:])          # o
@@ -134,6 +143,9 @@ class _LSTMCell:
         return (h, c), (z, c_prev, tc)
 
     def step_backward(self, dstates, h_prev, cache):
+        if self.fused:
+            dz, dc_prev = backend.kernels().lstm_cell_backward(*cache, *dstates)
+            return dz, None, (_mm(dz, self.UT), dc_prev)
         u = self.u
         dh, dc = dstates
         z, c_prev, tc = cache
@@ -243,7 +255,8 @@ def make_cell(kind, units, recurrent_kernel, bias, activation="tanh", recurrent_
         return _SimpleRNNCell(units, recurrent_kernel, bias, act)
     ract = _activation(recurrent_activation, kind)
     if kind == "lstm":
-        return _LSTMCell(units, recurrent_kernel, bias, act, ract)
+        fused = activation == "tanh" and recurrent_activation == "sigmoid"
+        return _LSTMCell(units, recurrent_kernel, bias, act, ract, fused)
     if kind == "gru":
         return _GRUCell(units, recurrent_kernel, bias, act, ract, reset_after)
     raise ValueError(f"recurrent op: unknown cell kind {kind!r}")
