@@ -30,7 +30,7 @@
 
 #include "nnx.h"
 
-#define NNX_LSTM_PARALLEL_MIN 65536
+#define NNX_LSTM_PARALLEL_MIN 8192
 
 #define TARGET
 #define T float
