@@ -31,6 +31,12 @@
 #include "nnx.h"
 
 #define NNX_LSTM_PARALLEL_MIN 8192
+/* the row loops of both directions: parallel from NNX_LSTM_PARALLEL_MIN units in all (n and u in scope) */
+#ifdef NNX_OPENMP
+#define NNX_LSTM_PARALLEL_ROWS _Pragma("omp parallel for schedule(static) if (n * u >= NNX_LSTM_PARALLEL_MIN)")
+#else
+#define NNX_LSTM_PARALLEL_ROWS
+#endif
 
 #define TARGET
 #define T float

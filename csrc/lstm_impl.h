@@ -55,11 +55,7 @@ TARGET static void NAME(lstm_cell_forward_row)(ptrdiff_t u, const T *restrict z,
 TARGET static void NAME(lstm_cell_forward)(ptrdiff_t n, ptrdiff_t u, const T *z, const T *c_prev, T *gates,
                                            T *h, T *c, T *tc)
 {
-    int parallel = n * u >= NNX_LSTM_PARALLEL_MIN;
-    (void)parallel;
-#ifdef NNX_OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
+    NNX_LSTM_PARALLEL_ROWS
     for (ptrdiff_t r = 0; r < n; r++)
         NAME(lstm_cell_forward_row)(u, z + r * 4 * u, c_prev + r * u, gates + r * 4 * u, h + r * u,
                                     c + r * u, tc + r * u);
@@ -86,11 +82,7 @@ TARGET static void NAME(lstm_cell_backward_row)(ptrdiff_t u, const T *restrict g
 TARGET static void NAME(lstm_cell_backward)(ptrdiff_t n, ptrdiff_t u, const T *gates, const T *c_prev,
                                             const T *tc, const T *dh, const T *dc, T *dz, T *dc_prev)
 {
-    int parallel = n * u >= NNX_LSTM_PARALLEL_MIN;
-    (void)parallel;
-#ifdef NNX_OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
+    NNX_LSTM_PARALLEL_ROWS
     for (ptrdiff_t r = 0; r < n; r++)
         NAME(lstm_cell_backward_row)(u, gates + r * 4 * u, c_prev + r * u, tc + r * u, dh + r * u,
                                      dc + r * u, dz + r * 4 * u, dc_prev + r * u);

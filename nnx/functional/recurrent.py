@@ -273,18 +273,21 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, 
     final states tuple, tape for rnn_backward)."""
     n, steps, d = x.shape
     units = initial_states[0].shape[1]
-    # x_t and h_{t-1} side by side in one (T, N, D+U) array, so that the backward pass can get dW and dU
-    # from one GEMM [x h]ᵀ·dZ (one larger product runs faster than two)
-    xh = np.empty((steps, n, d + units), x.dtype)
+    # x_t, a column of ones (with a bias) and h_{t-1} side by side in one (T, N, D+1+U) array: the input
+    # projection with its bias is one GEMM [x 1]·[W; b], and the backward pass gets dW, db and dU from
+    # one GEMM [x 1 h]ᵀ·dZ (one larger product runs faster than two, and no pass adds or sums the bias)
+    bias = cell.input_bias
+    ones = 0 if bias is None else 1
+    xh = np.empty((steps, n, d + ones + units), x.dtype)
     xh[:, :, :d] = x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2)
-    xt, h_prev_all = xh[:, :, :d], xh[:, :, d:]
+    xh[:, :, d:d + ones] = 1.0
+    xt, h_prev_all = xh[:, :, :d], xh[:, :, d + ones:]
     mt = None
     if mask is not None:
         mt = np.asarray(mask, bool).T
         mt = np.ascontiguousarray(mt[::-1] if go_backwards else mt)[:, :, None]
-    xw = _mm(xt.reshape(steps * n, d), kernel)   # a strided view of xh: no copy
-    if cell.input_bias is not None:
-        xw += cell.input_bias
+    kernel_bias = kernel if bias is None else np.concatenate([kernel, bias[None, :]]).astype(kernel.dtype)
+    xw = _mm(xh.reshape(steps * n, xh.shape[2])[:, :d + ones], kernel_bias)   # a strided view: no copy
     xw = xw.reshape(steps, n, kernel.shape[1])
 
     states = tuple(initial_states)
@@ -351,15 +354,16 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
         dstates = dprev
 
     flat = dxw_all.reshape(steps * n, dxw_all.shape[2])
-    xh = tape.xh.reshape(steps * n, d + units)
+    xh = tape.xh.reshape(steps * n, tape.xh.shape[2])
+    ones = xh.shape[1] - d - units                # the column of ones, when the cell has an input bias
     if cell.joint_weight_grads:
-        both = _mm(xh.T, flat)                    # [dW; dU] = [x h]ᵀ·dZ
-        dkernel, drecurrent = both[:d], both[d:]
-        dbias = None if cell.input_bias is None else flat.sum(axis=0)
+        all_grads = _mm(xh.T, flat)               # [dW; db; dU] = [x 1 h]ᵀ·dZ
+        dkernel, drecurrent = all_grads[:d], all_grads[d + ones:]
+        dbias = all_grads[d] if ones else None
     else:
         drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, drec_all.shape[2])
         dkernel = _mm(xh[:, :d].T, flat)
-        drecurrent, dbias = cell.weight_grads(xh[:, d:], flat, drec_flat, caches)
+        drecurrent, dbias = cell.weight_grads(xh[:, d + ones:], flat, drec_flat, caches)
     if not need_dx:
         return None, dkernel, drecurrent, dbias, dstates
     dxt = _mm(flat, np.ascontiguousarray(tape.kernel.T)).reshape(steps, n, d)
