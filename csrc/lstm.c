@@ -15,16 +15,14 @@
  *
  * Optimisation steps:
  *   1. sigmoid(x) = 1/(1 + e^-x) and tanh(x) = 2/(1 + e^-2x) - 1 from one exponential each, which
- *      saturate correctly at ±inf (e^-x = inf gives 0). float32 uses an inlined polynomial exp
- *      (Cephes' expf: range reduction by ln 2, degree-6 polynomial, 2^k through the exponent bits;
- *      ~1 ulp) so that the unit loop vectorises; float64 calls libm's exp (correctly rounded to
- *      ~1 ulp, not vectorised: float64 is for checking, not speed). NaN inputs give NaN.
+ *      saturate correctly at ±inf (e^-x = inf gives 0). The exponential is inlined (Cephes' expf and
+ *      exp: a polynomial or rational function after range reduction by ln 2, ~1 ulp) rather than
+ *      libm's, so that the unit loop vectorises. NaN inputs give NaN.
  *   2. Runtime dispatch: lstm_impl.h is compiled for baseline x86-64, target("avx2,fma") and
  *      AVX-512; nnx_simd_active() picks one at each call.
  *   3. OpenMP over rows once a step has NNX_LSTM_PARALLEL_MIN units in all; rows are independent, so
  *      the result is bit-identical for any thread count.
  */
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
