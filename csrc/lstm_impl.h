@@ -6,54 +6,44 @@
  * function (double), times 2^k built in the exponent bits. x is clamped so that 2^k stays a normal
  * number or +inf: below the clamp e^x stands in for anything smaller (1 + it is 1), above it
  * rounds to inf (1 / (1 + inf) is 0, as wanted). NaN is returned as is. */
-TARGET static inline float NAME(expf)(float x)
-{
-    float v = x < -87.0f ? -87.0f : x;
-    v = v > 88.7f ? 88.7f : v;
-    v = x != x ? 0.0f : v;                                /* no NaN reaches the int conversion */
-    float t = v * 1.44269504088896341f;
-    float kf = (t + 12582912.0f) - 12582912.0f;           /* adding 1.5 * 2^23 rounds to an integer */
-    int32_t k = (int32_t)kf;
-    float r = v - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float result = p * scale;
-    return x != x ? x : result;
-}
-
-TARGET static inline double NAME(expd)(double x)
-{
-    double v = x < -708.0 ? -708.0 : x;
-    v = v > 709.7 ? 709.7 : v;
-    v = x != x ? 0.0 : v;
-    double t = v * 1.4426950408889634074;
-    double kf = (t + 6755399441055744.0) - 6755399441055744.0;   /* adding 1.5 * 2^52 rounds */
-    int64_t k = (int64_t)kf;
-    double r = v - kf * 6.93145751953125e-1 - kf * 1.42860682030941723212e-6;
-    double rr = r * r;
-    double p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
-                    + 9.99999999999999999910e-1);
-    double q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
-                + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0;
-    double er = 1.0 + 2.0 * (p / (q - p));
-    int64_t bits = (k + 1023) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    double result = er * scale;
-    return x != x ? x : result;
-}
-
 TARGET static inline T NAME(exp)(T x)
 {
-    return sizeof(T) == sizeof(float) ? (T)NAME(expf)((float)x) : (T)NAME(expd)((double)x);
+    const int single = sizeof(T) == sizeof(float);   /* a constant: each instance keeps one branch */
+    T v = x < (single ? -87.0f : -708.0) ? (single ? -87.0f : -708.0) : x;
+    v = v > (single ? 88.7f : 709.7) ? (single ? 88.7f : 709.7) : v;
+    v = x != x ? (T)0 : v;                                   /* no NaN reaches the int conversion */
+    T t = v * (T)1.4426950408889634074;
+    T magic = single ? 12582912.0f : 6755399441055744.0;     /* 1.5 * 2^23 or 2^52: adding it rounds */
+    T kf = (t + magic) - magic;
+    T r = single ? v - kf * 0.693359375f + kf * 2.12194440e-4f
+                 : v - kf * 6.93145751953125e-1 - kf * 1.42860682030941723212e-6;
+    T er;
+    if (single) {                                            /* degree-6 polynomial */
+        T p = (T)1.9875691500e-4;
+        p = p * r + (T)1.3981999507e-3;
+        p = p * r + (T)8.3334519073e-3;
+        p = p * r + (T)4.1665795894e-2;
+        p = p * r + (T)1.6666665459e-1;
+        p = p * r + (T)5.0000001201e-1;
+        er = p * r * r + r + (T)1;
+    } else {                                                 /* rational function 1 + 2p/(q - p) */
+        T rr = r * r;
+        T p = r * (((T)1.26177193074810590878e-4 * rr + (T)3.02994407707441961300e-2) * rr
+                   + (T)9.99999999999999999910e-1);
+        T q = (((T)3.00198505138664455042e-6 * rr + (T)2.52448340349684104192e-3) * rr
+               + (T)2.27265548208155028766e-1) * rr + (T)2.00000000000000000009e0;
+        er = (T)1 + (T)2 * (p / (q - p));
+    }
+    T scale;                                                 /* 2^k through the exponent bits */
+    if (single) {
+        int32_t bits = ((int32_t)kf + 127) << 23;
+        memcpy(&scale, &bits, sizeof bits);
+    } else {
+        int64_t bits = ((int64_t)kf + 1023) << 52;
+        memcpy(&scale, &bits, sizeof bits);
+    }
+    T result = er * scale;
+    return x != x ? x : result;
 }
 
 TARGET static inline T NAME(sigmoid)(T x) { return (T)1 / ((T)1 + NAME(exp)(-x)); }
