@@ -134,4 +134,18 @@ int nnx_bias_relu_backward_f32(ptrdiff_t rows, ptrdiff_t c, const float *dy, con
 int nnx_bias_relu_backward_f64(ptrdiff_t rows, ptrdiff_t c, const double *dy, const double *y, double *dx,
                                double *db);
 
+/* ---- lstm.c: one LSTM step's gate nonlinearities and state update, and their gradient ---------------
+ * n rows, u units; z, gates, dz are n x 4u (gate blocks i, f, g, o), the rest n x u; all row-major and
+ * pairwise disjoint. Forward: gates = (sigmoid, sigmoid, tanh, sigmoid)(z), c = f*c_prev + i*g,
+ * tc = tanh(c), h = o*tc. Backward: dz and dc_prev from dh, dc and the forward's gates, c_prev, tc. */
+void nnx_lstm_cell_forward_f32(ptrdiff_t n, ptrdiff_t u, const float *z, const float *c_prev, float *gates,
+                               float *h, float *c, float *tc);
+void nnx_lstm_cell_forward_f64(ptrdiff_t n, ptrdiff_t u, const double *z, const double *c_prev,
+                               double *gates, double *h, double *c, double *tc);
+void nnx_lstm_cell_backward_f32(ptrdiff_t n, ptrdiff_t u, const float *gates, const float *c_prev,
+                                const float *tc, const float *dh, const float *dc, float *dz, float *dc_prev);
+void nnx_lstm_cell_backward_f64(ptrdiff_t n, ptrdiff_t u, const double *gates, const double *c_prev,
+                                const double *tc, const double *dh, const double *dc, double *dz,
+                                double *dc_prev);
+
 #endif

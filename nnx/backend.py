@@ -16,6 +16,7 @@ KERNEL_NAMES = (
     "avg_pool2d_forward", "avg_pool2d_backward",
     "affine_transform",
     "bias_relu_forward", "bias_relu_backward",
+    "lstm_cell_forward", "lstm_cell_backward",
 )
 BACKENDS = ("native", "reference", "shadow")
 

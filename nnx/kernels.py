@@ -16,6 +16,7 @@ from nnx._C._native import (  # noqa: F401  (re-exported)
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,
     bias_relu_forward, bias_relu_backward,
+    lstm_cell_forward, lstm_cell_backward,
 )
 
 

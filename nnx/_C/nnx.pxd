@@ -97,3 +97,13 @@ cdef extern from "nnx.h" nogil:
                                    float *dx, float *db)
     int nnx_bias_relu_backward_f64(Py_ssize_t rows, Py_ssize_t c, const double *dy, const double *y,
                                    double *dx, double *db)
+    void nnx_lstm_cell_forward_f32(Py_ssize_t n, Py_ssize_t u, const float *z, const float *c_prev,
+                                   float *gates, float *h, float *c, float *tc)
+    void nnx_lstm_cell_forward_f64(Py_ssize_t n, Py_ssize_t u, const double *z, const double *c_prev,
+                                   double *gates, double *h, double *c, double *tc)
+    void nnx_lstm_cell_backward_f32(Py_ssize_t n, Py_ssize_t u, const float *gates, const float *c_prev,
+                                    const float *tc, const float *dh, const float *dc, float *dz,
+                                    float *dc_prev)
+    void nnx_lstm_cell_backward_f64(Py_ssize_t n, Py_ssize_t u, const double *gates, const double *c_prev,
+                                    const double *tc, const double *dh, const double *dc, double *dz,
+                                    double *dc_prev)

@@ -86,6 +86,7 @@ class _SimpleRNNCell:
     """h_t = act(x_t·W + h_{t-1}·U + b)."""
     gates = 1
     n_states = 1
+    joint_weight_grads = True   # dW and dU multiply the same dZ: the driver computes both in one GEMM
 
     def __init__(self, units, recurrent_kernel, bias, activation):
         self.U = recurrent_kernel
@@ -101,28 +102,34 @@ class _SimpleRNNCell:
         dz = dstates[0] * self.dact(a)
         return dz, None, (_mm(dz, self.UT),)
 
-    def weight_grads(self, h_prev_all, dxw_all, drec_all, caches):
-        dbias = None if self.input_bias is None else dxw_all.sum(axis=0)
-        return _mm(h_prev_all.T, dxw_all), dbias
-
 
 class _LSTMCell:
-    """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t)."""
+    """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t).
+
+    With Keras' default activations (tanh, recurrent sigmoid) a step's elementwise work runs as one
+    fused kernel each way (lstm_cell_forward / lstm_cell_backward); other activations run in NumPy."""
     gates = 4
     n_states = 2
+    joint_weight_grads = True
 
-    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation):
+    def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, fused):
         self.u = units
         self.U = recurrent_kernel
         self.UT = np.ascontiguousarray(recurrent_kernel.T)
         self.input_bias = bias
         self.act, self.dact = activation
         self.ract, self.dract = recurrent_activation
+        self.fused = fused
 
     def step(self, xw, h_prev, states):
-        u = self.u
-        c_prev = states[1]
         z = _mm(h_prev, self.U, add_to=xw)              # xw[t] becomes the gate pre-activations
+        if not self.fused:
+            return self._step_numpy(z, states[1])
+        gates, h, c, tc = backend.kernels().lstm_cell_forward(z, states[1])
+        return (h, c), (gates, states[1], tc)
+
+    def _step_numpy(self, z, c_prev):
+        u = self.u
         self.ract(z[:, :2 * u])          # i and f in one call
         self.act(z[:, 2 * u:3 * u])      # g (the candidate cell)
         self.ract(z[:, 3 * u:])          # o
@@ -134,6 +141,9 @@ class _LSTMCell:
         return (h, c), (z, c_prev, tc)
 
     def step_backward(self, dstates, h_prev, cache):
+        if self.fused:
+            dz, dc_prev = backend.kernels().lstm_cell_backward(*cache, *dstates)
+            return dz, None, (_mm(dz, self.UT), dc_prev)
         u = self.u
         dh, dc = dstates
         z, c_prev, tc = cache
@@ -149,8 +159,6 @@ class _LSTMCell:
         dz[:, 3 * u:] *= self.dract(o)
         return dz, None, (_mm(dz, self.UT), dc * f)
 
-    weight_grads = _SimpleRNNCell.weight_grads
-
 
 class _GRUCell:
     """Keras GRU, gates z, r, h.  reset_after=True (Keras' default, CuDNN-compatible):
@@ -158,6 +166,7 @@ class _GRUCell:
     reset_after=False:  hh = act(x·W_h + (r*h)·U_h + b_h);   then  h_t = z*h_{t-1} + (1-z)*hh."""
     gates = 3
     n_states = 1
+    joint_weight_grads = False   # its recurrent product has its own gradient (or its own input r*h)
 
     def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, reset_after):
         u = self.u = units
@@ -243,7 +252,8 @@ def make_cell(kind, units, recurrent_kernel, bias, activation="tanh", recurrent_
         return _SimpleRNNCell(units, recurrent_kernel, bias, act)
     ract = _activation(recurrent_activation, kind)
     if kind == "lstm":
-        return _LSTMCell(units, recurrent_kernel, bias, act, ract)
+        fused = activation == "tanh" and recurrent_activation == "sigmoid"
+        return _LSTMCell(units, recurrent_kernel, bias, act, ract, fused)
     if kind == "gru":
         return _GRUCell(units, recurrent_kernel, bias, act, ract, reset_after)
     raise ValueError(f"recurrent op: unknown cell kind {kind!r}")
@@ -262,20 +272,26 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, 
     Returns (outputs (N, T, U) in processing order — reversed when go_backwards, as in Keras —,
     final states tuple, tape for rnn_backward)."""
     n, steps, d = x.shape
-    xt = np.ascontiguousarray(x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2))
+    units = initial_states[0].shape[1]
+    # x_t, a column of ones (with a bias) and h_{t-1} side by side in one (T, N, D+1+U) array: the input
+    # projection with its bias is one GEMM [x 1]·[W; b], and the backward pass gets dW, db and dU from
+    # one GEMM [x 1 h]ᵀ·dZ (one larger product runs faster than two, and no pass adds or sums the bias)
+    bias = cell.input_bias
+    ones = 0 if bias is None else 1
+    xh = np.empty((steps, n, d + ones + units), x.dtype)
+    xh[:, :, :d] = x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2)
+    xh[:, :, d:d + ones] = 1.0
+    xt, h_prev_all = xh[:, :, :d], xh[:, :, d + ones:]
     mt = None
     if mask is not None:
         mt = np.asarray(mask, bool).T
         mt = np.ascontiguousarray(mt[::-1] if go_backwards else mt)[:, :, None]
-    xw = _mm(xt.reshape(steps * n, d), kernel)
-    if cell.input_bias is not None:
-        xw += cell.input_bias
+    kernel_bias = kernel if bias is None else np.concatenate([kernel, bias[None, :]]).astype(kernel.dtype)
+    xw = _mm(xh.reshape(steps * n, xh.shape[2])[:, :d + ones], kernel_bias)   # a strided view: no copy
     xw = xw.reshape(steps, n, kernel.shape[1])
 
     states = tuple(initial_states)
-    units = states[0].shape[1]
     outputs = np.empty((steps, n, units), x.dtype)
-    h_prev_all = np.empty((steps, n, units), x.dtype)
     caches = []
     y_prev = np.zeros((n, units), x.dtype)
     for t in range(steps):
@@ -293,7 +309,7 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, 
         caches.append(cache)
 
     tape = _Tape()
-    tape.cell, tape.xt, tape.mt, tape.caches = cell, xt, mt, caches
+    tape.cell, tape.xh, tape.xt, tape.mt, tape.caches = cell, xh, xt, mt, caches
     tape.h_prev_all, tape.kernel, tape.go_backwards = h_prev_all, kernel, go_backwards
     tape.recurrent_mask = recurrent_mask
     return outputs.transpose(1, 0, 2), states, tape
@@ -338,10 +354,16 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
         dstates = dprev
 
     flat = dxw_all.reshape(steps * n, dxw_all.shape[2])
-    drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, drec_all.shape[2])
-    dkernel = _mm(xt.reshape(steps * n, d).T, flat)
-    drecurrent, dbias = cell.weight_grads(tape.h_prev_all.reshape(steps * n, units), flat, drec_flat,
-                                          caches)
+    xh = tape.xh.reshape(steps * n, tape.xh.shape[2])
+    ones = xh.shape[1] - d - units                # the column of ones, when the cell has an input bias
+    if cell.joint_weight_grads:
+        all_grads = _mm(xh.T, flat)               # [dW; db; dU] = [x 1 h]ᵀ·dZ
+        dkernel, drecurrent = all_grads[:d], all_grads[d + ones:]
+        dbias = all_grads[d] if ones else None
+    else:
+        drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, drec_all.shape[2])
+        dkernel = _mm(xh[:, :d].T, flat)
+        drecurrent, dbias = cell.weight_grads(xh[:, d + ones:], flat, drec_flat, caches)
     if not need_dx:
         return None, dkernel, drecurrent, dbias, dstates
     dxt = _mm(flat, np.ascontiguousarray(tape.kernel.T)).reshape(steps, n, d)
