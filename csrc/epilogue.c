@@ -32,40 +32,8 @@
 #define NNX_EPILOGUE_BLOCK 256
 #define NNX_EPILOGUE_PARALLEL_MIN 65536
 
-#define TARGET
-#define T float
-#define NAME(f) f##_f32_portable
-#include "epilogue_impl.h"
-#define T double
-#define NAME(f) f##_f64_portable
-#include "epilogue_impl.h"
-#undef TARGET
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NNX_EPILOGUE_X86 1
-#define TARGET __attribute__((target("avx2,fma")))
-#define T float
-#define NAME(f) f##_f32_avx2
-#include "epilogue_impl.h"
-#define T double
-#define NAME(f) f##_f64_avx2
-#include "epilogue_impl.h"
-#undef TARGET
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-#define T float
-#define NAME(f) f##_f32_avx512
-#include "epilogue_impl.h"
-#define T double
-#define NAME(f) f##_f64_avx512
-#include "epilogue_impl.h"
-#undef TARGET
-#define DISPATCH(f, sfx, ...)                                                        \
-    (nnx_simd_active() == NNX_SIMD_AVX512 ? f##_##sfx##_avx512(__VA_ARGS__)           \
-     : nnx_simd_active() == NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__)             \
-                                          : f##_##sfx##_portable(__VA_ARGS__))
-#else
-#define DISPATCH(f, sfx, ...) f##_##sfx##_portable(__VA_ARGS__)
-#endif
+#define NNX_IMPL "epilogue_impl.h"
+#include "simd_instances.h"
 
 void nnx_bias_relu_forward_f32(ptrdiff_t rows, ptrdiff_t c, const float *x, const float *bias, int relu,
                                float *y)
