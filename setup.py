@@ -1,4 +1,5 @@
-"""Build the compiled kernels: every C file under csrc/ plus one Cython module, nnx._C._native.
+"""Build the compiled parts: the kernels (every C file under csrc/ plus the Cython module nnx._C._native)
+and nnx._C._switch, the interrupt-safe with-block behind the grad mode (pure Cython, no OpenMP).
 
 SIMD is chosen at run time (csrc/cpu.c), and the AVX2/AVX-512 micro-kernels carry their own
 `__attribute__((target(...)))`, so the whole extension is compiled for baseline x86-64: a wheel built
@@ -38,6 +39,9 @@ class BuildExt(build_ext):
             print("nnx: building without OpenMP (kernels will run on one thread)", file=sys.stderr)
             openmp = []
         for ext in self.extensions:
+            if ext.name != "nnx._C._native":   # only the kernels use OpenMP
+                ext.extra_compile_args = base
+                continue
             ext.extra_compile_args = base + openmp
             ext.extra_link_args = openmp
             if openmp:
@@ -52,7 +56,8 @@ extensions = [
         include_dirs=["csrc", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=sorted(glob("csrc/*.h") + glob("nnx/_C/*.pxi") + glob("nnx/_C/*.pxd")),
-    )
+    ),
+    Extension("nnx._C._switch", sources=["nnx/_C/_switch.pyx"]),
 ]
 
 

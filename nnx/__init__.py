@@ -2,7 +2,6 @@
 
 C kernels (csrc/) under a Python autograd engine and a Keras-style layer and model API.
 """
-from nnx._C._native import get_num_threads, set_num_threads
 from nnx.backend import get_backend, set_backend, use_backend
 from nnx.tensor import Tensor, arange, ones, rand, randn, tensor, zeros
 from nnx.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -20,9 +19,17 @@ _SUBMODULES = frozenset({
 })
 
 
+# Names that need the compiled extension load it when first used (see nnx.kernels).
+_FROM_KERNELS = frozenset({"get_num_threads", "set_num_threads"})
+
+
 def __getattr__(name):
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"nnx.{name}")
+    if name in _FROM_KERNELS:
+        from nnx import kernels
+
+        return getattr(kernels, name)
     raise AttributeError(f"module 'nnx' has no attribute {name!r}")

@@ -23,7 +23,8 @@ import threading
 
 import numpy as np
 
-from nnx._C._native import AttributeSwitch
+from nnx._C import AttributeSwitch
+from nnx.tensor import Tensor, _wrap
 
 
 class _GradState(threading.local):
@@ -310,6 +311,3 @@ def _add_pending(pending, node, tensor, grad):
             slots = pending[node] = [None] * node.n_outputs
         i = tensor._index
         slots[i] = grad if slots[i] is None else slots[i] + grad
-
-
-from nnx.tensor import Tensor, _wrap  # noqa: E402  (bottom: tensor.py imports this module)

@@ -2,12 +2,18 @@
 
 The ops layer calls `backend.kernels()` every time it runs a kernel, so switching the backend switches
 every op of a model that is already built, even in the middle of training.
+
+The default is 'native' where the compiled extension is built, else 'reference': a copy of nnx without
+it (no C compiler) trains on the NumPy kernels out of the box. The extension itself loads on the first
+call of a compiled kernel; selecting 'native' or 'shadow' without it fails there, with an ImportError
+that says how to build it.
 """
+import importlib.util
 import threading
 
 import numpy as np
 
-from nnx._C._native import AttributeSwitch
+from nnx._C import AttributeSwitch
 
 KERNEL_NAMES = (
     "gemm",
@@ -20,8 +26,15 @@ KERNEL_NAMES = (
 )
 BACKENDS = ("native", "reference", "shadow")
 
+
+
+def _default_backend():
+    """'native' if the compiled extension is there (found, not loaded), else 'reference'."""
+    return "native" if importlib.util.find_spec("nnx._C._native") is not None else "reference"
+
+
 class _BackendState(threading.local):
-    name = "native"   # per thread; a new thread starts on the compiled kernels
+    name = _default_backend()   # per thread; a new thread starts on the default
 
 
 _state = _BackendState()

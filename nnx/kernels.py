@@ -5,13 +5,24 @@ Same names, signatures and results (to rounding) as `nnx.reference`. See docs/ap
 The SIMD path: every kernel runs the widest path the CPU has ('avx512', then 'avx2+fma', then
 'portable') unless `set_simd(name)` or the environment variable NNX_SIMD (read when this module is
 first imported) forces a narrower one, so that every path can be tested and timed on one machine.
+
+This module is the only one that loads the compiled extension (nnx._C._native), on its first import:
+`import nnx` does not, so a copy of nnx without the extension runs on the 'reference' backend.
 """
 import os
 
-from nnx._C import _native
-from nnx._C._native import (  # noqa: F401  (re-exported)
-    SIMD_NAMES, set_simd,
-    GEMM_RUNGS, gemm,
+from nnx._C import BUILD_HINT
+from nnx.rungs import GEMM_RUNGS  # noqa: F401  (re-exported)
+
+try:
+    from nnx._C import _native
+except ImportError as err:
+    raise ImportError(f"nnx's compiled kernels (nnx._C._native) are not available ({err}); "
+                      f"{BUILD_HINT}. Without them, nnx.set_backend('reference') runs every op "
+                      f"on the NumPy reference kernels") from err
+from nnx._C._native import (  # noqa: F401, E402  (re-exported)
+    SIMD_NAMES, set_simd, get_num_threads, set_num_threads,
+    gemm,
     CONV_RUNGS, conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,

@@ -144,7 +144,7 @@ class Tensor:
     # --- autograd -----------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) * grad into every leaf's `.grad` (grad defaults to 1 for a scalar)."""
-        _autograd.backward(self, grad, retain_graph)
+        _engine.backward(self, grad, retain_graph)
 
     def detach(self):
         """The same data, cut from the graph."""
@@ -152,7 +152,7 @@ class Tensor:
 
     def clone(self):
         """A copy with its own memory that stays in the graph (the gradient flows back to self)."""
-        return _F.math.Clone.apply(self)
+        return _math.Clone.apply(self)
 
     def zero_grad(self):
         self.grad = None
@@ -168,49 +168,49 @@ class Tensor:
         return as_array(other, None, "Tensor operator")
 
     def __add__(self, other):
-        return _F.math.Add.apply(self, self._operand(other))
+        return _math.Add.apply(self, self._operand(other))
 
     def __radd__(self, other):
-        return _F.math.Add.apply(self._operand(other), self)
+        return _math.Add.apply(self._operand(other), self)
 
     def __sub__(self, other):
-        return _F.math.Sub.apply(self, self._operand(other))
+        return _math.Sub.apply(self, self._operand(other))
 
     def __rsub__(self, other):
-        return _F.math.Sub.apply(self._operand(other), self)
+        return _math.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other):
-        return _F.math.Mul.apply(self, self._operand(other))
+        return _math.Mul.apply(self, self._operand(other))
 
     def __rmul__(self, other):
-        return _F.math.Mul.apply(self._operand(other), self)
+        return _math.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other):
-        return _F.math.Div.apply(self, self._operand(other))
+        return _math.Div.apply(self, self._operand(other))
 
     def __rtruediv__(self, other):
-        return _F.math.Div.apply(self._operand(other), self)
+        return _math.Div.apply(self._operand(other), self)
 
     def __pow__(self, other):
-        return _F.math.Pow.apply(self, self._operand(other))
+        return _math.Pow.apply(self, self._operand(other))
 
     def __rpow__(self, other):
-        return _F.math.Pow.apply(self._operand(other), self)
+        return _math.Pow.apply(self._operand(other), self)
 
     def __matmul__(self, other):
-        return _F.math.MatMul.apply(self, self._operand(other))
+        return _math.MatMul.apply(self, self._operand(other))
 
     def __rmatmul__(self, other):
-        return _F.math.MatMul.apply(self._operand(other), self)
+        return _math.MatMul.apply(self._operand(other), self)
 
     def __neg__(self):
-        return _F.math.Neg.apply(self)
+        return _math.Neg.apply(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _F.math.Abs.apply(self)
+        return _math.Abs.apply(self)
 
     # in place: same object and buffer (see the module docstring for when they refuse)
     def __iadd__(self, other):
@@ -226,7 +226,7 @@ class Tensor:
         return self._in_place(np.true_divide, other, "/=")
 
     def _in_place(self, ufunc, other, symbol):
-        if _autograd.is_grad_enabled():
+        if _engine.is_grad_enabled():
             if self.requires_grad and self._node is None:
                 raise RuntimeError(
                     f"Tensor {symbol}: a leaf Tensor that requires grad cannot be changed in place "
@@ -251,7 +251,7 @@ class Tensor:
         return self
 
     def __getitem__(self, index):
-        return _F.math.index(self, index)
+        return _math.index(self, index)
 
     # comparisons: no gradient, bool Tensors
     def __lt__(self, other):
@@ -274,64 +274,64 @@ class Tensor:
 
     # --- methods (see nnx.functional for the documentation of each op) ---------------------------
     def sum(self, axis=None, keepdims=False):
-        return _F.math.sum(self, axis, keepdims)
+        return _math.sum(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _F.math.mean(self, axis, keepdims)
+        return _math.mean(self, axis, keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _F.math.max(self, axis, keepdims)
+        return _math.max(self, axis, keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _F.math.min(self, axis, keepdims)
+        return _math.min(self, axis, keepdims)
 
     def reshape(self, *shape):
-        return _F.math.reshape(self, *shape)
+        return _math.reshape(self, *shape)
 
     def transpose(self, *axes):
-        return _F.math.transpose(self, *axes)
+        return _math.transpose(self, *axes)
 
     @property
     def T(self):
-        return _F.math.transpose(self)
+        return _math.transpose(self)
 
     def exp(self):
-        return _F.math.Exp.apply(self)
+        return _math.Exp.apply(self)
 
     def log(self):
-        return _F.math.Log.apply(self)
+        return _math.Log.apply(self)
 
     def sqrt(self):
-        return _F.math.Sqrt.apply(self)
+        return _math.Sqrt.apply(self)
 
     def abs(self):
-        return _F.math.Abs.apply(self)
+        return _math.Abs.apply(self)
 
     def square(self):
-        return _F.math.Square.apply(self)
+        return _math.Square.apply(self)
 
     def clip(self, min=None, max=None):
-        return _F.math.clip(self, min, max)
+        return _math.clip(self, min, max)
 
     def relu(self):
-        return _F.activations.Relu.apply(self)
+        return _activations.Relu.apply(self)
 
     def sigmoid(self):
-        return _F.activations.Sigmoid.apply(self)
+        return _activations.Sigmoid.apply(self)
 
     def tanh(self):
-        return _F.activations.Tanh.apply(self)
+        return _activations.Tanh.apply(self)
 
     def astype(self, dtype):
-        return _F.math.astype(self, dtype)
+        return _math.astype(self, dtype)
 
     def argmax(self, axis=None, keepdims=False):
         """Index of the first maximum (of the flattened Tensor when axis is None); int64, no grad."""
-        return _wrap(_F.math.arg_extremum(self.data, axis, keepdims, np.argmax, "argmax"), False, None)
+        return _wrap(_math.arg_extremum(self.data, axis, keepdims, np.argmax, "argmax"), False, None)
 
     def argmin(self, axis=None, keepdims=False):
         """Index of the first minimum (of the flattened Tensor when axis is None); int64, no grad."""
-        return _wrap(_F.math.arg_extremum(self.data, axis, keepdims, np.argmin, "argmin"), False, None)
+        return _wrap(_math.arg_extremum(self.data, axis, keepdims, np.argmin, "argmin"), False, None)
 
 
 def tensor(data, requires_grad=False, dtype=None):
@@ -421,7 +421,16 @@ def _plain(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-# Operators delegate to the ops of nnx.functional, which build on this module. The ops are looked up
-# through the package at call time, so the modules import cleanly whichever of them comes first.
-from nnx import autograd as _autograd  # noqa: E402
-import nnx.functional as _F  # noqa: E402
+# --- the layers built on this module ----------------------------------------------------------------
+# Tensor's operators and methods are thin aliases of the autograd engine (nnx.autograd) and of the ops
+# (nnx.functional), and both are built on Tensor. Importing them here would close a circle, so they are
+# handed to this module instead: `nnx.functional` calls `bind_ops` as it loads, and `import nnx` loads
+# it, so it has run before any Tensor exists.
+_engine = _math = _activations = None
+
+
+def bind_ops(engine, math, activations):
+    """Give Tensor's operators and methods their implementations: the modules `nnx.autograd`,
+    `nnx.functional.math` and `nnx.functional.activations`."""
+    global _engine, _math, _activations
+    _engine, _math, _activations = engine, math, activations

@@ -1,9 +1,9 @@
 # cython: language_level=3
-"""nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
+"""nnx._C._native — the compiled kernels: checks every argument, then calls csrc/ without the GIL.
 
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi,
-resample.pxi, lstm.pxi); common.pxi holds the argument checks they share and the thread count; switch.pxi the
-interrupt-safe with-block behind the grad mode. Rule: no pointer reaches C before its array has been
+resample.pxi, lstm.pxi); common.pxi holds the argument checks they share and the thread count. (The interrupt-safe with-block
+behind the grad mode is its own small module, _switch.pyx, so that `import nnx` need not load this one.) Rule: no pointer reaches C before its array has been
 checked for rank, shape and dtype and made contiguous.
 """
 cimport numpy as cnp
@@ -18,6 +18,5 @@ include "gemm.pxi"
 include "conv.pxi"
 include "pool.pxi"
 include "epilogue.pxi"
-include "switch.pxi"
 include "resample.pxi"
 include "lstm.pxi"

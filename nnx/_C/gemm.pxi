@@ -4,7 +4,7 @@
 # reach it without a copy: a C-ordered array (or a row slice of one) as it is, an F-ordered array (a
 # transposed view) as its transpose with the flag set. Only other strides are copied.
 
-GEMM_RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
+from nnx.rungs import GEMM_RUNGS
 
 
 cdef tuple _gemm_operand(object x, object dtype):

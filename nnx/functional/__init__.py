@@ -2,7 +2,12 @@
 
 Submodules by topic; every public name is re-exported here, so `import nnx.functional as F` is all a
 user needs. Kernels are looked up through `nnx.backend.kernels()` at call time.
+
+Loading this package also gives `nnx.Tensor` its operators and methods (`tensor.bind_ops`): they are
+these ops, and tensor.py, which the ops are built on, cannot import them itself.
 """
+from nnx import autograd as _autograd
+from nnx.tensor import bind_ops as _bind_ops
 from nnx.functional.math import (  # noqa: F401
     abs, add, astype, clip, clone, concatenate, divide, exp, index, log, matmul, max, mean, min, multiply,
     negative, power, reshape, sqrt, square, stack, subtract, sum, transpose,
@@ -22,3 +27,7 @@ from nnx.functional.embedding import embedding  # noqa: F401
 from nnx.functional.recurrent import gru, lstm, rnn, simple_rnn  # noqa: F401
 from nnx.functional.normalization import layer_norm  # noqa: F401
 from nnx.functional.resampling import pad2d, upsample2d  # noqa: F401
+
+from nnx.functional import activations as _activations, math as _math  # noqa: E402
+
+_bind_ops(_autograd, _math, _activations)

@@ -5,7 +5,7 @@ of an optimisation ladder (see docs/gemm.md); the reference has one, so `rung` i
 """
 import numpy as np
 
-GEMM_RUNGS = ("naive", "reordered", "blocked", "packed", "parallel")
+from nnx.rungs import GEMM_RUNGS
 
 
 def _compute_dtype(*arrays):

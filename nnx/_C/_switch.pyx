@@ -1,5 +1,7 @@
-# AttributeSwitch: a with-block that sets an attribute and restores it, immune to Ctrl-C half-way.
-# Included by _native.pyx. Compiled because it must be: a Python-level __exit__ can be interrupted at its
+# cython: language_level=3
+"""nnx._C._switch — AttributeSwitch, a with-block that sets an attribute and restores it, immune to
+Ctrl-C half-way. Its own tiny module (no kernels, no OpenMP), loaded by `import nnx`."""
+# Compiled because it must be: a Python-level __exit__ can be interrupted at its
 # first instruction (where the interpreter runs pending signal handlers) before it restores anything,
 # while a call into compiled code runs to its end and the KeyboardInterrupt is raised after it.
 
