@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from nnx._C import AttributeSwitch
+from nnx.compare import assert_results_match, describe_call
 
 KERNEL_NAMES = (
     "gemm",
@@ -78,16 +79,6 @@ class ShadowMismatch(AssertionError):
     """Raised by the shadow backend when the compiled and reference kernels disagree."""
 
 
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"array{value.shape}:{value.dtype}"
-    return repr(value)
-
-
-def _tolerance(dtype):
-    return (1e-4, 1e-5) if np.dtype(dtype).itemsize <= 4 else (1e-10, 1e-12)
-
-
 class _Shadow:
     """Runs every kernel on both the native and the reference backend and compares the results.
 
@@ -109,18 +100,8 @@ class _Shadow:
                 ref_kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
             got = native(*args, **kwargs)
             want = reference(*ref_args, **ref_kwargs)
-            for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want))):
-                g, w = np.asarray(g), np.asarray(w)
-                rtol, atol = _tolerance(g.dtype) if g.dtype.kind == "f" else (0, 0)
-                scale = max(1.0, float(np.abs(w).max())) if w.size else 1.0
-                if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale):
-                    worst = (float(np.abs(g.astype(np.float64) - w).max())
-                             if g.shape == w.shape else "shape differs")
-                    shown = ", ".join([_describe(a) for a in args] +
-                                      [f"{k}={_describe(v)}" for k, v in kwargs.items()])
-                    raise ShadowMismatch(
-                        f"shadow backend: {name}({shown}) — native result {g.shape} differs from the "
-                        f"reference {w.shape}; worst absolute difference {worst}")
+            assert_results_match(f"shadow backend: native {describe_call(name, args, kwargs)}", got,
+                                 want, ShadowMismatch)
             return got
 
         shadowed.__name__ = name

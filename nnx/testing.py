@@ -5,9 +5,9 @@ hypothesis is imported only inside the strategy functions, so this module import
 """
 import numpy as np
 
+from nnx.compare import assert_results_match, describe_call
 from nnx.gradcheck import GradcheckError, gradcheck, numerical_gradient  # noqa: F401  (re-exported)
 
-_TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-10, 1e-12)}
 
 
 def dot_rounding_bound(y_abs, w, terms_per_element=1):
@@ -41,47 +41,15 @@ def layer_gradcheck(layer, x, weight_names=(), training=False):
             setattr(layer, n, w)
 
 
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"array{value.shape}:{value.dtype}"
-    return repr(value)
-
-
 def assert_kernel_matches_reference(name, *args, **kwargs):
     """Run `nnx.kernels.<name>` and `nnx.reference.<name>` on the same arguments and assert the results
-    agree: exactly for integer outputs, else within rtol and atol * max(1, |reference|) for the
-    output's dtype (float32: 1e-4 / 1e-5; float64: 1e-10 / 1e-12). Returns the compiled result."""
+    agree: exactly for integer outputs, else within the tolerance of nnx.compare for the output's dtype
+    (float32: rtol 1e-4, atol 1e-5 * max(1, |reference|); float64: 1e-10 / 1e-12). Returns the
+    compiled result."""
     from nnx import kernels, reference
     got = getattr(kernels, name)(*args, **kwargs)
     want = getattr(reference, name)(*args, **kwargs)
-    call = f"{name}({', '.join([_describe(a) for a in args] + [f'{k}={_describe(v)}' for k, v in kwargs.items()])})"
-    got_parts = got if isinstance(got, tuple) else (got,)
-    want_parts = want if isinstance(want, tuple) else (want,)
-    if len(got_parts) != len(want_parts):
-        raise AssertionError(f"{call}: kernel returned {len(got_parts)} results, reference {len(want_parts)}")
-    for k, (g, w) in enumerate(zip(got_parts, want_parts)):
-        g, w = np.asarray(g), np.asarray(w)
-        where = f"{call}, result {k}"
-        if g.shape != w.shape:
-            raise AssertionError(f"{where}: shape {g.shape} != reference shape {w.shape}")
-        if g.dtype != w.dtype:
-            raise AssertionError(f"{where}: dtype {g.dtype} != reference dtype {w.dtype}")
-        if g.dtype.kind != "f":
-            bad = np.argwhere(g != w)
-            if bad.size:
-                i = tuple(int(k) for k in bad[0])
-                raise AssertionError(f"{where}: {len(bad)} elements differ, first at {i}: "
-                                     f"{g[i].item()} vs reference {w[i].item()}")
-            continue
-        rtol, atol = _TOLERANCE.get(g.dtype, (1e-3, 1e-3))
-        scale = max(1.0, float(np.nanmax(np.abs(w)))) if w.size and not np.all(np.isnan(w)) else 1.0
-        close = np.isclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True)
-        if not close.all():
-            i = tuple(int(k) for k in np.argwhere(~close)[0])
-            worst = float(np.nanmax(np.abs(g.astype(np.float64) - w)))
-            raise AssertionError(f"{where}: {int((~close).sum())} of {g.size} elements differ beyond "
-                                 f"rtol={rtol}, atol={atol * scale:g}; first at {i}: {g[i].item()!r} vs "
-                                 f"reference {w[i].item()!r}; worst absolute difference {worst:g}")
+    assert_results_match(describe_call(name, args, kwargs), got, want)
     return got
 
 

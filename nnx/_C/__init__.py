@@ -7,7 +7,7 @@
   the block is left can skip the restore (a compiled `__exit__` cannot be interrupted half-way).
 """
 
-BUILD_HINT = ("build it with a C compiler: `python setup.py build_ext --inplace` in a source checkout, "
+BUILD_HINT = ("build the extension with a C compiler: `python setup.py build_ext --inplace` in a source checkout, "
               "or `pip install` nnx from source")
 
 try:
