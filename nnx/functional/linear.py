@@ -11,7 +11,7 @@ from nnx.functional.activations import fused_relu
 from nnx.functional.math import _t
 
 
-class Dense(Function):
+class DenseOp(Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, relu):
         kernels = backend.kernels()
@@ -54,4 +54,4 @@ def dense(x, kernel, bias=None, activation=None):
         if t.dtype.kind != "f":
             raise TypeError(f"dense: expected floating-point tensors, got dtype {t.dtype} "
                             f"(shape {t.shape})")
-    return Dense.apply(x, kernel, bias, fused_relu(activation, "dense"))
+    return DenseOp.apply(x, kernel, bias, fused_relu(activation, "dense"))
