@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 
 from nnx import functional as F
+from nnx.labels import class_labels
 from nnx.tensor import Tensor, as_array
 from nnx.utils.config import Configurable
 from nnx.utils.names import unknown_name_error
@@ -81,30 +82,6 @@ def _pair(y_true, y_pred, name, per_element=True):
     return y_true, y_pred
 
 
-def _labels(y_true, y_pred, name):
-    """Integer class indices of the batch shape y_pred.shape[:-1] (a trailing axis of 1 is
-    dropped), checked to lie in [0, K)."""
-    labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
-    batch = y_pred.shape[:-1]
-    if labels.shape == batch + (1,):
-        labels = labels.reshape(batch)
-    if labels.shape != batch:
-        raise ValueError(f"{name}: y_true shape {np.shape(y_true)} does not match y_pred shape "
-                         f"{y_pred.shape}; expected integer labels of shape {batch}")
-    if labels.dtype.kind == "f":
-        if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
-            raise ValueError(f"{name}: y_true must hold integer class indices, got non-integer "
-                             f"values (shape {labels.shape})")
-    elif labels.dtype.kind not in "iub":
-        raise TypeError(f"{name}: y_true must hold integer class indices, got dtype {labels.dtype}")
-    labels = labels.astype(np.intp, copy=False)
-    k = y_pred.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"{name}: labels must lie in [0, {k}) for y_pred shape {y_pred.shape}, "
-                         f"got values in [{labels.min()}, {labels.max()}]")
-    return labels
-
-
 def _warn_if_probabilities(y_pred, from_logits, name):
     if from_logits and getattr(y_pred, "produced_by_softmax", False):
         warnings.warn(f"{name} received from_logits=True, but y_pred was produced by a softmax and "
@@ -117,7 +94,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     name = "sparse_categorical_crossentropy"
     y_pred = _prediction(y_pred, name)
     _warn_if_probabilities(y_pred, from_logits, name)
-    labels = _labels(y_true, y_pred, name)
+    labels = class_labels(y_true, y_pred.shape, name, "y_true")
     logits = y_pred if from_logits else F.log(F.clip(y_pred, EPSILON, 1.0 - EPSILON))
     return F.sparse_softmax_cross_entropy(logits, labels)
 

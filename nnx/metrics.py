@@ -19,6 +19,7 @@ with a last axis of 1 against several units, are sparse; otherwise categorical.
 
 import numpy as np
 
+from nnx.labels import class_labels
 from nnx.tensor import Tensor
 from nnx.utils.names import unknown_name_error
 
@@ -59,14 +60,9 @@ def _same_shape(y_true, y_pred, name):
 
 
 def _sparse_labels(y_true, y_pred, name):
-    """Integer labels of y_pred's batch shape (a trailing axis of 1 is dropped)."""
+    """Integer labels in [0, K) of y_pred's batch shape (a trailing axis of 1 is dropped)."""
     y_true, y_pred = _checked(y_true, y_pred, name)
-    if y_true.shape == y_pred.shape[:-1] + (1,) and y_true.ndim == y_pred.ndim:
-        y_true = y_true.reshape(y_true.shape[:-1])
-    if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(f"{name}: labels of shape {y_true.shape} do not fit y_pred shape "
-                         f"{y_pred.shape} (expected {y_pred.shape[:-1]})")
-    return y_true, y_pred
+    return class_labels(y_true, y_pred.shape, name), y_pred
 
 
 # --- metric functions -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 
 from nnx.autograd import Function
 from nnx.functional.math import _t
+from nnx.labels import integer_indices
 
 
 class Embedding(Function):
@@ -28,14 +29,7 @@ def embedding(ids, table):
     table = _t(table, "embedding")
     if table.ndim != 2:
         raise ValueError(f"embedding: table must be 2-D (input_dim, output_dim), got {table.shape}")
-    ids = np.asarray(getattr(ids, "data", ids))
-    if ids.dtype.kind == "f":
-        if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
-            raise ValueError(f"embedding: token ids must be whole numbers, got non-integer values in "
-                             f"an array of shape {ids.shape}")
-    elif ids.dtype.kind not in "iub":
-        raise TypeError(f"embedding: token ids must be integers, got dtype {ids.dtype}")
-    ids = ids.astype(np.intp, copy=False)
+    ids = integer_indices(ids, "embedding", "token ids")
     if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
         bad = ids.min() if ids.min() < 0 else ids.max()
         raise ValueError(f"embedding: token id {int(bad)} out of range [0, {table.shape[0]}) for "

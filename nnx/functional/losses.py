@@ -8,6 +8,7 @@ import numpy as np
 from nnx.autograd import Function
 from nnx.functional.activations import _stable_sigmoid
 from nnx.functional.math import _t
+from nnx.labels import class_labels
 from nnx.tensor import Tensor
 
 
@@ -86,23 +87,7 @@ def sparse_softmax_cross_entropy(logits, labels):
     """-log softmax(logits)[label] per sample. logits (..., K); labels integer (...) or (..., 1)."""
     op = "sparse_softmax_cross_entropy"
     logits = _logits(logits, op)
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    batch = logits.shape[:-1]
-    if labels.shape == batch + (1,) and labels.shape != batch:
-        labels = labels.reshape(batch)
-    if labels.shape != batch:
-        raise ValueError(f"{op}: labels shape {labels.shape} does not match logits shape "
-                         f"{logits.shape} (expected {batch})")
-    if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"{op}: labels must be integer class indices")
-    elif labels.dtype.kind not in "iu":
-        raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
-    labels = labels.astype(np.intp, copy=False)
-    k = logits.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"{op}: labels must lie in [0, {k}), got values in "
-                         f"[{labels.min()}, {labels.max()}] (logits shape {logits.shape})")
+    labels = class_labels(labels, logits.shape, op, "labels", "logits")
     return SparseSoftmaxCrossEntropy.apply(logits, labels)
 
 
