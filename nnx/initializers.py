@@ -17,7 +17,7 @@ import numpy as np
 
 from nnx.random import get_rng
 from nnx.utils.config import Configurable
-from nnx.utils.names import unknown_name_error
+from nnx.utils.names import get_by_name
 
 # Standard deviation of a unit normal truncated to [-2, 2]: dividing by it restores variance 1.
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -262,30 +262,11 @@ _ALIASES = {
 }
 
 
-def _by_name(name):
-    cls = _ALIASES.get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise unknown_name_error("initializers.get", "initializer", name,
-                                 sorted(_ALIASES) + sorted(_CLASSES))
-    return cls
-
-
 def get(identifier):
     """An initialiser from a name ('glorot_uniform', 'HeNormal', ...), a config dict
     {'class_name': ..., 'config': {...}}, an Initializer class, or any callable (returned as is)."""
-    if isinstance(identifier, str):
-        return _by_name(identifier)()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"initializers.get: a config dict needs 'class_name', "
-                             f"got {identifier!r}")
-        return _by_name(identifier["class_name"]).from_config(identifier.get("config", {}))
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"initializers.get: expected a name, config dict or callable, got "
-                    f"{type(identifier).__name__}")
+    return get_by_name(identifier, "initializers.get", "initializer", Initializer,
+                       {**_ALIASES, **_CLASSES}, from_callable=lambda fn: fn)
 
 
 def serialize(initializer):

@@ -40,7 +40,7 @@ from nnx import functional as F
 from nnx.labels import class_labels
 from nnx.tensor import Tensor, as_array
 from nnx.utils.config import Configurable
-from nnx.utils.names import unknown_name_error
+from nnx.utils.names import get_by_name
 
 EPSILON = 1e-7
 
@@ -404,36 +404,17 @@ _BY_NAME = {**{fn.__name__: cls for fn, cls in _CLASS_OF_FUNCTION.items()},
             "logcosh": LogCosh, "msle": MeanSquaredLogarithmicError}
 
 
-def _class(name):
-    cls = _BY_NAME.get(name) or _BY_NAME.get(name.lower())
-    if cls is None:
-        raise unknown_name_error("losses.get", "loss", name, sorted(_BY_NAME))
-    return cls
-
-
 def get(identifier):
     """A Loss object from a name ('sparse_categorical_crossentropy', 'mse', 'BinaryCrossentropy'),
     a config dict {'class_name': ..., 'config': {...}}, a Loss class, a Loss (returned unchanged) or
     a per-sample function `fn(y_true, y_pred)` (wrapped in a LossFunctionWrapper)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        return _class(identifier)()
-    if isinstance(identifier, dict):
-        if not isinstance(identifier.get("class_name"), str):
-            raise ValueError(f"losses.get: a config dict needs 'class_name', got {identifier!r}")
-        config = identifier.get("config", {})
-        try:
-            return _class(identifier["class_name"]).from_config(config)
-        except TypeError as e:
-            raise ValueError(f"losses.get: bad config for {identifier['class_name']!r}: {e}") from e
-    if callable(identifier):
-        cls = _CLASS_OF_FUNCTION.get(identifier)
-        return cls() if cls is not None else LossFunctionWrapper(identifier)
-    raise TypeError(f"losses.get: expected a name, config dict, Loss or function, got "
-                    f"{type(identifier).__name__}")
+    return get_by_name(identifier, "losses.get", "loss", Loss, _BY_NAME, from_callable=_from_function)
+
+
+def _from_function(fn):
+    """The built-in Loss class of a built-in per-sample function, else a wrapper around `fn`."""
+    cls = _CLASS_OF_FUNCTION.get(fn)
+    return cls() if cls is not None else LossFunctionWrapper(fn)
 
 
 def serialize(loss):

@@ -13,7 +13,7 @@ import math
 
 from nnx import functional as F
 from nnx.utils.config import Configurable
-from nnx.utils.names import unknown_name_error
+from nnx.utils.names import get_by_name
 
 
 def _factor(value, what, who):
@@ -73,28 +73,10 @@ _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, **_CLASSES}
 def get(identifier):
     """None, a Regularizer (returned unchanged), a class, a name ('l1', 'l2', 'l1_l2'), a config
     dict {'class_name', 'config'} or any callable `x -> scalar Tensor`."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier)
-        if cls is None:
-            raise unknown_name_error("regularizers.get", "regularizer", identifier, _NAMES)
-        return cls()
-    if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"regularizers.get: a config dict needs 'class_name' in "
-                             f"{sorted(_CLASSES)}, got {identifier!r}")
-        try:
-            return cls.from_config(dict(identifier.get("config", {})))
-        except TypeError as e:
-            raise ValueError(f"regularizers.get: bad config {identifier!r}: {e}") from e
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"regularizers.get: expected a name, config dict or callable, got "
-                    f"{type(identifier).__name__}")
+    if identifier is None:
+        return None
+    return get_by_name(identifier, "regularizers.get", "regularizer", Regularizer, _NAMES,
+                       from_callable=lambda fn: fn)
 
 
 def serialize(regularizer):

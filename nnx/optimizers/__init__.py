@@ -9,7 +9,7 @@ from nnx.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from nnx.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from nnx.optimizers.base import Optimizer
 from nnx.optimizers.sgd import SGD
-from nnx.utils.names import unknown_name_error
+from nnx.utils.names import get_by_name
 
 _CLASSES = {cls.__name__.lower(): cls
             for cls in (SGD, Adam, AdamW, Nadam, Adamax, RMSprop, Adagrad, Adadelta)}
@@ -17,28 +17,10 @@ _CLASSES = {cls.__name__.lower(): cls
 def get(identifier):
     """An optimizer from a name ('adam', 'SGD', ...; Keras' defaults), a config dict
     {'class_name': ..., 'config': {...}}, an Optimizer class, or an instance (returned unchanged)."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, str):
-        return _class(identifier)()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"optimizers.get: a config dict needs 'class_name', "
-                             f"got {identifier!r}")
-        return _class(identifier["class_name"]).from_config(identifier.get("config", {}))
-    raise TypeError(f"optimizers.get: expected a name, config dict or Optimizer, got "
-                    f"{type(identifier).__name__}")
+    return get_by_name(identifier, "optimizers.get", "optimizer", Optimizer, _CLASSES)
 
 
 def serialize(optimizer):
     """{'class_name', 'config'} for `get` to rebuild the optimizer (state travels separately)."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
-
-def _class(name):
-    cls = _CLASSES.get(name.lower())
-    if cls is None:
-        raise unknown_name_error("optimizers.get", "optimizer", name.lower(), _CLASSES)
-    return cls
