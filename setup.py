@@ -1,5 +1,5 @@
 """Build the compiled parts: the kernels (every C file under csrc/ plus the Cython module nnx._C._native)
-and nnx._C._switch, the interrupt-safe with-block behind the grad mode (pure Cython, no OpenMP).
+and nnx._C.switch, the interrupt-safe with-block behind the grad mode (a .py compiled by Cython).
 
 SIMD is chosen at run time (csrc/cpu.c), and the AVX2/AVX-512 micro-kernels carry their own
 `__attribute__((target(...)))`, so the whole extension is compiled for baseline x86-64: a wheel built
@@ -57,7 +57,7 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=sorted(glob("csrc/*.h") + glob("nnx/_C/*.pxi") + glob("nnx/_C/*.pxd")),
     ),
-    Extension("nnx._C._switch", sources=["nnx/_C/_switch.pyx"]),
+    Extension("nnx._C.switch", sources=["nnx/_C/switch.py"]),   # the compiled twin of switch.py
 ]
 
 

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from nnx._C import AttributeSwitch
+from nnx._C.switch import AttributeSwitch
 from nnx.tensor import Tensor, _wrap
 
 

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from nnx._C import AttributeSwitch
+from nnx._C.switch import AttributeSwitch
 from nnx.compare import assert_results_match, describe_call
 
 KERNEL_NAMES = (

@@ -23,6 +23,14 @@ def run_python(code, path):
     return result.stdout
 
 
+def test_the_grad_mode_switch_is_compiled_where_built():
+    # tests/test_interrupts.py checks what compiling it buys: Ctrl-C cannot cut a mode switch in half
+    import importlib.machinery
+    import nnx._C.switch
+    assert nnx._C.switch.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    assert issubclass(nnx.no_grad, nnx._C.switch.AttributeSwitch)
+
+
 def test_import_nnx_does_not_load_the_compiled_kernels():
     out = run_python("""
         import sys
@@ -70,6 +78,7 @@ def test_a_pure_python_install_trains_on_the_reference_backend(pure_python_copy)
         losses = history.history["loss"]
         print("loss fell:", losses[-1] < losses[0])
         print("native loaded:", "nnx._C._native" in sys.modules)
+        print("switch from:", nnx._C.switch.__file__)
         with nnx.no_grad():
             assert not nnx.is_grad_enabled()
         assert nnx.is_grad_enabled()
@@ -83,4 +92,5 @@ def test_a_pure_python_install_trains_on_the_reference_backend(pure_python_copy)
     assert "backend: reference" in out
     assert "loss fell: True" in out
     assert "native loaded: False" in out
+    assert f"switch from: {pure_python_copy / 'nnx' / '_C' / 'switch.py'}" in out
     assert out.count("clear error: True") == 2, out

@@ -3,6 +3,7 @@
 It checks that the compiled kernels load without a compiler, that GEMM agrees with NumPy, that the
 bundled data came with the wheel and that a tiny model trains. Exits non-zero on any failure.
 """
+import importlib.machinery
 import os
 import sys
 
@@ -18,6 +19,9 @@ print("nnx", nnx.__version__, "from", os.path.dirname(nnx.__file__))
 if "site-packages" not in nnx.__file__:
     sys.exit(f"smoke test: imported nnx from {nnx.__file__}, not from the installed wheel")
 print(nnx.kernels.info())
+import nnx._C.switch  # noqa: E402  (the compiled with-block came too, not its plain-Python source)
+if not nnx._C.switch.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+    sys.exit(f"smoke test: nnx._C.switch is not compiled ({nnx._C.switch.__file__})")
 
 rng = np.random.default_rng(0)
 a, b = rng.standard_normal((67, 45)), rng.standard_normal((45, 33))

@@ -3,7 +3,7 @@
 
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi,
 resample.pxi, lstm.pxi); common.pxi holds the argument checks they share and the thread count. (The interrupt-safe with-block
-behind the grad mode is its own small module, _switch.pyx, so that `import nnx` need not load this one.) Rule: no pointer reaches C before its array has been
+behind the grad mode is its own small module, switch.py, so that `import nnx` need not load this one.) Rule: no pointer reaches C before its array has been
 checked for rank, shape and dtype and made contiguous.
 """
 cimport numpy as cnp
