@@ -34,8 +34,9 @@ def get_by_name(identifier, where, kind, base, names, from_callable=None):
     if isinstance(identifier, dict):
         if not isinstance(identifier.get("class_name"), str):
             raise ValueError(f"{where}: a config dict needs 'class_name', got {identifier!r}")
+        cls = by_name(identifier["class_name"], f"{kind} class_name")
         try:
-            return by_name(identifier["class_name"], f"{kind} class_name").from_config(dict(identifier.get("config", {})))
+            return cls.from_config(dict(identifier.get("config", {})))
         except TypeError as e:
             raise ValueError(f"{where}: bad config for {identifier['class_name']!r}: {e}") from e
     if from_callable is not None and callable(identifier):
