@@ -1,8 +1,8 @@
 """Pooling layers over (N, H, W, C): MaxPooling2D, AveragePooling2D (via `F.max_pool2d` /
 `F.avg_pool2d`), and the global ones (a max / mean over H and W)."""
 from nnx import functional as F
+from nnx.geometry import output_length, padding_mode, pair
 from nnx.layers.base import Layer, format_shape
-from nnx.layers.convolutional import pair, window_output_size
 
 
 class _Pooling2D(Layer):
@@ -15,15 +15,13 @@ class _Pooling2D(Layer):
         who = self._who()
         self.pool_size = pair(who, "pool_size", pool_size)
         self.strides = self.pool_size if strides is None else pair(who, "strides", strides)
-        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
-        self.padding = padding.lower()
+        self.padding = padding_mode(who, padding)
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
-        oh, ow = (window_output_size(size, k, s, self.padding)
+        oh, ow = (output_length(size, k, s, self.padding)
                   for size, k, s in zip((h, w), self.pool_size, self.strides))
-        if oh == 0 or ow == 0:
+        if (oh is not None and oh < 1) or (ow is not None and ow < 1):
             raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} is smaller than "
                              f"the pool {self.pool_size}")
         return (n, oh, ow, c)
