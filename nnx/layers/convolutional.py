@@ -21,6 +21,13 @@ def drop_height(y):
     return y.reshape(y.shape[0], y.shape[2], y.shape[3])
 
 
+class Rank1Layout:
+    """Mixed in first by the 1-D layers: one spatial axis, inputs (batch, steps, channels)."""
+    rank = 1
+    input_rank = 3
+    input_layout = "(batch, steps, channels)"
+
+
 class _ConvWindow(KernelBiasMixin, Layer):
     """kernel_size, strides, padding and dilation_rate over `rank` spatial axes: checks, output shape,
     config. padding: 'valid' / 'same', plus 'causal' at rank 1 and explicit pixels (as F.conv2d takes
@@ -132,13 +139,10 @@ class BaseConv(_ConvWindow):
                 "groups": self.groups, **self._kernel_bias_config()}
 
 
-class Conv1D(BaseConv):
+class Conv1D(Rank1Layout, BaseConv):
     """1-D convolution over (batch, steps, channels); kernel (kernel_size, C_in // groups, filters).
     padding 'valid', 'same' (TensorFlow's rule) or 'causal' (left padding only: output t sees
     inputs <= t)."""
-    rank = 1
-    input_rank = 3
-    input_layout = "(batch, steps, channels)"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform",
