@@ -108,8 +108,13 @@ def per_side(padding, sizes, window, strides, dilation):
     if padding == "valid":
         return (0, 0), (0, 0)
     if padding == "same":
-        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(sizes, window, strides, dilation))
+        return (same_padding(sizes[0], window[0], strides[0], dilation[0]),
+                same_padding(sizes[1], window[1], strides[1], dilation[1]))
     return _as_pixel_pairs(padding)
+
+
+def _positions(padded, window, stride, dilation):
+    return (padded - (window - 1) * dilation - 1) // stride + 1
 
 
 def output_length(size, window, stride, padding="valid", dilation=1):
@@ -120,13 +125,15 @@ def output_length(size, window, stride, padding="valid", dilation=1):
     if padding == "same":
         return -(-size // stride)
     before, after = (0, 0) if padding == "valid" else padding
-    return (size + before + after - (window - 1) * dilation - 1) // stride + 1
+    return _positions(size + before + after, window, stride, dilation)
 
 
 def window_output(owner, x_shape, window, strides, pads, dilation=(1, 1)):
-    """(OH, OW) of a window over an (N, H, W, C) shape with explicit pads, or a ValueError."""
-    oh = output_length(x_shape[1], window[0], strides[0], pads[0], dilation[0])
-    ow = output_length(x_shape[2], window[1], strides[1], pads[1], dilation[1])
+    """(OH, OW) of a window over an (N, H, W, C) shape with explicit pads, or a ValueError. The
+    bindings call it on every kernel call: it stays a few integer operations."""
+    (top, bottom), (left, right) = pads
+    oh = _positions(x_shape[1] + top + bottom, window[0], strides[0], dilation[0])
+    ow = _positions(x_shape[2] + left + right, window[1], strides[1], dilation[1])
     if oh < 1 or ow < 1:
         raise ValueError(f"{owner}: window {tuple(window)} does not fit input shape {tuple(x_shape)} with "
                          f"padding {tuple(pads)} and dilation {tuple(dilation)}: output would be {oh}x{ow}")

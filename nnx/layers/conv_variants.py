@@ -32,8 +32,7 @@ class Conv2DTranspose(_ConvWindow):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -81,9 +80,7 @@ class DepthwiseConv2D(_ConvWindow):
         self.kernel = self.add_weight(name="kernel",
                                       shape=self.kernel_size + (channels, self.depth_multiplier),
                                       initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(channels * self.depth_multiplier,),
-                                        initializer=self.bias_initializer)
+        self._add_bias(channels * self.depth_multiplier)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -134,8 +131,7 @@ class SeparableConv2D(_ConvWindow):
         self.pointwise_kernel = self.add_weight(name="pointwise_kernel",
                                                 shape=(1, 1, channels * m, self.filters),
                                                 initializer=self.pointwise_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

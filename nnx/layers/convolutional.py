@@ -55,6 +55,10 @@ class _ConvWindow(KernelBiasMixin, Layer):
         self.input_axes = {-1: channels}
         return channels
 
+    def _add_bias(self, size):
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(size,), initializer=self.bias_initializer)
+
     def _axis_padding(self):
         """Per spatial axis: 'valid', 'same' or explicit (before, after)."""
         if self.padding == "causal":
@@ -106,8 +110,7 @@ class BaseConv(_ConvWindow):
         self.kernel = self.add_weight(
             name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
             initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
