@@ -7,10 +7,10 @@ that name the op, and wires the forward and backward kernels of the current back
 """
 from nnx import backend
 from nnx.autograd import Function
-from nnx.geometry import (check_pool_padding, output_padding_arg, padding_arg, padding_mode, pair, per_side,
-                          positive_int, transpose_output_length, transpose_padding, window_output)
 from nnx.functional.activations import fused_relu
 from nnx.functional.math import _t
+from nnx.geometry import (check_pool_padding, output_padding_arg, padding_arg, padding_mode, pair, per_side,
+                          positive_int, transpose_output_length, transpose_padding, window_output)
 
 
 def _check_image(x, op, what="input"):
