@@ -187,27 +187,7 @@ def test_softmax_family_is_stable_at_large_logits(dtype):
         assert y.dtype == dtype
 
 
-# --- padding rules ------------------------------------------------------------------------------
-@pytest.mark.parametrize("size, k, stride, dilation, expected", [
-    (5, 3, 2, 1, (1, 1)), (6, 3, 2, 1, (0, 1)), (28, 3, 1, 1, (1, 1)), (4, 2, 2, 1, (0, 0)),
-    (5, 2, 1, 1, (0, 1)), (7, 3, 1, 2, (2, 2)), (1, 3, 1, 1, (1, 1)), (10, 4, 3, 1, (1, 2)),
-])
-def test_same_padding_follows_tensorflow(size, k, stride, dilation, expected):
-    from nnx.functional.convolution import _padding
-    pads = _padding("same", (size, size), (k, k), (stride, stride), (dilation, dilation), "conv2d")
-    assert pads == (expected, expected)
-    out = (size + sum(expected) - (k - 1) * dilation - 1) // stride + 1
-    assert out == -(-size // stride)
-
-
-def test_padding_forms():
-    from nnx.functional.convolution import _padding
-    assert _padding("valid", (5, 5), (3, 3), (1, 1), (1, 1), "op") == ((0, 0), (0, 0))
-    assert _padding(2, (5, 5), (3, 3), (1, 1), (1, 1), "op") == ((2, 2), (2, 2))
-    assert _padding((1, 2), (5, 5), (3, 3), (1, 1), (1, 1), "op") == ((1, 1), (2, 2))
-    assert _padding(((0, 1), (2, 0)), (5, 5), (3, 3), (1, 1), (1, 1), "op") == ((0, 1), (2, 0))
-
-
+# --- padding rules (the rules themselves: tests/test_geometry.py) ---------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_same_padding_shapes_through_the_ops(backend):
     x = leaf((2, 7, 6, 3))

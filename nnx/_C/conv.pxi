@@ -5,6 +5,8 @@
 
 import operator
 
+from nnx.geometry import window_output
+
 # The convolution ladder, slowest first (csrc/conv.c); index i is nnx_conv_rung i. None runs 'fast'.
 CONV_RUNGS = ("naive", "im2col", "fast")
 
@@ -59,11 +61,7 @@ cdef nnx_conv_geom _conv_geom(str kernel, tuple x_shape, tuple k_shape, object s
     padded_h, padded_w = h + top + bottom, w + left + right
     if max(padded_h, padded_w) > 2**40:
         raise ValueError(f"{kernel}: padding {padding!r} is too large for input shape {x_shape}")
-    oh = (padded_h - dh * (kh - 1) - 1) // sh + 1
-    ow = (padded_w - dw * (kw - 1) - 1) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{kernel}: kernel shape {k_shape} with dilation {(dh, dw)} and padding {padding!r} "
-                         f"does not fit input shape {x_shape}: output would be {oh}x{ow}")
+    oh, ow = window_output(kernel, x_shape, (kh, kw), (sh, sw), ((top, bottom), (left, right)), (dh, dw))
     # A stride (or a 1-tap dilation) beyond the padded image only ever multiplies 0: clamp it so that
     # huge values reach C as small ones.
     sh, sw, dh, dw = min(sh, padded_h), min(sw, padded_w), min(dh, padded_h), min(dw, padded_w)

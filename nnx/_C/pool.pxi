@@ -2,6 +2,8 @@
 #
 # argmax is int32: the flat index h * W + w of each maximum in its image's H*W plane (see nnx.h).
 
+from nnx.geometry import check_pool_padding, window_output
+
 cdef nnx_pool_geom _pool_geom(str kernel, tuple x_shape, object pool_size, object strides,
                               object padding) except *:
     """Check pool size, strides and padding against an (N, H, W, C) shape; return the geometry."""
@@ -9,18 +11,13 @@ cdef nnx_pool_geom _pool_geom(str kernel, tuple x_shape, object pool_size, objec
     ph, pw = _pair(kernel, "pool_size", pool_size, 1)
     sh, sw = _pair(kernel, "strides", strides, 1)
     (top, bottom), (left, right) = _padding(kernel, padding)
-    if max(top, bottom) >= ph or max(left, right) >= pw:
-        raise ValueError(f"{kernel}: padding {padding!r} must be smaller than pool_size {pool_size!r} "
-                         f"on each side (a window would lie wholly in the padding)")
+    pads = ((top, bottom), (left, right))
+    check_pool_padding(kernel, x_shape, (ph, pw), pads)
     n, h, w, c = x_shape
     if h * w > 2**31 - 1:
         raise ValueError(f"{kernel}: H*W = {h * w} of input shape {x_shape} does not fit the int32 argmax")
     padded_h, padded_w = h + top + bottom, w + left + right
-    oh = (padded_h - ph) // sh + 1
-    ow = (padded_w - pw) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{kernel}: pool_size {pool_size!r} with padding {padding!r} does not fit input "
-                         f"shape {x_shape}: output would be {oh}x{ow}")
+    oh, ow = window_output(kernel, x_shape, (ph, pw), (sh, sw), pads)
     # The window fits the padded image, so PH*PW <= padded H*W: bounding that keeps C's window product
     # (and every index) inside int64.
     _check_elements(kernel, f"the padded image (padding {padding!r}) of", (padded_h, padded_w))

@@ -3,14 +3,7 @@ the target output drops. All (sample, window) pairs are evaluated in large batch
 import numpy as np
 
 from nnx.explain._core import DEFAULT_BATCH_SIZE, evaluate_rows, prepare
-
-
-def _pair(op, name, value):
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                                 for v in pair):
-        raise ValueError(f"{op}: {name} must be a positive int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
+from nnx.geometry import pair
 
 
 def _starts(size, window, stride):
@@ -46,7 +39,7 @@ def occlusion(model, x, target=None, window=(4, 4), stride=(2, 2), fill=0.0, *,
     x, targets, batch_size, clean = prepare(op, model, x, target, batch_size, min_rank=3)
     if x.ndim > 4:
         raise ValueError(f"{op}: expected images (N, H, W) or (N, H, W, C), got shape {x.shape}")
-    window, stride = _pair(op, "window", window), _pair(op, "stride", stride)
+    window, stride = pair(op, "window", window), pair(op, "stride", stride)
     height, width = x.shape[1:3]
     if window[0] > height or window[1] > width:
         raise ValueError(f"{op}: window {window} is larger than the images ({height}, {width})")

@@ -13,6 +13,7 @@ import numpy as np
 from nnx.autograd import Function
 from nnx.functional.convolution import _check_image
 from nnx.functional.math import _t
+from nnx.geometry import pair
 
 
 class Pad2D(Function):
@@ -104,11 +105,7 @@ def upsample2d(x, size=(2, 2), interpolation="nearest"):
     op = "upsample2d"
     x = _t(x, op)
     _check_image(x, op)
-    size = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
-    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
-                                 for s in size):
-        raise ValueError(f"{op}: size must be a positive int or a pair of them, got {size!r}")
-    size = (int(size[0]), int(size[1]))
+    size = pair(op, "size", size)
     if interpolation == "nearest":
         return UpsampleNearest.apply(x, size)
     if interpolation == "bilinear":

@@ -7,62 +7,13 @@
   depthwise_kernel (KH, KW, C, depth_multiplier), pointwise_kernel (1, 1, C * depth_multiplier,
   filters), bias (filters,).
 """
-import numpy as np
-
 from nnx import functional as F
-from nnx.functional.convolution import conv_transpose_length
-from nnx.layers.base import KernelBiasMixin, Layer, format_shape
-from nnx.layers.convolutional import pair, window_output_size
+from nnx.geometry import output_padding_arg, positive_int, transpose_output_length
+from nnx.layers.base import format_shape
+from nnx.layers.convolutional import _ConvWindow
 
 
-def _positive(who, what, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{who}: {what} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _keras_padding(who, padding):
-    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
-    return padding.lower()
-
-
-class _Conv2DBase(KernelBiasMixin, Layer):
-    """Arguments and checks shared by the variants: kernel_size, strides, padding, dilation_rate."""
-    input_rank = 4
-    input_layout = "(N, H, W, C)"
-
-    def _init_window(self, kernel_size, strides, padding, dilation_rate):
-        who = self._who()
-        self.kernel_size = pair(who, "kernel_size", kernel_size)
-        self.strides = pair(who, "strides", strides)
-        self.padding = _keras_padding(who, padding)
-        self.dilation_rate = pair(who, "dilation_rate", dilation_rate)
-
-    def _channels(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"{self._who()}: the channel axis of the input must be known to build, "
-                             f"got shape {format_shape(input_shape)}")
-        self.input_axes = {-1: channels}
-        return channels
-
-    def _window_output_shape(self, input_shape, channels_out):
-        n, h, w, _ = input_shape
-        oh, ow = (window_output_size(size, k, s, self.padding, d) for size, k, s, d in zip(
-            (h, w), self.kernel_size, self.strides, self.dilation_rate))
-        if oh == 0 or ow == 0:
-            raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} is too small for "
-                             f"kernel {self.kernel_size} with dilation {self.dilation_rate} and padding "
-                             f"{self.padding!r}")
-        return (n, oh, ow, channels_out)
-
-    def _window_config(self):
-        return {"kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "dilation_rate": list(self.dilation_rate)}
-
-
-class Conv2DTranspose(_Conv2DBase):
+class Conv2DTranspose(_ConvWindow):
     """Transposed 2-D convolution (Keras 3's Conv2DTranspose); output size as Keras computes it:
     'valid' (H - 1) * stride + KH_eff + output_padding (default max(KH_eff, stride) - KH_eff),
     'same' H * stride, or (H - 1) * stride + KH_eff % 2 + output_padding when output_padding is given."""
@@ -72,31 +23,21 @@ class Conv2DTranspose(_Conv2DBase):
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         who = self._who()
-        self.filters = _positive(who, "filters", filters)
+        self.filters = positive_int(who, "filters", filters)
         self._init_window(kernel_size, strides, padding, dilation_rate)
-        if output_padding is not None:
-            output_padding = (output_padding,) * 2 if isinstance(output_padding, (int, np.integer)) \
-                else output_padding
-            if (not isinstance(output_padding, (tuple, list)) or len(output_padding) != 2 or not all(
-                    isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 0 <= p < s
-                    for p, s in zip(output_padding, self.strides))):
-                raise ValueError(f"{who}: output_padding must be None or non-negative ints smaller than "
-                                 f"strides {self.strides}, got {output_padding!r}")
-            output_padding = tuple(int(p) for p in output_padding)
-        self.output_padding = output_padding
+        self.output_padding = output_padding_arg(who, output_padding, self.strides)
         self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        oh, ow = (conv_transpose_length(size, k, s, d, self.padding, op) for size, k, s, d, op in zip(
+        oh, ow = (transpose_output_length(size, k, s, d, self.padding, op) for size, k, s, d, op in zip(
             (h, w), self.kernel_size, self.strides, self.dilation_rate, self.output_padding or (None, None)))
         if (oh is not None and oh < 1) or (ow is not None and ow < 1):
             raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} gives an empty output "
@@ -119,7 +60,7 @@ class Conv2DTranspose(_Conv2DBase):
                 **self._kernel_bias_config()}
 
 
-class DepthwiseConv2D(_Conv2DBase):
+class DepthwiseConv2D(_ConvWindow):
     """Depthwise 2-D convolution (Keras 3): input channel c gives output channels
     c * depth_multiplier ... c * depth_multiplier + depth_multiplier - 1;
     kernel (KH, KW, C, depth_multiplier)."""
@@ -130,7 +71,7 @@ class DepthwiseConv2D(_Conv2DBase):
                  dilation_rate=(1, 1), activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.depth_multiplier = _positive(self._who(), "depth_multiplier", depth_multiplier)
+        self.depth_multiplier = positive_int(self._who(), "depth_multiplier", depth_multiplier)
         self._init_window(kernel_size, strides, padding, dilation_rate)
         self._init_kernel_bias(activation, use_bias, depthwise_initializer, bias_initializer)
 
@@ -139,9 +80,7 @@ class DepthwiseConv2D(_Conv2DBase):
         self.kernel = self.add_weight(name="kernel",
                                       shape=self.kernel_size + (channels, self.depth_multiplier),
                                       initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(channels * self.depth_multiplier,),
-                                        initializer=self.bias_initializer)
+        self._add_bias(channels * self.depth_multiplier)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -163,7 +102,7 @@ class DepthwiseConv2D(_Conv2DBase):
         return config
 
 
-class SeparableConv2D(_Conv2DBase):
+class SeparableConv2D(_ConvWindow):
     """Depthwise convolution (strides, padding and dilation apply here) followed by a 1x1 convolution
     to `filters` channels, then bias and activation (Keras 3's SeparableConv2D)."""
     fuses_relu = True
@@ -176,8 +115,8 @@ class SeparableConv2D(_Conv2DBase):
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         who = self._who()
-        self.filters = _positive(who, "filters", filters)
-        self.depth_multiplier = _positive(who, "depth_multiplier", depth_multiplier)
+        self.filters = positive_int(who, "filters", filters)
+        self.depth_multiplier = positive_int(who, "depth_multiplier", depth_multiplier)
         self._init_window(kernel_size, strides, padding, dilation_rate)
         self._init_kernel_bias(activation, use_bias, depthwise_initializer, bias_initializer)
         self.pointwise_initializer = pointwise_initializer
@@ -192,8 +131,7 @@ class SeparableConv2D(_Conv2DBase):
         self.pointwise_kernel = self.add_weight(name="pointwise_kernel",
                                                 shape=(1, 1, channels * m, self.filters),
                                                 initializer=self.pointwise_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

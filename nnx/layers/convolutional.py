@@ -1,114 +1,166 @@
-"""Conv2D: channels-last 2-D convolution, kernel (KH, KW, C_in // groups, filters), via `F.conv2d`."""
-import math
+"""The convolution layers: `BaseConv(rank)` (as Keras 3's keras/src/layers/convolutional/base_conv.py)
+and its thin subclasses Conv1D and Conv2D, channels-last, kernel kernel_size + (C_in // groups, filters).
 
-import numpy as np
-
+Both run on `F.conv2d`: rank 1 is the 2-D op on a height-1 image (N, 1, steps, C) with a height-1
+kernel. `_ConvWindow` holds what every convolution layer shares (the window arguments, the output
+shape, the config); the variants in conv_variants.py build on it too.
+"""
 from nnx import functional as F
+from nnx.geometry import (VALID_SAME, output_length, padding_arg, padding_mode, pixel_pairs, positive_int,
+                          positive_ints)
 from nnx.layers.base import KernelBiasMixin, Layer, format_shape
 
 
-def pair(owner, what, value):
-    """An int or a pair of positive ints -> (h, w); errors name the layer and the argument."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    if (not isinstance(value, (tuple, list)) or len(value) != 2 or
-            not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ValueError(f"{owner}: {what} must be a positive int or a pair of them, got {value!r}")
-    return int(value[0]), int(value[1])
+def height_one(x):
+    """(N, steps, C) -> (N, 1, steps, C): a view for the 2-D ops."""
+    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2])
 
 
-def padding_arg(owner, padding):
-    """'valid' / 'same' (any case), or explicit pixels as F.conv2d takes them: int or (ph, pw)."""
-    if isinstance(padding, str):
-        if padding.lower() not in ("valid", "same"):
-            raise ValueError(f"{owner}: padding must be 'valid' or 'same', got {padding!r}")
-        return padding.lower()
-    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) and padding >= 0:
-        return int(padding)
-    if (isinstance(padding, (tuple, list)) and len(padding) == 2 and
-            all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in padding)):
-        return int(padding[0]), int(padding[1])
-    raise ValueError(f"{owner}: padding must be 'valid', 'same', an int or (ph, pw), got {padding!r}")
+def drop_height(y):
+    """(N, 1, steps, C) -> (N, steps, C)."""
+    return y.reshape(y.shape[0], y.shape[2], y.shape[3])
 
 
-def window_output_size(size, window, stride, padding, dilation=1):
-    """Output length along one axis for a conv/pool window (TensorFlow's 'same' rule)."""
-    if size is None:
-        return None
-    if padding == "same":
-        return math.ceil(size / stride)
-    pad = 0 if padding == "valid" else 2 * padding
-    span = dilation * (window - 1) + 1
-    return (size + pad - span) // stride + 1 if size + pad >= span else 0
+class Rank1Layout:
+    """Mixed in first by the 1-D layers: one spatial axis, inputs (batch, steps, channels)."""
+    rank = 1
+    input_rank = 3
+    input_layout = "(batch, steps, channels)"
 
 
-class Conv2D(KernelBiasMixin, Layer):
-    """2-D convolution over (N, H, W, C) inputs (Keras arguments and defaults)."""
-    fuses_relu = True
+class _ConvWindow(KernelBiasMixin, Layer):
+    """kernel_size, strides, padding and dilation_rate over `rank` spatial axes: checks, output shape,
+    config. padding: 'valid' / 'same', plus 'causal' at rank 1 and explicit pixels (as F.conv2d takes
+    them) for Conv2D (`explicit_padding`)."""
+    rank = 2
     input_rank = 4
     input_layout = "(N, H, W, C)"
+    explicit_padding = False
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
+    def _init_window(self, kernel_size, strides, padding, dilation_rate):
         who = self._who()
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
-            raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
-        if filters % groups:
-            raise ValueError(f"{who}: filters ({filters}) must be divisible by groups ({groups})")
-        self.filters = int(filters)
-        self.kernel_size = pair(who, "kernel_size", kernel_size)
-        self.strides = pair(who, "strides", strides)
-        self.padding = padding_arg(who, padding)
-        self.dilation_rate = pair(who, "dilation_rate", dilation_rate)
-        self.groups = int(groups)
-        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
+        self.kernel_size = positive_ints(who, "kernel_size", kernel_size, self.rank)
+        self.strides = positive_ints(who, "strides", strides, self.rank)
+        if self.explicit_padding:
+            self.padding = padding_arg(who, padding)
+        else:
+            self.padding = padding_mode(who, padding, VALID_SAME + ("causal",) * (self.rank == 1))
+        self.dilation_rate = positive_ints(who, "dilation_rate", dilation_rate, self.rank)
 
-    def build(self, input_shape):
+    def _channels(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
             raise ValueError(f"{self._who()}: the channel axis of the input must be known to build, "
                              f"got shape {format_shape(input_shape)}")
+        self.input_axes = {-1: channels}
+        return channels
+
+    def _add_bias(self, size):
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(size,), initializer=self.bias_initializer)
+
+    def _axis_padding(self):
+        """Per spatial axis: 'valid', 'same' or explicit (before, after)."""
+        if self.padding == "causal":
+            return [(d * (k - 1), 0) for k, d in zip(self.kernel_size, self.dilation_rate)]
+        if isinstance(self.padding, str):
+            return [self.padding] * self.rank
+        return pixel_pairs(self._who(), "padding", self.padding)
+
+    def _window_output_shape(self, input_shape, channels_out):
+        sizes = tuple(output_length(n, k, s, p, d) for n, k, s, p, d in zip(
+            input_shape[1:-1], self.kernel_size, self.strides, self._axis_padding(), self.dilation_rate))
+        if any(size is not None and size < 1 for size in sizes):
+            raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} is too "
+                             f"{'short' if self.rank == 1 else 'small'} for kernel_size {self.kernel_size} "
+                             f"with dilation {self.dilation_rate} and padding {self.padding!r}")
+        return (input_shape[0],) + sizes + (channels_out,)
+
+    def _window_config(self):
+        padding = self.padding
+        if isinstance(padding, tuple):
+            padding = [list(p) if isinstance(p, tuple) else p for p in padding]
+        return {"kernel_size": list(self.kernel_size), "strides": list(self.strides), "padding": padding,
+                "dilation_rate": list(self.dilation_rate)}
+
+
+class BaseConv(_ConvWindow):
+    """A `rank`-D convolution over (N, *spatial, C) inputs with Keras' arguments and defaults; kernel
+    kernel_size + (C_in // groups, filters). Subclasses fix the rank and the input layout."""
+    fuses_relu = True
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        who = self._who()
+        self.rank = rank
+        self.filters = positive_int(who, "filters", filters)
+        self.groups = positive_int(who, "groups", groups)
+        if self.filters % self.groups:
+            raise ValueError(f"{who}: filters ({self.filters}) must be divisible by groups ({self.groups})")
+        self._init_window(kernel_size, strides, padding, dilation_rate)
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
+
+    def build(self, input_shape):
+        channels = self._channels(input_shape)
         if channels % self.groups:
             raise ValueError(f"{self._who()}: input channels ({channels}) must be divisible by groups "
                              f"({self.groups}); input shape {format_shape(input_shape)}")
         self.kernel = self.add_weight(
             name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
             initializer=self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
-        self.input_axes = {-1: channels}
+        self._add_bias(self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        oh, ow = (window_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
-            (h, w), self.kernel_size, self.strides, self._padding_per_axis(), self.dilation_rate))
-        if oh == 0 or ow == 0:
-            raise ValueError(f"{self._who()}: input shape {format_shape(input_shape)} is too small for "
-                             f"kernel {self.kernel_size} with dilation {self.dilation_rate} and padding "
-                             f"{self.padding!r}")
-        return (n, oh, ow, self.filters)
-
-    def _padding_per_axis(self):
-        p = self.padding
-        return (p, p) if isinstance(p, (str, int)) else p
+        return self._window_output_shape(input_shape, self.filters)
 
     def call_linear(self, inputs, training=False, fused_activation=None):
-        return F.conv2d(inputs, self.kernel, self.bias, self.strides, self.padding,
-                        self.dilation_rate, self.groups, activation=fused_activation)
+        x, kernel, padding = inputs, self.kernel, self.padding
+        strides, dilation = self.strides, self.dilation_rate
+        if self.rank == 1:       # the 2-D op on a height-1 image with a height-1 kernel
+            self.compute_output_shape(inputs.shape)         # a too-short input fails here, named
+            x, kernel = height_one(inputs), kernel.reshape(1, *kernel.shape)
+            strides, dilation = (1,) + strides, (1,) + dilation
+            if padding == "causal":
+                padding = ((0, 0), self._axis_padding()[0])
+        y = F.conv2d(x, kernel, self.bias, strides, padding, dilation, self.groups,
+                     activation=fused_activation)
+        return drop_height(y) if self.rank == 1 else y
 
     def flops(self, input_shape):
-        _, oh, ow, f = self.compute_output_shape(input_shape)
-        kh, kw = self.kernel_size
-        return 2 * oh * ow * f * kh * kw * (input_shape[-1] // self.groups)
+        """2 per multiply-add, per sample."""
+        output_shape = self.compute_output_shape(input_shape)
+        taps = 1
+        for size in output_shape[1:-1] + self.kernel_size:
+            taps *= size
+        return 2 * taps * self.filters * (input_shape[-1] // self.groups)
 
     def get_config(self):
-        padding = self.padding if isinstance(self.padding, (str, int)) else list(self.padding)
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": padding,
-                "dilation_rate": list(self.dilation_rate), "groups": self.groups,
-                **self._kernel_bias_config()}
+        return {**super().get_config(), "filters": self.filters, **self._window_config(),
+                "groups": self.groups, **self._kernel_bias_config()}
+
+
+class Conv1D(Rank1Layout, BaseConv):
+    """1-D convolution over (batch, steps, channels); kernel (kernel_size, C_in // groups, filters).
+    padding 'valid', 'same' (TensorFlow's rule) or 'causal' (left padding only: output t sees
+    inputs <= t)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(1, filters, kernel_size, strides, padding, dilation_rate, groups, activation,
+                         use_bias, kernel_initializer, bias_initializer, **kwargs)
+
+
+class Conv2D(BaseConv):
+    """2-D convolution over (N, H, W, C); padding 'valid', 'same' or explicit pixels: an int, (h, w) or
+    ((top, bottom), (left, right))."""
+    explicit_padding = True
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(2, filters, kernel_size, strides, padding, dilation_rate, groups, activation,
+                         use_bias, kernel_initializer, bias_initializer, **kwargs)

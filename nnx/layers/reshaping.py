@@ -3,14 +3,8 @@ Cropping2D, UpSampling2D. Each is one differentiable op of nnx.functional."""
 import numpy as np
 
 from nnx import functional as F
+from nnx.geometry import pair, pixel_pairs, positive_int
 from nnx.layers.base import Layer, format_shape
-from nnx.layers.convolutional import pair
-
-
-def _count(who, what, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{who}: {what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class RepeatVector(Layer):
@@ -20,7 +14,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = _count(self._who(), "n", n)
+        self.n = positive_int(self._who(), "n", n)
 
     def call(self, inputs, training=False):
         n, features = inputs.shape
@@ -55,21 +49,6 @@ class Permute(Layer):
 
     def get_config(self):
         return {**super().get_config(), "dims": list(self.dims)}
-
-
-def pixel_pairs(who, what, value):
-    """Keras' 2-D padding / cropping forms: int, (h, w) or ((top, bottom), (left, right)) of ints >= 0."""
-    def ok(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-    if ok(value):
-        return ((int(value),) * 2,) * 2
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        if all(ok(v) for v in value):
-            return tuple((int(v), int(v)) for v in value)
-        if all(isinstance(v, (tuple, list)) and len(v) == 2 and all(ok(p) for p in v) for v in value):
-            return tuple((int(a), int(b)) for a, b in value)
-    raise ValueError(f"{who}: {what} must be an int, (h, w) or ((top, bottom), (left, right)) of "
-                     f"non-negative ints, got {value!r}")
 
 
 class _Image2D(Layer):

@@ -15,6 +15,8 @@ implementation, and the compiled kernels check the name.
 """
 import numpy as np
 
+from nnx.geometry import window_output
+
 
 def _dtype(*arrays):
     """float32 or float64, the dtype the kernels compute in (float16 computes in float32)."""
@@ -30,12 +32,7 @@ def _output_shape(x_shape, kernel_shape, strides, padding, dilation, groups):
     if cg * groups != c or f % groups:
         raise ValueError(f"conv2d: input shape {tuple(x_shape)} and kernel shape {tuple(kernel_shape)} do "
                          f"not agree for groups={groups}")
-    (top, bottom), (left, right) = padding
-    oh = (h + top + bottom - dilation[0] * (kh - 1) - 1) // strides[0] + 1
-    ow = (w + left + right - dilation[1] * (kw - 1) - 1) // strides[1] + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(f"conv2d: kernel shape {tuple(kernel_shape)} does not fit input shape "
-                         f"{tuple(x_shape)} with padding {padding} and dilation {dilation}")
+    oh, ow = window_output("conv2d", x_shape, (kh, kw), strides, padding, dilation)
     return n, oh, ow, f
 
 

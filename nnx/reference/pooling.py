@@ -9,6 +9,8 @@ H*W plane: the first maximum in row-major window order, or the first NaN (NaN pr
 """
 import numpy as np
 
+from nnx.geometry import check_pool_padding, window_output
+
 
 def _float(a):
     """float32 / float64 stay; float16 (and anything smaller) computes in float32."""
@@ -17,29 +19,23 @@ def _float(a):
     return a.astype(np.float64 if wide else np.float32, copy=False)
 
 
+def _output_shape(x_shape, pool_size, strides, padding):
+    check_pool_padding("pooling", x_shape, pool_size, padding)
+    oh, ow = window_output("pooling", x_shape, pool_size, strides, padding)
+    return x_shape[0], oh, ow, x_shape[3]
+
+
 def _windows(x_shape, pool_size, strides, padding):
     """Yield (oh, ow, rows, cols) for every output pixel: its window clipped to the image."""
+    _, oh_count, ow_count, _ = _output_shape(x_shape, pool_size, strides, padding)
     _, h, w, _ = x_shape
-    (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool_size, strides, padding
-    if max(top, bottom) >= ph or max(left, right) >= pw:
-        raise ValueError(f"pooling: padding {padding} must be smaller than pool_size {pool_size}")
-    oh_count = (h + top + bottom - ph) // sh + 1
-    ow_count = (w + left + right - pw) // sw + 1
-    if oh_count < 1 or ow_count < 1:
-        raise ValueError(f"pooling: pool_size {pool_size} with padding {padding} does not fit input "
-                         f"shape {tuple(x_shape)}")
+    (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
     for oh in range(oh_count):
         h0 = oh * sh - top
         rows = slice(max(h0, 0), min(h0 + ph, h))
         for ow in range(ow_count):
             w0 = ow * sw - left
             yield oh, ow, rows, slice(max(w0, 0), min(w0 + pw, w))
-
-
-def _output_shape(x_shape, pool_size, strides, padding):
-    n, h, w, c = x_shape
-    (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool_size, strides, padding
-    return (n, (h + top + bottom - ph) // sh + 1, (w + left + right - pw) // sw + 1, c)
 
 
 def max_pool2d_forward(x, pool_size, strides, padding):
