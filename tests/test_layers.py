@@ -304,6 +304,7 @@ def test_registry_and_config_round_trip():
     clone = Conv2D.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert "_Pooling2D" not in Layer.registry
+    assert "BaseConv" not in Layer.registry       # abstract: a config names Conv1D or Conv2D
 
 
 def test_dense_input_checks():

@@ -99,7 +99,8 @@ class Layer:
         super().__init_subclass__(**kwargs)
         cls.user_class = not cls.__module__.startswith("nnx.")
         cls.call_takes_training = takes_training(cls.call)
-        if not cls.__name__.startswith("_") and not cls.user_class:   # private bases are not loadable
+        # private and abstract bases (BaseConv) are not loadable by name
+        if not cls.__name__.startswith("_") and not cls.user_class and not cls.__dict__.get("abstract"):
             Layer.registry[cls.__name__] = cls
 
     def __init__(self, name=None, input_shape=None, trainable=True, dtype=None,

@@ -87,6 +87,7 @@ class _ConvWindow(KernelBiasMixin, Layer):
 class BaseConv(_ConvWindow):
     """A `rank`-D convolution over (N, *spatial, C) inputs with Keras' arguments and defaults; kernel
     kernel_size + (C_in // groups, filters). Subclasses fix the rank and the input layout."""
+    abstract = True       # Conv1D and Conv2D are the loadable layers
     fuses_relu = True
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
