@@ -15,7 +15,7 @@ def integer_indices(values, who, name, what="indices"):
     indices = np.asarray(values.data if isinstance(values, Tensor) else values)
     if indices.dtype.kind == "f":
         if not (np.all(np.isfinite(indices)) and np.all(indices == np.round(indices))):
-            raise ValueError(f"{who}: {name} must hold integer {what}, got non-integer values "
+            raise ValueError(f"{who}: {name} must hold integer {what} (whole numbers), got non-integer values "
                              f"(shape {indices.shape})")
     elif indices.dtype.kind not in "iub":
         raise TypeError(f"{who}: {name} must hold integer {what}, got dtype {indices.dtype}")

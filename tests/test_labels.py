@@ -16,7 +16,7 @@ def test_whole_floats_bools_and_tensors_become_intp_indices():
 
 
 @pytest.mark.parametrize("values, error, message", [
-    ([0.0, 1.5], ValueError, r"op: ids must hold integer indices, got non-integer values \(shape \(2,\)\)"),
+    ([0.0, 1.5], ValueError, r"op: ids must hold integer indices \(whole numbers\), got non-integer values \(shape \(2,\)\)"),
     ([0.0, np.nan], ValueError, "non-integer"),
     (np.array(["a", "b"]), TypeError, "op: ids must hold integer indices, got dtype <U1"),
 ])

@@ -6,9 +6,7 @@
 import operator
 
 from nnx.geometry import window_output
-
-# The convolution ladder, slowest first (csrc/conv.c); index i is nnx_conv_rung i. None runs 'fast'.
-CONV_RUNGS = ("naive", "im2col", "fast")
+from nnx.rungs import CONV_RUNGS   # index i is csrc/conv.c's nnx_conv_rung i; None runs 'fast'
 
 
 cdef nnx_conv_rung _conv_rung(str kernel, object rung) except *:

@@ -6,6 +6,7 @@ pooling layers after it which steps to skip.
 import numpy as np
 
 from nnx.functional.embedding import embedding
+from nnx.labels import integer_indices
 from nnx.layers.base import Layer, format_shape
 from nnx.layers.symbolic import is_symbolic
 from nnx.tensor import Tensor
@@ -49,12 +50,7 @@ class Embedding(Layer):
     def _ids(self, inputs):
         """The token ids as an integer array; errors name the layer."""
         ids = as_padded_array(getattr(inputs, "data", inputs), self._who())
-        if ids.dtype.kind == "f":
-            if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
-                raise ValueError(f"{self._who()}: token ids must be whole numbers, got non-integer "
-                                 f"values in input of shape {format_shape(ids.shape)}")
-        elif ids.dtype.kind not in "iub":
-            raise TypeError(f"{self._who()}: token ids must be integers, got dtype {ids.dtype}")
+        ids = integer_indices(ids, self._who(), "inputs", "token ids")
         ids = ids.astype(np.int64, copy=False)
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
             bad = int(ids.min() if ids.min() < 0 else ids.max())
