@@ -432,25 +432,44 @@ TARGET static inline __attribute__((always_inline)) void NAME(tile_move)(NAME(iv
         }
 }
 
+/* acc += MR rows of a left operand times `panel`, NR numbers a row: row i is `segments` runs of `len`
+ * numbers, at p[i], p[i] + step, ... (a patch's kernel rows in x, or a pixel's F numbers of dy). */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(tile_dot)(
+    NAME(ivec) (*acc)[NV], const T *const *p, ptrdiff_t segments, ptrdiff_t len, ptrdiff_t step, const T *panel)
+{
+    for (ptrdiff_t s = 0; s < segments; s++) {
+        const T *q[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+            q[i] = p[i] + s * step;
+        for (ptrdiff_t t = 0; t < len; t++, panel += NR) {
+            T a[MR];
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++)
+                a[i] = q[i][t];
+            NAME(tile_step)(acc, a, panel);
+        }
+    }
+}
+
+/* Where the patches of output rows r0 .. r0+MR-1 start in an NHWC tensor shaped like x (offsets, so that
+ * x and dx share them); a short tile (rows < MR) repeats its last row. */
+TARGET static inline void NAME(implicit_pixels)(const nnx_conv_geom *g, ptrdiff_t r0, ptrdiff_t rows,
+                                                ptrdiff_t *off)
+{
+    for (ptrdiff_t i = 0; i < MR; i++) {
+        ptrdiff_t r = r0 + conv_min(i, rows - 1);
+        ptrdiff_t n = r / (g->oh * g->ow), oh = (r / g->ow) % g->oh, ow = r % g->ow;
+        off[i] = ((n * g->h + oh * g->sh) * g->w + ow * g->sw) * g->c;
+    }
+}
+
 /* y rows of MR pixels (px[i]: their first tap) x one panel of packed w (K x NR), into out (stride ldo). */
 TARGET NNX_CONV_CONTRACT static void NAME(implicit_tile)(const nnx_conv_geom *g, const T *const *px,
                                                          const T *restrict panel, T *restrict out, ptrdiff_t ldo)
 {
-    const ptrdiff_t run = g->kw * g->c, row_step = g->dh * g->w * g->c;
     NAME(ivec) acc[MR][NV] = {{{0}}};
-    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
-        const T *p[MR];
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++)
-            p[i] = px[i] + kh * row_step;
-        for (ptrdiff_t t = 0; t < run; t++, panel += NR) {
-            T a[MR];
-#pragma GCC unroll 16
-            for (int i = 0; i < MR; i++)
-                a[i] = p[i][t];
-            NAME(tile_step)(acc, a, panel);
-        }
-    }
+    NAME(tile_dot)(acc, px, g->kh, g->kw * g->c, g->dh * g->w * g->c, panel);
     NAME(tile_move)(acc, out, ldo, 0);
 }
 
@@ -471,12 +490,10 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
 #pragma omp parallel for schedule(static) if (conv_parallel(g))
     for (ptrdiff_t t = 0; t < tiles; t++) {
         const T *px[MR];
-        ptrdiff_t r0 = t * MR, rows = conv_min(MR, m - r0);
-        for (ptrdiff_t i = 0; i < MR; i++) {
-            ptrdiff_t r = r0 + conv_min(i, rows - 1); /* a short last tile repeats its last pixel */
-            ptrdiff_t n = r / (g->oh * g->ow), oh = (r / g->ow) % g->oh, ow = r % g->ow;
-            px[i] = x + ((n * g->h + oh * g->sh) * g->w + ow * g->sw) * g->c;
-        }
+        ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
+        NAME(implicit_pixels)(g, r0, rows, off);
+        for (ptrdiff_t i = 0; i < MR; i++)
+            px[i] = x + off[i];
         for (ptrdiff_t p = 0; p < panels; p++) {
             ptrdiff_t f0 = p * NR, cols = conv_min(NR, F - f0);
             if (rows == MR && cols == NR) {
@@ -486,6 +503,76 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
                 NAME(implicit_tile)(g, px, packed + p * K * NR, tile, NR);
                 for (ptrdiff_t i = 0; i < rows; i++)
                     NAME(copy)(y + (r0 + i) * F + f0, tile + i * NR, cols);
+            }
+        }
+    }
+    free(packed);
+    return 0;
+}
+
+/* Can the input gradient take the implicit path? Panels of NR columns of dcol that never straddle two
+ * kernel rows. */
+static inline int NAME(implicit_input_fits)(const nnx_conv_geom *g)
+{
+    return conv_is_implicit(g) && (g->kw * g->c) % NR == 0;
+}
+
+/* The MR x NR tile of dcol = dY . W^T for the pixels whose dy rows are dyp[i], against a panel of W^T
+ * (F x NR), added onto dx at dst[i] for the first `rows` pixels, in pixel order (the windows of
+ * neighbouring pixels overlap). */
+TARGET NNX_CONV_CONTRACT static void NAME(implicit_input_tile)(const nnx_conv_geom *g, const T *const *dyp,
+                                                               const T *restrict panel, T *const *dst,
+                                                               ptrdiff_t rows)
+{
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    NAME(tile_dot)(acc, dyp, 1, g->f, 0, panel);
+    if (rows == MR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                VSTORE(dst[i] + v * VL, VLOAD(dst[i] + v * VL) + acc[i][v]);
+    } else {
+        T tile[MR * NR];
+        NAME(tile_move)(acc, tile, NR, 0);
+        for (ptrdiff_t i = 0; i < rows; i++)
+            NAME(add)(dst[i], tile + i * NR, NR);
+    }
+}
+
+/* dx = col2im(dY . W^T) without dcol: each tile of dcol is added onto dx as soon as it is computed, dy
+ * read in place. Blocks of whole images (fixed by the shapes) are zeroed and filled by one thread each,
+ * tile by tile in a fixed order, so the sums do not depend on the thread count. */
+TARGET static int NAME(implicit_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)
+{
+    const ptrdiff_t run = g->kw * g->c, K = g->kh * run, F = g->f, panels = K / NR;
+    const ptrdiff_t per_image = g->oh * g->ow, image = g->h * g->w * g->c, row_step = g->dh * g->w * g->c;
+    /* W^T (F x K) as panels of NR columns of dcol, F x NR each */
+    T *packed = malloc((size_t)(K * F) * sizeof(T));
+    if (!packed)
+        return -1;
+    for (ptrdiff_t p = 0; p < panels; p++)
+        for (ptrdiff_t f = 0; f < F; f++)
+            for (ptrdiff_t j = 0; j < NR; j++)
+                packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
+    /* about NNX_CONV_IMPLICIT_ROWS pixels a block: few short tiles, enough blocks to share */
+    const ptrdiff_t blocks = conv_ceil_div(g->n, conv_ceil_div(NNX_CONV_IMPLICIT_ROWS, per_image));
+#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
+        NAME(zero)(dx + n0 * image, (n1 - n0) * image);
+        for (ptrdiff_t r0 = n0 * per_image; r0 < n1 * per_image; r0 += MR) {
+            const T *dyp[MR];
+            T *dst[MR];
+            ptrdiff_t off[MR], rows = conv_min(MR, n1 * per_image - r0);
+            NAME(implicit_pixels)(g, r0, rows, off);
+            for (ptrdiff_t i = 0; i < MR; i++)
+                dyp[i] = dy + (r0 + conv_min(i, rows - 1)) * F;
+            for (ptrdiff_t p = 0; p < panels; p++) {
+                const ptrdiff_t k0 = p * NR, at = k0 / run * row_step + k0 % run; /* dcol column k0 in dx */
+                for (ptrdiff_t i = 0; i < MR; i++)
+                    dst[i] = dx + off[i] + at;
+                NAME(implicit_input_tile)(g, dyp, packed + p * F * NR, dst, rows);
             }
         }
     }
@@ -691,6 +778,10 @@ TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *d
         NAME(depthwise_backward_input)(g, dy, w, dx);
         return 0;
     }
+#if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
+    if (NAME(implicit_input_fits)(g))
+        return NAME(implicit_backward_input)(g, dy, w, dx);
+#endif
     return NAME(im2col_backward_input)(g, dy, w, dx);
 }
 
