@@ -49,8 +49,10 @@
  *   6. Single-input-channel fast path (C == 1, a first layer on grey images, F a multiple of 32 floats):
  *      the GEMMs would have depth K = KH*KW = 9, too shallow to pay for packing. Direct loops instead
  *      keep 4 vectors of filters of up to 3 neighbouring pixels in registers and add x * w row by row
- *      (forward), or x * dy onto each tap's row of dW (weight gradient); no im2col at all. The input
- *      gradient keeps the im2col path (a first layer needs none).
+ *      (forward), or x * dy onto the rows of dW of up to 3 neighbouring taps of a kernel row that share
+ *      their output pixels (weight gradient: each vector of dy loaded feeds 3 sums, and dy is read once
+ *      per kernel row, not per tap: 42-50 -> 68-95 GFLOP/s on conv1, one Zen 4 core); no im2col at
+ *      all. The input gradient keeps the im2col path (a first layer needs none).
  *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64, for target("avx2,fma") and for
  *      AVX-512 (the copies, col2im adds and direct loops vectorise for each); tables of the entry points
  *      (conv2d_forward_f32_avx512, ...) at the end of this file pick one per call from

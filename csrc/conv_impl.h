@@ -336,8 +336,41 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
     }
 }
 
+/* The rows of dW of taps kw .. kw+count-1 of kernel row kh (at dwp, F apart), which share their output
+ * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n: count is 1, 2 or 3, a constant once
+ * inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel row, not per
+ * tap). */
+TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_taps)(const nnx_conv_geom *g, const T *restrict x,
+                                                                      const T *restrict dy, T *restrict dwp,
+                                                                      ptrdiff_t n, ptrdiff_t kh, ptrdiff_t kw,
+                                                                      int count, ptrdiff_t oh0, ptrdiff_t oh1,
+                                                                      ptrdiff_t ow0, ptrdiff_t ow1)
+{
+    const ptrdiff_t F = g->f;
+    for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
+        NAME(vec) acc[3][NNX_CONV_FBLOCK];
+        for (int p = 0; p < count; p++)
+            for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                acc[p][v] = VLOAD(dwp + p * F + f0 + v * VL);
+        for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
+            /* + ow * sw: the input of tap kw of pixel ow, inside the row for ow0 <= ow < ow1 */
+            const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left + kw * g->dw;
+            const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
+            for (ptrdiff_t ow = ow0; ow < ow1; ow++)
+                for (int v = 0; v < NNX_CONV_FBLOCK; v++) {
+                    const NAME(vec) d = VLOAD(dyp + ow * F + v * VL);
+                    for (int p = 0; p < count; p++)
+                        acc[p][v] += x[at + p * g->dw + ow * g->sw] * d;
+                }
+        }
+        for (int p = 0; p < count; p++)
+            for (int v = 0; v < NNX_CONV_FBLOCK; v++)
+                VSTORE(dwp + p * F + f0 + v * VL, acc[p][v]);
+    }
+}
+
 /* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
- * the shapes) each sum in their own partial, in image, tap, pixel order, then the partials add in order. */
+ * the shapes) each sum in their own partial, in image, pixel order, then the partials add in order. */
 TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
                                                        const T *restrict dy, T *restrict dw)
 {
@@ -350,30 +383,29 @@ TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const n
         T *acc_s = part + s * size;
         NAME(zero)(acc_s, size);
         for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-            for (ptrdiff_t kh = 0; kh < g->kh; kh++)
-                for (ptrdiff_t kw = 0; kw < g->kw; kw++) {
-                    ptrdiff_t oh0, oh1, ow0, ow1;
-                    NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+            for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+                ptrdiff_t oh0, oh1;
+                NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+                for (ptrdiff_t kw = 0; kw < g->kw;) {
+                    ptrdiff_t ow0, ow1, count = 1;
                     NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
-                    T *dwp = acc_s + (kh * g->kw + kw) * F;
-                    for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
-                        NAME(vec) acc[NNX_CONV_FBLOCK];
-                        for (int v = 0; v < NNX_CONV_FBLOCK; v++)
-                            acc[v] = VLOAD(dwp + f0 + v * VL);
-                        for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
-                            const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left +
-                                                 kw * g->dw; /* + ow * sw: inside the row for ow0 <= ow < ow1 */
-                            const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
-                            for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
-                                const T xv = x[at + ow * g->sw];
-                                for (int v = 0; v < NNX_CONV_FBLOCK; v++)
-                                    acc[v] += xv * VLOAD(dyp + ow * F + v * VL);
-                            }
-                        }
-                        for (int v = 0; v < NNX_CONV_FBLOCK; v++)
-                            VSTORE(dwp + f0 + v * VL, acc[v]);
+                    while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
+                        ptrdiff_t next0, next1;
+                        NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
+                        if (next0 != ow0 || next1 != ow1)
+                            break;
+                        count++;
                     }
+                    T *dwp = acc_s + (kh * g->kw + kw) * F;
+                    if (count == 3)
+                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
+                    else if (count == 2)
+                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
+                    else
+                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
+                    kw += count;
                 }
+            }
     }
     NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
