@@ -277,11 +277,11 @@ TARGET static inline void NAME(tap_outputs)(ptrdiff_t k, ptrdiff_t stride, ptrdi
 }
 
 /* Output pixels ow .. ow+count-1 of one output row, which share their taps kh0..kh1 x kw0..kw1: count is
- * 1, 2 or 3, a constant once inlined, so count*NNX_CONV_FBLOCK independent sums hide the FMA latency. */
-TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nnx_conv_geom *g, const T *restrict x,
-                                                      const T *restrict w, T *restrict y, ptrdiff_t n,
-                                                      ptrdiff_t oh, ptrdiff_t ow, int count, ptrdiff_t kh0,
-                                                      ptrdiff_t kh1, ptrdiff_t kw0, ptrdiff_t kw1)
+ * 1, 2 or 3, a constant once inlined (always_inline: else GCC may keep one copy for every count, with
+ * the sums on the stack), so count*NNX_CONV_FBLOCK independent sums hide the FMA latency. */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(single_channel_pixels)(
+    const nnx_conv_geom *g, const T *restrict x, const T *restrict w, T *restrict y, ptrdiff_t n, ptrdiff_t oh,
+    ptrdiff_t ow, int count, ptrdiff_t kh0, ptrdiff_t kh1, ptrdiff_t kw0, ptrdiff_t kw1)
 {
     const ptrdiff_t F = g->f;
     for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
@@ -294,10 +294,11 @@ TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_pixels)(const nn
             const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w + ow * g->sw - g->left;
             for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
                 const T *wp = w + (kh * g->kw + kw) * F + f0;
-                for (int p = 0; p < count; p++) {
-                    const T xv = x[at + kw * g->dw + p * g->sw];
-                    for (int v = 0; v < NNX_CONV_FBLOCK; v++)
-                        acc[p][v] += xv * VLOAD(wp + v * VL);
+                /* one vector of w live at a time: count*FBLOCK sums + 1 + count inputs fit 16 registers */
+                for (int v = 0; v < NNX_CONV_FBLOCK; v++) {
+                    const NAME(vec) wv = VLOAD(wp + v * VL);
+                    for (int p = 0; p < count; p++)
+                        acc[p][v] += x[at + kw * g->dw + p * g->sw] * wv;
                 }
             }
         }
@@ -340,11 +341,9 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
  * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n: count is 1, 2 or 3, a constant once
  * inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel row, not per
  * tap). */
-TARGET NNX_CONV_CONTRACT static inline void NAME(single_channel_taps)(const nnx_conv_geom *g, const T *restrict x,
-                                                                      const T *restrict dy, T *restrict dwp,
-                                                                      ptrdiff_t n, ptrdiff_t kh, ptrdiff_t kw,
-                                                                      int count, ptrdiff_t oh0, ptrdiff_t oh1,
-                                                                      ptrdiff_t ow0, ptrdiff_t ow1)
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(single_channel_taps)(
+    const nnx_conv_geom *g, const T *restrict x, const T *restrict dy, T *restrict dwp, ptrdiff_t n, ptrdiff_t kh,
+    ptrdiff_t kw, int count, ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t ow0, ptrdiff_t ow1)
 {
     const ptrdiff_t F = g->f;
     for (ptrdiff_t f0 = 0; f0 < F; f0 += NNX_CONV_FBLOCK * VL) {
@@ -628,13 +627,13 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_g
     NAME(ivec) acc[MR][NV] = {{{0}}};
     if (accumulate)
         NAME(tile_move)(acc, out, F, 1);
-    for (ptrdiff_t row = n0 * g->oh; row < n1 * g->oh; row++) {
-        const ptrdiff_t n = row / g->oh, oh = row % g->oh;
-        const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-        const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
-        for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
-            NAME(tile_step)(acc, xp, dyp);
-    }
+    for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
+        for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+            const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
+            const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
+                NAME(tile_step)(acc, xp, dyp);
+        }
     NAME(tile_move)(acc, out, F, 0);
 }
 
