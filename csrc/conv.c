@@ -77,6 +77,13 @@
 
 #include "nnx.h"
 
+#ifdef NNX_OPENMP
+#include <omp.h>
+#define conv_thread_count() omp_get_num_threads()
+#else
+#define conv_thread_count() 1
+#endif
+
 /* Step 1: col of one chunk should stay in L2 (512 KiB per core on the reference CPU) while the GEMM
  * packs it; a chunk has at least NNX_CONV_MIN_ROWS rows so the GEMM has something to chew on, and a big
  * problem gets at least NNX_CONV_MIN_CHUNKS chunks so that threads can share it evenly. */

@@ -637,30 +637,30 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_g
     NAME(tile_move)(acc, out, F, 0);
 }
 
-/* dW tile by tile; slices of images (fixed by the shapes, step 2) sum into their own partials. */
+/* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
+ * every element has one sum, in the same order whatever the thread count). The threads share the tiles
+ * out (a few runs of tiles each, so that a busy core holds the others up less); each run streams x and
+ * dy once, a few images at a time. */
 TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
 {
-    const ptrdiff_t run = g->kw * g->c, size = g->kh * run * g->f, slices = conv_slices(g, g->n, sizeof(T));
-    const ptrdiff_t blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
-    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    if (!part)
-        return -1;
+    const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
-     * every tile reads them, and each tile's loads and stores are spread over enough pixels */
+     * the run's tiles read them, and each tile's loads and stores are spread over enough pixels */
     const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        const ptrdiff_t first = s * g->n / slices, last = (s + 1) * g->n / slices;
-        for (ptrdiff_t n = first; n < last; n += group)
-            for (ptrdiff_t tile = 0; tile < tiles; tile++) {
-                ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
-                ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
-                NAME(implicit_weight_tile)(g, x, dy, n, conv_min(last, n + group),
-                                           kh * g->dh * g->w * g->c + b * MR, p * NR, n > first,
-                                           part + s * size + k0 * g->f + p * NR);
-            }
+#pragma omp parallel if (conv_parallel(g))
+    {
+        const ptrdiff_t team = conv_thread_count(), runs = team == 1 ? 1 : conv_min(tiles, 4 * team);
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t r = 0; r < runs; r++)
+            for (ptrdiff_t n = 0; n < g->n; n += group)
+                for (ptrdiff_t tile = r * tiles / runs; tile < (r + 1) * tiles / runs; tile++) {
+                    ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
+                    ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
+                    NAME(implicit_weight_tile)(g, x, dy, n, conv_min(g->n, n + group),
+                                               kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
+                                               dw + k0 * g->f + p * NR);
+                }
     }
-    NAME(sum_partials)(g, part, slices, size, dw);
     return 0;
 }
 #undef VL
