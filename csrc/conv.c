@@ -90,11 +90,13 @@
 #define NNX_CONV_CHUNK_BYTES (256 * 1024)
 #define NNX_CONV_MIN_ROWS 48
 #define NNX_CONV_MIN_CHUNKS 16
-/* Step 2: at most this many weight-gradient partials, using at most this many bytes, and each with at
- * least this many flops of work (adding the partials up costs slices * KH*KW*Cg*F adds). */
+/* Step 2: at most this many weight-gradient partials, using at most this many bytes. A partial costs
+ * about its size in memory traffic (written, then added up), so each slice carries at least this many
+ * flops per weight, and at least NNX_CONV_PARALLEL_FLOPS: a first layer's tiny kernel (3x3x1x32) gets
+ * several slices at batch 32 (so two threads can share it), a 3x3x32x64 one about 7 per 128 MFLOP. */
 #define NNX_CONV_MAX_SLICES 32
 #define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
-#define NNX_CONV_SLICE_FLOPS 8.0e6
+#define NNX_CONV_SLICE_WORK 1000.0
 /* Step 6: the single-channel loops keep NNX_CONV_FBLOCK vectors of 32 bytes (an AVX2 register, two SSE2
  * ones) of filters in registers on every path: with 64-byte vectors they ran 15-20% slower on Zen 4
  * (conv1, batch 32, one thread), having fewer independent sums. They and the implicit GEMM need GCC /
@@ -145,8 +147,10 @@ static double conv_flops(const nnx_conv_geom *g)
 /* Step 2: how many partial weight gradients to sum `units` pieces of work (chunks, or images) into. */
 static ptrdiff_t conv_slices(const nnx_conv_geom *g, ptrdiff_t units, size_t elem)
 {
-    ptrdiff_t kernel_bytes = g->kh * g->kw * (g->c / g->groups) * g->f * (ptrdiff_t)elem;
-    ptrdiff_t by_work = (ptrdiff_t)(conv_flops(g) / NNX_CONV_SLICE_FLOPS);
+    ptrdiff_t weights = g->kh * g->kw * (g->c / g->groups) * g->f, kernel_bytes = weights * (ptrdiff_t)elem;
+    double per_slice = NNX_CONV_SLICE_WORK * (double)weights;
+    ptrdiff_t by_work = (ptrdiff_t)(conv_flops(g) / (per_slice > NNX_CONV_PARALLEL_FLOPS ? per_slice
+                                                                                         : NNX_CONV_PARALLEL_FLOPS));
     ptrdiff_t slices = conv_min(conv_min(units, NNX_CONV_MAX_SLICES),
                                 conv_min(by_work, NNX_CONV_SLICE_BYTES / kernel_bytes));
     return conv_max(1, slices);
