@@ -586,8 +586,10 @@ TARGET static int NAME(implicit_backward_input)(const nnx_conv_geom *g, const T 
         for (ptrdiff_t f = 0; f < F; f++)
             for (ptrdiff_t j = 0; j < NR; j++)
                 packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
-    /* about NNX_CONV_IMPLICIT_ROWS pixels a block: few short tiles, enough blocks to share */
-    const ptrdiff_t blocks = conv_ceil_div(g->n, conv_ceil_div(NNX_CONV_IMPLICIT_ROWS, per_image));
+    /* about NNX_CONV_IMPLICIT_ROWS pixels a block (few short tiles), and an even number of blocks, so
+     * that two threads share them evenly */
+    ptrdiff_t blocks = conv_ceil_div(g->n * per_image, NNX_CONV_IMPLICIT_ROWS);
+    blocks = conv_min(g->n, blocks + (blocks > 1 && blocks % 2));
 #pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
     for (ptrdiff_t b = 0; b < blocks; b++) {
         const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
