@@ -414,15 +414,17 @@ TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const n
 #undef VSTORE
 #endif
 
-/* ---- steps 8 and 9: implicit GEMM, one register tile written once for every vector width -------------
+/* ---- steps 8-10: implicit GEMM, one register tile written once for every vector width --------------
  * Without padding every patch lies inside the image, and for each kh its KW*C numbers are one contiguous
  * run of x (conv_is_implicit). The forward tile reads the patches of MR output pixels straight from x
  * (MR row pointers, one number broadcast at a time) against an NR-filter panel of the kernel, packed
  * once per call, and keeps the MR x NR outputs in MR*NV vector registers: the GEMM's micro-kernel without
  * im2col and without packing A. The weight gradient turns it round: an MR x NR tile of dW (MR consecutive
  * numbers of one kernel row's run, NR filters) stays in registers while the pixels stream by, each adding
- * MR numbers of x (read in place) times NR of dy. The accumulator arrays are fully unrolled, so GCC keeps
- * them in registers; `a * b[v]` with a scalar a broadcasts it, and NNX_CONV_CONTRACT fuses a*b + c. */
+ * MR numbers of x (read in place) times NR of dy. The input gradient multiplies MR pixels' rows of dy
+ * (read in place) by a panel of W^T and adds the tile onto dx. The accumulator arrays are fully
+ * unrolled, so GCC keeps them in registers; `a * b[v]` with a scalar a broadcasts it, and
+ * NNX_CONV_CONTRACT fuses a*b + c. */
 #if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
 VECTOR_TYPES(NAME(ivec), NAME(iuvec), IMPLICIT_VBYTES)
 #define VL ((ptrdiff_t)(IMPLICIT_VBYTES / sizeof(T)))
@@ -784,7 +786,7 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
- * Same cost in flops as the rungs below; what changes is the memory traffic (steps 5, 6, 8, 9). */
+ * Same cost in flops as the rungs below; what changes is the memory traffic (steps 5, 6, 8-10). */
 
 TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
 {
