@@ -71,8 +71,8 @@
  *  10. The input gradient the same way (same conditions, plus KW*C a multiple of NR): an MR x NR tile
  *      of dcol = dY . W^T, dy read in place against W^T packed once per call, is added onto dx as soon
  *      as it is computed (col2im without the col), in blocks of whole images so that each dx pixel
- *      is summed by one thread in a fixed order (80 -> 90 GFLOP/s on conv2, 66-78 -> 91-96 on conv3,
- *      one Zen 4 core).
+ *      is summed by one thread in a fixed order (80 -> 88-102 GFLOP/s on conv2, 66-78 -> 90-104 on
+ *      conv3, one Zen 4 core).
  */
 #include <stdlib.h>
 #include <string.h>
