@@ -644,7 +644,8 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_g
 /* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
  * every element has one sum, in the same order whatever the thread count). Each thread takes one run of
  * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
- * load, were up to 20% slower at batch 256 on two Zen 4 cores: each run streams x and dy again). */
+ * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
+ * dy again). */
 TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
 {
     const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
