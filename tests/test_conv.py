@@ -156,6 +156,8 @@ SPECIAL = {
     "conv2-like": ((3, 13, 13, 32), (3, 3, 32, 64), (1, 1), NO_PAD, (1, 1), 1),
     "first-layer": ((4, 28, 28, 1), (3, 3, 1, 32), (1, 1), NO_PAD, (1, 1), 1),
     "one-channel-every-option": ((3, 11, 12, 1), (3, 2, 1, 64), (2, 1), ((1, 2), (0, 3)), (2, 3), 1),
+    # KW = 5 without padding: the weight gradient's taps go 3 then 2 at a time (step 6)
+    "one-channel-five-taps": ((2, 9, 10, 1), (2, 5, 1, 32), (1, 2), NO_PAD, (1, 1), 1),
     "pointwise": ((2, 9, 7, 12), (1, 1, 4, 6), (1, 1), NO_PAD, (1, 1), 3),
     "pointwise-strided": ((2, 9, 7, 12), (1, 1, 12, 6), (2, 3), NO_PAD, (1, 1), 1),
     "depthwise": ((3, 11, 10, 8), (3, 3, 1, 8), (2, 1), ((1, 1), (2, 0)), (1, 2), 8),
