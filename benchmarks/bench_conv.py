@@ -23,6 +23,7 @@ except ImportError:  # torch is optional: only the torch rows need it
 LAYERS = {"conv1": (28, 1, 32), "conv2": (13, 32, 64), "conv3": (5, 64, 64)}
 BATCHES = (32, 256)
 PASSES = ("forward", "forward+backward")
+GRADIENTS = ("input-gradient", "weight-gradient")  # one backward kernel alone (conv_table.py --passes)
 STRIDES, PADDING, DILATION, GROUPS = (1, 1), ((0, 0), (0, 0)), (1, 1), 1
 IMPLS = ("nnx", "reference", "torch_nchw", "torch_channels_last")
 
@@ -45,7 +46,7 @@ def gflop(layer, batch, pass_):
     """Floating-point work in GFLOP: 2*N*OH*OW*KH*KW*C*F per GEMM (forward, input grad, weight grad)."""
     size, c_in, c_out = LAYERS[layer]
     one = 2.0 * batch * (size - 2) ** 2 * 9 * c_in * c_out / 1e9
-    return one if pass_ == "forward" else one * (3 if needs_input_grad(layer) else 2)
+    return one * (3 if needs_input_grad(layer) else 2) if pass_ == "forward+backward" else one
 
 
 def numpy_call(kernels, pass_, layer, x, kernel, dy):
@@ -55,12 +56,17 @@ def numpy_call(kernels, pass_, layer, x, kernel, dy):
     def forward():
         return kernels.conv2d_forward(x, kernel, *args)
 
-    def forward_backward():
-        y = kernels.conv2d_forward(x, kernel, *args)
-        dx = kernels.conv2d_backward_input(dy, kernel, x.shape, *args) if needs_input_grad(layer) else None
-        return y, dx, kernels.conv2d_backward_weight(x, dy, kernel.shape, *args)
+    def input_gradient():
+        return kernels.conv2d_backward_input(dy, kernel, x.shape, *args)
 
-    return forward if pass_ == "forward" else forward_backward
+    def weight_gradient():
+        return kernels.conv2d_backward_weight(x, dy, kernel.shape, *args)
+
+    def forward_backward():
+        return forward(), input_gradient() if needs_input_grad(layer) else None, weight_gradient()
+
+    return {"forward": forward, "input-gradient": input_gradient, "weight-gradient": weight_gradient,
+            "forward+backward": forward_backward}[pass_]
 
 
 def torch_call(pass_, layer, x, kernel, dy, memory_format):
@@ -70,17 +76,17 @@ def torch_call(pass_, layer, x, kernel, dy, memory_format):
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
     wt = torch.from_numpy(kernel).permute(3, 2, 0, 1).contiguous(memory_format=memory_format)
     dyt = torch.from_numpy(dy).permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
-    mask = [needs_input_grad(layer), True, False]
-
     def forward():
         return torch.nn.functional.conv2d(xt, wt)
 
-    def forward_backward():
-        y = torch.nn.functional.conv2d(xt, wt)
-        return y, torch.ops.aten.convolution_backward(dyt, xt, wt, None, [1, 1], [0, 0], [1, 1], False,
-                                                      [0, 0], 1, mask)
+    def backward(mask):
+        return torch.ops.aten.convolution_backward(dyt, xt, wt, None, [1, 1], [0, 0], [1, 1], False,
+                                                   [0, 0], 1, mask)
 
-    return forward if pass_ == "forward" else forward_backward
+    return {"forward": forward,
+            "input-gradient": lambda: backward([True, False, False]),
+            "weight-gradient": lambda: backward([False, True, False]),
+            "forward+backward": lambda: (forward(), backward([needs_input_grad(layer), True, False]))}[pass_]
 
 
 def make_call(impl, pass_, batch, layer):

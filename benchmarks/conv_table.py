@@ -1,11 +1,13 @@
 """Print a Markdown table of convolution times: nnx vs PyTorch CPU, per layer, batch and thread count.
 
     python benchmarks/conv_table.py [--repeats 30] [--threads 1 2] [--passes forward forward+backward]
+                                    [--simd avx2+fma]
 
 The reference CNN's three convolutions (benchmarks/bench_conv.py) at batch 32 and 256. nnx and PyTorch
 (NCHW and channels-last; the faster of the two is the "torch" column) are timed in turns (see
 pool_table.interleaved_times_us), so the ratio compares numbers taken side by side: it holds up better
-than the absolute times on a shared machine. A ratio above 1 means nnx is faster.
+than the absolute times on a shared machine. A ratio above 1 means nnx is faster. `--passes
+input-gradient weight-gradient` times one backward kernel alone (conv1 has no input gradient: skipped).
 
 It measures the installed nnx (`PYTHONPATH=.` measures the checkout); `--simd avx2+fma` (or the
 environment variable NNX_SIMD) forces a narrower SIMD path.
@@ -15,7 +17,7 @@ import sys
 
 import nnx
 import nnx.kernels
-from bench_conv import BATCHES, LAYERS, PASSES, gflop, make_call, torch
+from bench_conv import BATCHES, GRADIENTS, LAYERS, PASSES, gflop, make_call, needs_input_grad, torch
 from pool_table import interleaved_times_us
 
 
@@ -23,7 +25,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES)
+    parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES + GRADIENTS)
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     args = parser.parse_args()
     if args.simd:
@@ -39,6 +41,8 @@ def main():
         torch.set_num_threads(threads)
         for layer in LAYERS:
             for pass_ in args.passes:
+                if pass_ == "input-gradient" and not needs_input_grad(layer):
+                    continue
                 for batch in BATCHES:
                     t = interleaved_times_us({impl: make_call(impl, pass_, batch, layer)
                                               for impl in ("nnx", "torch_nchw", "torch_channels_last")},

@@ -20,7 +20,7 @@
  * The ladder (nnx_conv_rung, chosen per call; docs/convolution.md times it):
  *   NNX_CONV_NAIVE   the definition as seven nested loops (conv_naive.h), one thread, no copies.
  *   NNX_CONV_IM2COL  im2col + the packed GEMM for every geometry: steps 1-4 below (im2col_forward_*).
- *   NNX_CONV_FAST    what nnx runs by default: the direct paths of steps 5, 6, 8 and 9 where the
+ *   NNX_CONV_FAST    what nnx runs by default: the direct paths of steps 5, 6 and 8-10 where the
  *                    geometry allows them, else the im2col rung (conv2d_forward_* etc.).
  *
  * Optimisation steps, each named where it happens in conv_impl.h:
@@ -49,8 +49,10 @@
  *   6. Single-input-channel fast path (C == 1, a first layer on grey images, F a multiple of 32 floats):
  *      the GEMMs would have depth K = KH*KW = 9, too shallow to pay for packing. Direct loops instead
  *      keep 4 vectors of filters of up to 3 neighbouring pixels in registers and add x * w row by row
- *      (forward), or x * dy onto each tap's row of dW (weight gradient); no im2col at all. The input
- *      gradient keeps the im2col path (a first layer needs none).
+ *      (forward), or x * dy onto the rows of dW of up to 3 neighbouring taps of a kernel row that share
+ *      their output pixels (weight gradient: each vector of dy loaded feeds 3 sums, and dy is read once
+ *      per kernel row, not per tap: 42-50 -> 68-95 GFLOP/s on conv1, one Zen 4 core); no im2col at
+ *      all. The input gradient keeps the im2col path (a first layer needs none).
  *   7. Runtime dispatch: conv_impl.h is compiled for baseline x86-64, for target("avx2,fma") and for
  *      AVX-512 (the copies, col2im adds and direct loops vectorise for each); tables of the entry points
  *      (conv2d_forward_f32_avx512, ...) at the end of this file pick one per call from
@@ -63,12 +65,26 @@
  *      6 x 16 floats on AVX2, 12 x 32 on AVX-512.
  *   9. The weight gradient the same way (also needs KW*C a multiple of MR and F of NR): an MR x NR tile
  *      of dW in registers while the pixels of a few images stream by, x read in place (5-10% over
- *      im2col on Zen 1).
+ *      im2col on Zen 1). Each tile sums over every image in order straight into dW, and the threads
+ *      share the tiles out: no slices, no partials to write and add up (those cost conv3 at batch 256
+ *      a quarter of its time).
+ *  10. The input gradient the same way (same conditions, plus KW*C a multiple of NR): an MR x NR tile
+ *      of dcol = dY . W^T, dy read in place against W^T packed once per call, is added onto dx as soon
+ *      as it is computed (col2im without the col), in blocks of whole images so that each dx pixel
+ *      is summed by one thread in a fixed order (80 -> 88-102 GFLOP/s on conv2, 66-78 -> 90-104 on
+ *      conv3, one Zen 4 core).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "nnx.h"
+
+#ifdef NNX_OPENMP
+#include <omp.h>
+#define conv_thread_count() omp_get_num_threads()
+#else
+#define conv_thread_count() 1
+#endif
 
 /* Step 1: col of one chunk should stay in L2 (512 KiB per core on the reference CPU) while the GEMM
  * packs it; a chunk has at least NNX_CONV_MIN_ROWS rows so the GEMM has something to chew on, and a big
@@ -76,11 +92,13 @@
 #define NNX_CONV_CHUNK_BYTES (256 * 1024)
 #define NNX_CONV_MIN_ROWS 48
 #define NNX_CONV_MIN_CHUNKS 16
-/* Step 2: at most this many weight-gradient partials, using at most this many bytes, and each with at
- * least this many flops of work (adding the partials up costs slices * KH*KW*Cg*F adds). */
+/* Step 2: at most this many weight-gradient partials, using at most this many bytes. A partial costs
+ * about its size in memory traffic (written, then added up), so each slice carries at least this many
+ * flops per weight, and at least NNX_CONV_PARALLEL_FLOPS: a first layer's tiny kernel (3x3x1x32) gets
+ * several slices at batch 32 (so two threads can share it), a 3x3x32x64 one about 7 per 128 MFLOP. */
 #define NNX_CONV_MAX_SLICES 32
 #define NNX_CONV_SLICE_BYTES (16 * 1024 * 1024)
-#define NNX_CONV_SLICE_FLOPS 8.0e6
+#define NNX_CONV_SLICE_WORK 1000.0
 /* Step 6: the single-channel loops keep NNX_CONV_FBLOCK vectors of 32 bytes (an AVX2 register, two SSE2
  * ones) of filters in registers on every path: with 64-byte vectors they ran 15-20% slower on Zen 4
  * (conv1, batch 32, one thread), having fewer independent sums. They and the implicit GEMM need GCC /
@@ -92,6 +110,8 @@
 /* a*b + c in one fused multiply-add where the target has one (-std=c11 turns contraction off) */
 #define NNX_CONV_CONTRACT __attribute__((optimize("fp-contract=fast")))
 #endif
+/* Step 10 hands out blocks of whole images of about this many pixels. */
+#define NNX_CONV_IMPLICIT_ROWS 256
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */
@@ -129,8 +149,10 @@ static double conv_flops(const nnx_conv_geom *g)
 /* Step 2: how many partial weight gradients to sum `units` pieces of work (chunks, or images) into. */
 static ptrdiff_t conv_slices(const nnx_conv_geom *g, ptrdiff_t units, size_t elem)
 {
-    ptrdiff_t kernel_bytes = g->kh * g->kw * (g->c / g->groups) * g->f * (ptrdiff_t)elem;
-    ptrdiff_t by_work = (ptrdiff_t)(conv_flops(g) / NNX_CONV_SLICE_FLOPS);
+    ptrdiff_t weights = g->kh * g->kw * (g->c / g->groups) * g->f, kernel_bytes = weights * (ptrdiff_t)elem;
+    double per_slice = NNX_CONV_SLICE_WORK * (double)weights;
+    ptrdiff_t by_work = (ptrdiff_t)(conv_flops(g) / (per_slice > NNX_CONV_PARALLEL_FLOPS ? per_slice
+                                                                                         : NNX_CONV_PARALLEL_FLOPS));
     ptrdiff_t slices = conv_min(conv_min(units, NNX_CONV_MAX_SLICES),
                                 conv_min(by_work, NNX_CONV_SLICE_BYTES / kernel_bytes));
     return conv_max(1, slices);
@@ -211,7 +233,7 @@ static int conv_is_depthwise(const nnx_conv_geom *g)
     return g->groups > 1 && g->groups == g->c && g->groups == g->f;
 }
 
-/* Steps 8 and 9: every window inside the image (no padding), one group, dilation 1 along W, so for each
+/* Steps 8-10: every window inside the image (no padding), one group, dilation 1 along W, so for each
  * kh a patch's KW*C numbers are one contiguous run of x. */
 static int conv_is_implicit(const nnx_conv_geom *g)
 {
@@ -225,7 +247,7 @@ static int conv_parallel(const nnx_conv_geom *g)
 }
 
 /* ---- the instantiations of conv_impl.h: {float, double} x {portable, AVX2+FMA, AVX-512} ------------
- * Per SIMD target: TARGET (the function attribute) and, for the implicit GEMM (steps 8 and 9, written
+ * Per SIMD target: TARGET (the function attribute) and, for the implicit GEMM (steps 8-10, written
  * once with GCC vector extensions), its vector size IMPLICIT_VBYTES and its register tile, IMPLICIT_MR
  * pixels x IMPLICIT_NV vectors of filters:
  *     AVX2+FMA  6 x 2 ymm = 12 accumulators of 16 registers (float 6 x 16, double 6 x 8)

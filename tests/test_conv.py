@@ -156,6 +156,8 @@ SPECIAL = {
     "conv2-like": ((3, 13, 13, 32), (3, 3, 32, 64), (1, 1), NO_PAD, (1, 1), 1),
     "first-layer": ((4, 28, 28, 1), (3, 3, 1, 32), (1, 1), NO_PAD, (1, 1), 1),
     "one-channel-every-option": ((3, 11, 12, 1), (3, 2, 1, 64), (2, 1), ((1, 2), (0, 3)), (2, 3), 1),
+    # KW = 5 without padding: the weight gradient's taps go 3 then 2 at a time (step 6)
+    "one-channel-five-taps": ((2, 9, 10, 1), (2, 5, 1, 32), (1, 2), NO_PAD, (1, 1), 1),
     "pointwise": ((2, 9, 7, 12), (1, 1, 4, 6), (1, 1), NO_PAD, (1, 1), 3),
     "pointwise-strided": ((2, 9, 7, 12), (1, 1, 12, 6), (2, 3), NO_PAD, (1, 1), 1),
     "depthwise": ((3, 11, 10, 8), (3, 3, 1, 8), (2, 1), ((1, 1), (2, 0)), (1, 2), 8),
@@ -170,6 +172,9 @@ SPECIAL = {
     # gradient's implicit path on both
     "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), NO_PAD, (1, 1), 1),
     "implicit-gemm-whole-weight-tiles": ((4, 12, 11, 4), (2, 3, 4, 32), (2, 3), NO_PAD, (2, 1), 1),
+    # the implicit input gradient (step 10): KW*C = 64 whole panels on both paths; 90 pixels an image, so
+    # blocks of 3 images (256 pixels a block) end in short tiles, and with 8 images there are 3 blocks
+    "implicit-input-gradient": ((5, 21, 10, 32), (2, 2, 32, 8), (2, 1), NO_PAD, (2, 1), 1),
 }
 
 
@@ -251,7 +256,7 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
 @pytest.mark.parametrize("name", ["conv2-like", "first-layer", "one-channel-every-option", "depthwise", "pointwise",
                                   "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices",
                                   "implicit-gemm-strided-dilated", "implicit-gemm-edge-tiles",
-                                  "implicit-gemm-whole-weight-tiles"])
+                                  "implicit-gemm-whole-weight-tiles", "implicit-input-gradient"])
 def test_bit_identical_for_one_and_two_threads(threads, name):
     x_shape, k_shape, *args = SPECIAL[name]
     x_shape = (max(x_shape[0], 8),) + x_shape[1:]  # above the single-thread cut-off
