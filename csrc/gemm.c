@@ -176,6 +176,9 @@
 #define T float
 #define NAME(f) f##_f32
 #define GEMM_PUBLIC nnx_sgemm
+#define GEMM_PACKED_B_SIZE nnx_sgemm_packed_b_size
+#define GEMM_PACK_B nnx_sgemm_pack_b
+#define GEMM_WITH_PACKED_B nnx_sgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
         {ukernel_f32_portable, 4, 8, 128, 256, 4096}, {UKERNEL_F32_AVX2, 144, 256, 4080},           \
@@ -185,11 +188,17 @@
 #undef T
 #undef NAME
 #undef GEMM_PUBLIC
+#undef GEMM_PACKED_B_SIZE
+#undef GEMM_PACK_B
+#undef GEMM_WITH_PACKED_B
 #undef GEMM_KERNELS
 
 #define T double
 #define NAME(f) f##_f64
 #define GEMM_PUBLIC nnx_dgemm
+#define GEMM_PACKED_B_SIZE nnx_dgemm_packed_b_size
+#define GEMM_PACK_B nnx_dgemm_pack_b
+#define GEMM_WITH_PACKED_B nnx_dgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
         {ukernel_f64_portable, 4, 8, 128, 128, 4096}, {UKERNEL_F64_AVX2, 72, 256, 4080},            \
@@ -199,4 +208,7 @@
 #undef T
 #undef NAME
 #undef GEMM_PUBLIC
+#undef GEMM_PACKED_B_SIZE
+#undef GEMM_PACK_B
+#undef GEMM_WITH_PACKED_B
 #undef GEMM_KERNELS

@@ -204,6 +204,25 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
     }
 }
 
+/* Where the kc x nc block (jc, pc) of a whole packed op(B) starts: the blocks are stored jc-major, the
+ * pc blocks of one jc slice one after the other, each as pack_b lays it out (nc rounded up to nr).
+ * Every jc slice but the last is nc_max wide, a multiple of nr, so the slices before jc hold jc * k. */
+static ptrdiff_t NAME(packed_b_offset)(const NAME(kernel) *K, ptrdiff_t k, ptrdiff_t n, ptrdiff_t nc_max,
+                                       ptrdiff_t jc, ptrdiff_t pc)
+{
+    ptrdiff_t slice = n - jc < nc_max ? n - jc : nc_max;
+    return jc * k + pc * ((slice + K->nr - 1) / K->nr * K->nr);
+}
+
+/* The block sizes of one call: nc and mc shrink to the problem (rounded up to whole tiles). */
+static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t *mc,
+                              ptrdiff_t *nc, ptrdiff_t *kc)
+{
+    *mc = K->mc < m ? K->mc : (m + K->mr - 1) / K->mr * K->mr;
+    *nc = K->nc < n ? K->nc : (n + K->nr - 1) / K->nr * K->nr;
+    *kc = K->kc < k ? K->kc : k;
+}
+
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
  * The threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so that the
@@ -214,15 +233,16 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
  * the end, which matters on a busy 2-core machine, where every barrier can cost a time slice.
  * Each C element belongs to one thread and is accumulated over the same kc blocks in the same order
  * whatever the grid: results are bit-identical for any thread count.
+ * With bpacked (all of op(B) packed beforehand by pack_b_whole) the threads read their B panels from
+ * it and pack only A; the result is bit-identical to packing B here.
  * Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
 static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
                              ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
-                             ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
+                             ptrdiff_t ldb, const T *bpacked, T beta, T *c, ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
-    const ptrdiff_t mc_max = K->mc < m ? K->mc : (m + mr - 1) / mr * mr;
-    const ptrdiff_t nc_max = K->nc < n ? K->nc : (n + nr - 1) / nr * nr;
-    const ptrdiff_t kc_max = K->kc < k ? K->kc : k;
+    ptrdiff_t mc_max, nc_max, kc_max;
+    NAME(block_sizes)(K, m, n, k, &mc_max, &nc_max, &kc_max);
     const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (n + nr - 1) / nr;
 
     /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and at least one tile. */
@@ -234,8 +254,10 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     if (nthreads < 1)
         nthreads = 1;
 
-    /* Per thread: one B slice (kc x nc) then one A block (mc x kc); both multiples of 64 bytes. */
-    size_t b_len = (size_t)(kc_max * nc_max + 15) / 16 * 16, a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
+    /* Per thread: one B slice (kc x nc, none when B comes packed) then one A block (mc x kc); both
+     * multiples of 64 bytes. */
+    size_t b_len = bpacked ? 0 : (size_t)(kc_max * nc_max + 15) / 16 * 16;
+    size_t a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
     T *buf = aligned_alloc(64, (size_t)nthreads * (b_len + a_len) * sizeof(T));
     if (!buf)
         return -1;
@@ -258,16 +280,23 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
         m1 = m1 < m ? m1 : m;
         n1 = n1 < n ? n1 : n;
 
-        for (ptrdiff_t jc = n0; jc < n1; jc += nc_max) {                  /* loop 5: NC columns */
-            ptrdiff_t nc = n1 - jc < nc_max ? n1 - jc : nc_max;
+        /* loop 5: this thread's columns, cut where the nc_max-wide slices of the whole of B end */
+        for (ptrdiff_t jc = n0, jc_end; jc < n1; jc = jc_end) {
+            ptrdiff_t slice = jc / nc_max * nc_max; /* the slice holding column jc */
+            jc_end = slice + nc_max < n1 ? slice + nc_max : n1;
+            ptrdiff_t nc = jc_end - jc;
             for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {                 /* loop 4: KC depth */
                 ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
                 T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-                NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
+                const T *bp = bpack;
+                if (bpacked)
+                    bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, slice, pc) + (jc - slice) * kc;
+                else
+                    NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
                 for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {           /* loop 3: MC rows */
                     ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
                     NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
-                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bpack, beta_pc,  /* loops 2, 1 */
+                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bp, beta_pc,  /* loops 2, 1 */
                                        c + ic * ldc + jc, ldc);
                 }
             }
@@ -275,6 +304,28 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     }
     free(buf);
     return 0;
+}
+
+/* ---- Step 5, pre-packed B: when one B multiplies many A (an RNN's recurrent weights, once per time
+ * step), pack all of op(B) once with pack_b_whole and run the parallel rung on it: each call then
+ * packs only A. The packed layout depends on the SIMD path's micro-kernel (nr, kc, nc). */
+static ptrdiff_t NAME(packed_b_len)(const NAME(kernel) *K, ptrdiff_t k, ptrdiff_t n)
+{
+    return k * ((n + K->nr - 1) / K->nr * K->nr);
+}
+
+static void NAME(pack_b_whole)(const NAME(kernel) *K, int tb, ptrdiff_t k, ptrdiff_t n, const T *b,
+                               ptrdiff_t ldb, T *packed)
+{
+    ptrdiff_t mc_max, nc_max, kc_max;
+    NAME(block_sizes)(K, 1, n, k, &mc_max, &nc_max, &kc_max);
+    for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {
+        ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max;
+        for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
+            ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+            NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, packed + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc));
+        }
+    }
 }
 
 void GEMM_PUBLIC(nnx_gemm_rung rung, int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
@@ -299,8 +350,32 @@ void GEMM_PUBLIC(nnx_gemm_rung rung, int ta, int tb, ptrdiff_t m, ptrdiff_t n, p
     default: {
         int threads = rung == NNX_GEMM_PACKED ? 1 : nnx_get_num_threads();
         if (NAME(gemm_packed)(&NAME(kernels)[nnx_simd_active()], threads, ta, tb, m, n, k, alpha, a, lda,
-                              b, ldb, beta, c, ldc) != 0) /* out of memory: the unbuffered rung */
+                              b, ldb, NULL, beta, c, ldc) != 0) /* out of memory: the unbuffered rung */
             NAME(gemm_blocked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     }
+}
+
+ptrdiff_t GEMM_PACKED_B_SIZE(nnx_simd path, ptrdiff_t k, ptrdiff_t n)
+{
+    return NAME(packed_b_len)(&NAME(kernels)[path], k > 0 ? k : 0, n > 0 ? n : 0);
+}
+
+void GEMM_PACK_B(nnx_simd path, int tb, ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb, T *packed)
+{
+    if (k > 0 && n > 0)
+        NAME(pack_b_whole)(&NAME(kernels)[path], tb, k, n, b, ldb, packed);
+}
+
+int GEMM_WITH_PACKED_B(nnx_simd path, int threads, int ta, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                       const T *a, ptrdiff_t lda, const T *packed, T beta, T *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (k <= 0) {
+        NAME(scale_c)(m, n, beta, c, ldc);
+        return 0;
+    }
+    return NAME(gemm_packed)(&NAME(kernels)[path], threads, ta, 0, m, n, k, alpha, a, lda, NULL, 0, packed,
+                             beta, c, ldc);
 }

@@ -10,7 +10,7 @@ import numpy as np
 from nnx._C._native import AttributeSwitch
 
 KERNEL_NAMES = (
-    "gemm",
+    "gemm", "gemm_pack_b",
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",

@@ -11,7 +11,7 @@ import os
 from nnx._C import _native
 from nnx._C._native import (  # noqa: F401  (re-exported)
     SIMD_NAMES, set_simd,
-    GEMM_RUNGS, gemm,
+    GEMM_RUNGS, gemm, gemm_pack_b, PackedB,
     CONV_RUNGS, conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,
