@@ -93,9 +93,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define UK_NAME ukernel_f32_avx2
 #define UK_T float
-#define UK_MR 6
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define V __m256
@@ -108,11 +106,21 @@
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm256_mul_ps(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f32_avx2_2
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_avx2
+#define UK_MR 6
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_avx2
 #define UK_T double
-#define UK_MR 6
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define V __m256d
@@ -125,11 +133,21 @@
 #define V_SET1(x) _mm256_set1_pd(x)
 #define V_FMA(x, y, z) _mm256_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm256_mul_pd(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f64_avx2_2
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_avx2
+#define UK_MR 6
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f32_avx512
 #define UK_T float
-#define UK_MR 12
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define V __m512
@@ -142,11 +160,21 @@
 #define V_SET1(x) _mm512_set1_ps(x)
 #define V_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm512_mul_ps(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f32_avx512_4
+#define UK_MR 4
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_8
+#define UK_MR 8
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_avx512
+#define UK_MR 12
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_avx512
 #define UK_T double
-#define UK_MR 12
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define V __m512d
@@ -159,20 +187,42 @@
 #define V_SET1(x) _mm512_set1_pd(x)
 #define V_FMA(x, y, z) _mm512_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm512_mul_pd(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f64_avx512_4
+#define UK_MR 4
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_8
+#define UK_MR 8
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_avx512
+#define UK_MR 12
 #include "gemm_ukernel.h"
 
+/* {kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}} of each path */
 #define UKERNEL_F32_AVX2 ukernel_f32_avx2, 6, 16
 #define UKERNEL_F64_AVX2 ukernel_f64_avx2, 6, 8
 #define UKERNEL_F32_AVX512 ukernel_f32_avx512, 12, 32
 #define UKERNEL_F64_AVX512 ukernel_f64_avx512, 12, 16
+#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}
+#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}
+#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}
+#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}
 #else /* no x86 SIMD: every path runs the portable micro-kernel */
 #define UKERNEL_F32_AVX2 ukernel_f32_portable, 4, 8
 #define UKERNEL_F64_AVX2 ukernel_f64_portable, 4, 8
 #define UKERNEL_F32_AVX512 ukernel_f32_portable, 4, 8
 #define UKERNEL_F64_AVX512 ukernel_f64_portable, 4, 8
+#define EDGES_F32_AVX2 0, {NULL, NULL}
+#define EDGES_F64_AVX2 0, {NULL, NULL}
+#define EDGES_F32_AVX512 0, {NULL, NULL}
+#define EDGES_F64_AVX512 0, {NULL, NULL}
 #endif
 
-/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC} for portable, AVX2, AVX-512 ------- */
+/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC, edge step, edge kernels} for portable,
+ * AVX2, AVX-512 ------------------------------------------------------------------------------------ */
 #define T float
 #define NAME(f) f##_f32
 #define GEMM_PUBLIC nnx_sgemm
@@ -181,8 +231,9 @@
 #define GEMM_WITH_PACKED_B nnx_sgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f32_portable, 4, 8, 128, 256, 4096}, {UKERNEL_F32_AVX2, 144, 256, 4080},           \
-            {UKERNEL_F32_AVX512, 144, 384, 4096}                                                    \
+        {ukernel_f32_portable, 4, 8, 128, 256, 4096, 0, {NULL, NULL}},                              \
+            {UKERNEL_F32_AVX2, 144, 256, 4080, EDGES_F32_AVX2},                                     \
+            {UKERNEL_F32_AVX512, 144, 384, 4096, EDGES_F32_AVX512}                                  \
     }
 #include "gemm_impl.h"
 #undef T
@@ -201,8 +252,9 @@
 #define GEMM_WITH_PACKED_B nnx_dgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f64_portable, 4, 8, 128, 128, 4096}, {UKERNEL_F64_AVX2, 72, 256, 4080},            \
-            {UKERNEL_F64_AVX512, 144, 256, 4096}                                                    \
+        {ukernel_f64_portable, 4, 8, 128, 128, 4096, 0, {NULL, NULL}},                              \
+            {UKERNEL_F64_AVX2, 72, 256, 4080, EDGES_F64_AVX2},                                      \
+            {UKERNEL_F64_AVX512, 144, 256, 4096, EDGES_F64_AVX512}                                  \
     }
 #include "gemm_impl.h"
 #undef T

@@ -17,6 +17,8 @@ typedef struct {
     NAME(ukernel_fn) run;
     ptrdiff_t mr, nr;     /* register tile */
     ptrdiff_t mc, kc, nc; /* cache blocks: A block mc x kc in L2, B panel kc x nc in L3 */
+    ptrdiff_t edge_step;  /* edge[q] computes only (q + 1) * edge_step rows of a tile (0: no edge kernels) */
+    NAME(ukernel_fn) edge[2];
 } NAME(kernel);
 
 static const NAME(kernel) NAME(kernels)[3] = GEMM_KERNELS;
@@ -139,12 +141,22 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
         if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
             for (ptrdiff_t p = 0; p < kc; p++)
                 NAME(copy_short)(dst + p * mr, a + (p0 + p) * lda + i0 + i, rows);
-        } else {
-            for (ptrdiff_t r = 0; r < rows; r++) {
-                const T *src = a + (i0 + i + r) * lda + p0;
-                for (ptrdiff_t p = 0; p < kc; p++)
-                    dst[p * mr + r] = src[p];
-            }
+        } else { /* a transpose: read the rows in chunks of 8 along k, write 8 contiguous panel rows */
+            const T *src = a + (i0 + i) * lda + p0;
+            ptrdiff_t p = 0;
+            for (; p + 16 <= kc; p += 16)
+                for (ptrdiff_t r = 0; r < rows; r++) {
+                    T row[16];
+#pragma GCC unroll 16
+                    for (int q = 0; q < 16; q++)
+                        row[q] = src[r * lda + p + q];
+#pragma GCC unroll 16
+                    for (int q = 0; q < 16; q++)
+                        dst[(p + q) * mr + r] = row[q];
+                }
+            for (; p < kc; p++)
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    dst[p * mr + r] = src[r * lda + p];
         }
         for (ptrdiff_t r = rows; r < mr; r++)
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -192,8 +204,12 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
             if (rows == mr && cols == nr) {
                 K->run(kc, alpha, apack + i * kc, bp, beta, cij, ldc);
             } else {
+                /* the bottom edge: a shorter kernel where one covers the rows (64 rows of 12-row tiles
+                 * would otherwise compute 72) */
+                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
+                NAME(ukernel_fn) run = q < 2 ? K->edge[q] : K->run;
                 _Alignas(64) T tile[GEMM_MAX_TILE];
-                K->run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
+                run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
                 for (ptrdiff_t r = 0; r < rows; r++)
                     for (ptrdiff_t q = 0; q < cols; q++) {
                         T *cp = cij + r * ldc + q;
