@@ -282,12 +282,21 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     {
         int nt = gemm_thread_count(), tid = gemm_thread_id();
         T *bpack = buf + (size_t)tid * (b_len + a_len), *apack = bpack + b_len;
-        /* The grid: the divisor wm of nt that minimises the busiest thread's tiles (ties: split M,
-         * where no thread packs the same B panels as another). */
+        /* The grid: the divisor wm of nt that minimises the busiest thread's work, its rows (as the
+         * edge kernels compute them) times its column tiles (ties: split M, where no thread packs the
+         * same B panels as another). */
         ptrdiff_t wm = 1, best = -1;
         for (ptrdiff_t d = 1; d <= nt; d++) {
-            ptrdiff_t load = ((tiles_m + d - 1) / d) * ((tiles_n + nt / d - 1) / (nt / d));
-            if (nt % d == 0 && (best < 0 || load <= best))
+            if (nt % d)
+                continue;
+            ptrdiff_t rows = 0, step = K->edge_step ? K->edge_step : mr;
+            for (ptrdiff_t t = 0; t < d; t++) {
+                ptrdiff_t r1 = tiles_m * (t + 1) / d * mr, r = (r1 < m ? r1 : m) - tiles_m * t / d * mr;
+                r = (r + step - 1) / step * step;
+                rows = r > rows ? r : rows;
+            }
+            ptrdiff_t load = rows * ((tiles_n + nt / d - 1) / (nt / d));
+            if (best < 0 || load <= best)
                 best = load, wm = d;
         }
         ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
