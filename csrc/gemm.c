@@ -25,12 +25,17 @@
  *                   AVX2+FMA  float 6 x 16, double 6 x 8   (12 ymm accumulators of 16 registers)
  *                   AVX-512   float 12 x 32, double 12 x 16 (24 zmm accumulators of 32)
  *                   portable  4 x 8 in plain C, which the compiler vectorises for SSE2
- *                 picked per call from nnx_simd_active().
+ *                 picked per call from nnx_simd_active(). A bottom edge tile runs a shorter
+ *                 instance of the same template (1/3 or 2/3 of MR rows) where one covers its rows.
  *   4. parallel   rung 3 on OpenMP threads: C is split into a grid of rectangles (over M for tall C,
  *                 over N for wide C), one per thread, and each thread runs the five loops on its own
  *                 rectangle with its own packing buffers: no barrier between fork and join. Every C
  *                 element belongs to one thread and is summed over the same KC slices in the same
  *                 order whatever the grid, so results are bit-identical for any thread count.
+ *   5. pre-packed B  for a B that multiplies many A (an RNN's recurrent weights at every time step):
+ *                 nnx_*gemm_pack_b packs all of op(B) once in the layout rung 3 packs it slice by
+ *                 slice, and nnx_*gemm_with_packed_b runs rung 4 on it, packing only A. Same result,
+ *                 bit for bit; it saves the k*n copies per call (a fifth of an LSTM step's GEMM).
  *
  * Cost of the packed rungs: 2*m*n*k flops; packing reads A n/NC times and B once per thread row of
  * the grid (O(mk*n/NC + kn*wm)), the micro-kernel loads/stores C k/KC times; one 64-byte aligned
