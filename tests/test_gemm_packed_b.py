@@ -1,8 +1,6 @@
 """GEMM's pre-packed B step (gemm_pack_b, then gemm with the PackedB as b): bit-identical to packing B in
 every call (the parallel and packed rungs), on every SIMD path, dtype and thread count, and within the
 rounding bound of tests/test_gemm.py of the float64 product and of the NumPy reference."""
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,22 +10,11 @@ import nnx
 import nnx.kernels as K
 import nnx.reference as R
 from nnx import backend
-from nnx._C import _native
-from test_gemm import assert_close, random  # the rounding bound and data of the GEMM tests
+from test_gemm import assert_close, random, threads  # the rounding bound, data and thread count of the GEMM tests
 
 DTYPES = (np.float32, np.float64)
 
 pytestmark = pytest.mark.usefixtures("simd")  # every test on every SIMD path (tests/conftest.py)
-
-
-@contextlib.contextmanager
-def threads(n):
-    before = _native.get_num_threads()
-    _native.set_num_threads(n)
-    try:
-        yield
-    finally:
-        _native.set_num_threads(before)
 
 
 def check_against_unpacked(a, b, c, alpha, beta):
