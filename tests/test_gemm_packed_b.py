@@ -124,3 +124,40 @@ def test_every_backend_multiplies_by_its_packed_b():
             kernels = backend.kernels()
             got = kernels.gemm(a, kernels.gemm_pack_b(b), out=c.copy(), beta=1.0)
         assert_close(got, a, b, c, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("m, k, n", [(3, 0, 5), (0, 4, 5), (3, 4, 0), (0, 0, 0)])
+def test_zero_sizes(m, k, n):
+    a, b = np.ones((m, k), np.float32), np.ones((k, n), np.float32)
+    packed = K.gemm_pack_b(b)
+    assert K.gemm(a, packed).shape == (m, n)
+    out = np.full((m, n), 2.0, np.float32)
+    np.testing.assert_array_equal(K.gemm(a, packed, out=out, beta=0.5), np.full((m, n), 1.0 + k, np.float32))
+
+
+@pytest.mark.parametrize("kind, packs", [("lstm", 2), ("simple_rnn", 2), ("gru", 2)])
+def test_recurrent_ops_pack_their_weights_once_per_call(monkeypatch, kind, packs):
+    """The time loop multiplies by packed recurrent weights: U and Uᵀ are packed once per call (not once
+    per step), and every recurrent product of the 7 steps forward and backward gets a PackedB."""
+    from nnx.functional import recurrent
+    calls = {"pack": 0, "packed_products": 0}
+    pack, gemm = K.gemm_pack_b, K.gemm
+
+    def counting_pack(b):
+        calls["pack"] += 1
+        return pack(b)
+
+    def counting_gemm(a, b, *args, **kwargs):
+        calls["packed_products"] += isinstance(b, K.PackedB)
+        return gemm(a, b, *args, **kwargs)
+    monkeypatch.setattr(K, "gemm_pack_b", counting_pack)
+    monkeypatch.setattr(K, "gemm", counting_gemm)
+    rng = np.random.default_rng(5)
+    gates = {"lstm": 4, "simple_rnn": 1, "gru": 3}[kind]
+    x = nnx.Tensor(rng.standard_normal((2, 7, 3)).astype(np.float32), requires_grad=True)
+    w = nnx.Tensor(rng.standard_normal((3, gates * 4)).astype(np.float32), requires_grad=True)
+    u = nnx.Tensor(rng.standard_normal((4, gates * 4)).astype(np.float32), requires_grad=True)
+    out, _ = recurrent.rnn(kind, x, w, u, return_sequences=True)
+    out.sum().backward()
+    assert calls["pack"] == packs
+    assert calls["packed_products"] == 2 * 7
