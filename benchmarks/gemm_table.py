@@ -39,7 +39,8 @@ CONV_SHAPES = [
 ]
 
 # (what, m, k, n): one time step of the LSTM benchmark (batch 64, 256 units), forward and backward
-RECURRENT_SHAPES = [("LSTM step forward: h @ U", 64, 256, 1024), ("LSTM step backward: dZ @ U^T", 64, 1024, 256)]
+RECURRENT_SHAPES = [("LSTM step forward: h @ U", 64, 256, 1024),
+                    ("LSTM step backward: dZ @ U^T", 64, 1024, 256)]
 
 CLOCK = time.perf_counter
 
@@ -91,7 +92,8 @@ def recurrent_child(threads, dtype, repeats, side):
             calls = {"numpy": lambda: np.matmul(a, b, out=out)}
         best = best_times(calls, repeats * 20)
         gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
-        print(json.dumps({"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}), flush=True)
+        row = {"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}
+        print(json.dumps(row), flush=True)
 
 
 def child(args):
@@ -165,8 +167,9 @@ def main():
                 continue
             if args.recurrent:
                 shape = " x ".join(map(str, nnx_row["shape"]))
-                print(f"| {threads} | {nnx_row['what']} | {shape} | {g['nnx']:.1f} | {g['pre-packed B']:.1f} | "
-                      f"{g['numpy']:.1f} | {g['pre-packed B'] / g['numpy']:.2f} |", flush=True)
+                once = g["pre-packed B"]
+                print(f"| {threads} | {nnx_row['what']} | {shape} | {g['nnx']:.1f} | {once:.1f} | "
+                      f"{g['numpy']:.1f} | {once / g['numpy']:.2f} |", flush=True)
                 continue
             cells = " | ".join(f"{g[r]:.1f}" if r in g else "" for r in RUNGS)
             ours = max(g[r] for r in ("packed", "parallel") if r in g)

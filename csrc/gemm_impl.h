@@ -141,7 +141,7 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
         if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
             for (ptrdiff_t p = 0; p < kc; p++)
                 NAME(copy_short)(dst + p * mr, a + (p0 + p) * lda + i0 + i, rows);
-        } else { /* a transpose: read the rows in chunks of 8 along k, write 8 contiguous panel rows */
+        } else { /* a transpose: read each row 16 values at a time along k, scatter them down the panel */
             const T *src = a + (i0 + i) * lda + p0;
             ptrdiff_t p = 0;
             for (; p + 16 <= kc; p += 16)
@@ -348,7 +348,8 @@ static void NAME(pack_b_whole)(const NAME(kernel) *K, int tb, ptrdiff_t k, ptrdi
         ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max;
         for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
             ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
-            NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, packed + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc));
+            T *block = packed + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc);
+            NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, block);
         }
     }
 }

@@ -10,7 +10,7 @@ import nnx
 import nnx.kernels as K
 import nnx.reference as R
 from nnx import backend
-from test_gemm import assert_close, random, threads  # the rounding bound, data and thread count of the GEMM tests
+from test_gemm import assert_close, random, threads  # the GEMM tests' rounding bound, data, thread count
 
 DTYPES = (np.float32, np.float64)
 
@@ -32,7 +32,8 @@ def check_against_unpacked(a, b, c, alpha, beta):
                                                         beta=beta))
 
 
-dims = st.one_of(st.integers(1, 40), st.sampled_from([5, 6, 7, 8, 11, 12, 13, 16, 17, 31, 32, 33, 64, 97, 145]))
+dims = st.one_of(st.integers(1, 40),
+                 st.sampled_from([5, 6, 7, 8, 11, 12, 13, 16, 17, 31, 32, 33, 64, 97, 145]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -118,7 +119,7 @@ def test_shape_mismatch_names_the_shapes(pack):
 
 def test_every_backend_multiplies_by_its_packed_b():
     rng = np.random.default_rng(4)
-    a, b, c = random(rng, (8, 30), np.float64), random(rng, (30, 40), np.float64), random(rng, (8, 40), np.float64)
+    a, b, c = (random(rng, shape, np.float64) for shape in ((8, 30), (30, 40), (8, 40)))
     for name in backend.BACKENDS:
         with nnx.use_backend(name):
             kernels = backend.kernels()

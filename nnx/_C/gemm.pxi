@@ -77,7 +77,8 @@ def gemm_pack_b(b):
     matrix.flags.writeable = False
     cdef Py_ssize_t k = matrix.shape[0], n = matrix.shape[1]
     cdef nnx_simd path = nnx_simd_active()
-    cdef Py_ssize_t size = (nnx_sgemm_packed_b_size if dt == np.float32 else nnx_dgemm_packed_b_size)(path, k, n)
+    cdef Py_ssize_t size = (nnx_sgemm_packed_b_size(path, k, n) if dt == np.float32
+                            else nnx_dgemm_packed_b_size(path, k, n))
     cdef Py_ssize_t lanes = 64 // dt.itemsize
     raw = np.empty(size + lanes, dtype=dt)
     cdef cnp.ndarray M = matrix, R = raw
