@@ -4,12 +4,14 @@ Problem: batch 64, 100 steps, 128 inputs, 256 units, float32, batch-first, the l
 output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whole-sequence autograd
 op); PyTorch runs with the same thread count. Run either
     pytest benchmarks/bench_lstm.py --benchmark-group-by=group
-or  python benchmarks/bench_lstm.py   (prints both times and the ratio, best of several turns)
-(the installed nnx; `PYTHONPATH=.` measures the checkout, NNX_SIMD=avx2+fma a narrower SIMD path).
+or  python benchmarks/bench_lstm.py [--threads 1] [--simd avx2+fma] [--clock cpu]
+    (prints the times and the ratios, best of several turns; the installed nnx: `PYTHONPATH=.`
+    measures the checkout).
 Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
 alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed; unset
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
+import argparse
 import time
 
 import numpy as np
@@ -178,17 +180,36 @@ def test_torch_lstm(benchmark):
     benchmark.pedantic(torch_step(), rounds=5, warmup_rounds=1)
 
 
+CLOCK = time.perf_counter
+
+
 def best_of(run, turns):
     run()                                   # warm-up
     times = []
     for _ in range(turns):
-        start = time.perf_counter()
+        start = CLOCK()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return min(times)
 
 
 def main(turns=7):
+    global CLOCK
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, help="threads for nnx and torch (default: nnx's default)")
+    parser.add_argument("--turns", type=int, default=turns)
+    parser.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                        help="cpu: the process's CPU time, which leaves out time spent waiting for a core "
+                             "on a loaded machine (1 thread only)")
+    parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
+    args = parser.parse_args()
+    if args.threads:
+        nnx.set_num_threads(args.threads)
+    if args.simd:
+        nnx.kernels.set_simd(args.simd)
+    if args.clock == "cpu":
+        CLOCK = time.process_time
+    turns = args.turns
     contenders = {"nnx": nnx_step(), "nnx + numpy matmul": numpy_gemm_step()}
     if torch is not None:
         _torch_threads()
@@ -201,7 +222,8 @@ def main(turns=7):
         for name, run in contenders.items():
             best[name] = min(best[name], best_of(run, 1))
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
-          f"{nnx.get_num_threads()} threads, nnx {nnx.kernels.info()['simd']}, best of {turns}")
+          f"{nnx.get_num_threads()} threads, nnx {nnx.kernels.info()['simd']}, best of {turns} "
+          f"({args.clock} clock)")
     if torch is not None:
         print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
               f"same weights")

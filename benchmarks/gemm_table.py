@@ -2,6 +2,7 @@
 
     python benchmarks/gemm_table.py [--sizes 128 256 512 1024 2048] [--threads 1 2] [--repeats 10]
     python benchmarks/gemm_table.py --conv     # the skinny GEMMs of the reference CNN instead (batch 32)
+    python benchmarks/gemm_table.py --recurrent  # an LSTM step's h.U and dZ.U^T, B packed per call or once
 
 Each thread count runs in a fresh process with OPENBLAS_NUM_THREADS set (OpenBLAS reads it only at
 start-up) and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so numpy picks its own kernel. Within a
@@ -37,6 +38,9 @@ CONV_SHAPES = [
     ("dense 576 -> 64", 32, 576, 64, False, False),
 ]
 
+# (what, m, k, n): one time step of the LSTM benchmark (batch 64, 256 units), forward and backward
+RECURRENT_SHAPES = [("LSTM step forward: h @ U", 64, 256, 1024),
+                    ("LSTM step backward: dZ @ U^T", 64, 1024, 256)]
 
 CLOCK = time.perf_counter
 
@@ -72,6 +76,26 @@ def conv_child(threads, dtype, repeats, side):
         print(json.dumps(row), flush=True)
 
 
+def recurrent_child(threads, dtype, repeats, side):
+    """An LSTM step's products, nnx packing B in every call ('nnx') and B packed once ('pre-packed B')."""
+    import nnx.kernels as K
+
+    rng = np.random.default_rng(0)
+    for what, m, k, n in RECURRENT_SHAPES:
+        a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+        out = np.zeros((m, n), dtype)
+        if side == "nnx":
+            packed = K.gemm_pack_b(b)
+            calls = {"nnx": lambda: K.gemm(a, b, out=out, beta=1.0),
+                     "pre-packed B": lambda: K.gemm(a, packed, out=out, beta=1.0)}
+        else:
+            calls = {"numpy": lambda: np.matmul(a, b, out=out)}
+        best = best_times(calls, repeats * 20)
+        gflops = {name: 2 * m * n * k / t / 1e9 for name, t in best.items()}
+        row = {"threads": threads, "what": what, "shape": [m, k, n], "gflops": gflops}
+        print(json.dumps(row), flush=True)
+
+
 def child(args):
     import nnx
     import nnx.kernels as K
@@ -83,6 +107,8 @@ def child(args):
     dtype = np.dtype(args.dtype)
     if args.conv:
         return conv_child(threads, dtype, args.repeats, args.side)
+    if args.recurrent:
+        return recurrent_child(threads, dtype, args.repeats, args.side)
     for n in args.sizes:
         rng = np.random.default_rng(n)
         a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
@@ -105,6 +131,7 @@ def main():
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
+    parser.add_argument("--recurrent", action="store_true", help="an LSTM step's GEMM shapes, B pre-packed")
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=["nnx", "numpy"], help=argparse.SUPPRESS)
@@ -121,6 +148,9 @@ def main():
     if args.conv:
         print("| threads | GEMM | m x k x n | nnx | numpy | nnx / numpy |")
         print("|---:|---|---|---:|---:|---:|")
+    elif args.recurrent:
+        print("| threads | GEMM | m x k x n | nnx | nnx, pre-packed B | numpy | pre-packed / numpy |")
+        print("|---:|---|---|---:|---:|---:|---:|")
     else:
         print("| threads | n | " + " | ".join(RUNGS) + " | numpy | best nnx / numpy |")
         print("|---:|---:|" + "---:|" * len(RUNGS) + "---:|---:|")
@@ -135,6 +165,12 @@ def main():
                 print(f"| {threads} | {nnx_row['what']} | {shape} | {g['nnx']:.1f} | {g['numpy']:.1f} | "
                       f"{g['nnx'] / g['numpy']:.2f} |", flush=True)
                 continue
+            if args.recurrent:
+                shape = " x ".join(map(str, nnx_row["shape"]))
+                once = g["pre-packed B"]
+                print(f"| {threads} | {nnx_row['what']} | {shape} | {g['nnx']:.1f} | {once:.1f} | "
+                      f"{g['numpy']:.1f} | {once / g['numpy']:.2f} |", flush=True)
+                continue
             cells = " | ".join(f"{g[r]:.1f}" if r in g else "" for r in RUNGS)
             ours = max(g[r] for r in ("packed", "parallel") if r in g)
             print(f"| {threads} | {nnx_row['n']} | {cells} | {g['numpy']:.1f} | {ours / g['numpy']:.2f} |",
@@ -146,7 +182,7 @@ def run_child(args, threads, side, env):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--side", side, "--threads", str(threads),
            "--repeats", str(args.repeats), "--dtype", args.dtype, "--clock", args.clock,
            "--sizes", *map(str, args.sizes)]
-    cmd += ["--conv"] * args.conv
+    cmd += ["--conv"] * args.conv + ["--recurrent"] * args.recurrent
     result = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
     return [json.loads(line) for line in result.stdout.splitlines()]
 

@@ -25,12 +25,17 @@
  *                   AVX2+FMA  float 6 x 16, double 6 x 8   (12 ymm accumulators of 16 registers)
  *                   AVX-512   float 12 x 32, double 12 x 16 (24 zmm accumulators of 32)
  *                   portable  4 x 8 in plain C, which the compiler vectorises for SSE2
- *                 picked per call from nnx_simd_active().
+ *                 picked per call from nnx_simd_active(). A bottom edge tile runs a shorter
+ *                 instance of the same template (1/3 or 2/3 of MR rows) where one covers its rows.
  *   4. parallel   rung 3 on OpenMP threads: C is split into a grid of rectangles (over M for tall C,
  *                 over N for wide C), one per thread, and each thread runs the five loops on its own
  *                 rectangle with its own packing buffers: no barrier between fork and join. Every C
  *                 element belongs to one thread and is summed over the same KC slices in the same
  *                 order whatever the grid, so results are bit-identical for any thread count.
+ *   5. pre-packed B  for a B that multiplies many A (an RNN's recurrent weights at every time step):
+ *                 nnx_*gemm_pack_b packs all of op(B) once in the layout rung 3 packs it slice by
+ *                 slice, and nnx_*gemm_with_packed_b runs rung 4 on it, packing only A. Same result,
+ *                 bit for bit; it saves the k*n copies per call (a fifth of an LSTM step's GEMM).
  *
  * Cost of the packed rungs: 2*m*n*k flops; packing reads A n/NC times and B once per thread row of
  * the grid (O(mk*n/NC + kn*wm)), the micro-kernel loads/stores C k/KC times; one 64-byte aligned
@@ -93,9 +98,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define UK_NAME ukernel_f32_avx2
 #define UK_T float
-#define UK_MR 6
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define V __m256
@@ -108,11 +111,21 @@
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm256_mul_ps(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f32_avx2_2
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_avx2
+#define UK_MR 6
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_avx2
 #define UK_T double
-#define UK_MR 6
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define V __m256d
@@ -125,11 +138,21 @@
 #define V_SET1(x) _mm256_set1_pd(x)
 #define V_FMA(x, y, z) _mm256_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm256_mul_pd(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f64_avx2_2
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_avx2
+#define UK_MR 6
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f32_avx512
 #define UK_T float
-#define UK_MR 12
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define V __m512
@@ -142,11 +165,21 @@
 #define V_SET1(x) _mm512_set1_ps(x)
 #define V_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm512_mul_ps(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f32_avx512_4
+#define UK_MR 4
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_8
+#define UK_MR 8
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_avx512
+#define UK_MR 12
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_avx512
 #define UK_T double
-#define UK_MR 12
 #define UK_NV 2
 #define UK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define V __m512d
@@ -159,44 +192,80 @@
 #define V_SET1(x) _mm512_set1_pd(x)
 #define V_FMA(x, y, z) _mm512_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm512_mul_pd(x, y)
+#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_NAME ukernel_f64_avx512_4
+#define UK_MR 4
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_8
+#define UK_MR 8
+#define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_avx512
+#define UK_MR 12
 #include "gemm_ukernel.h"
 
+/* {kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}} of each path */
 #define UKERNEL_F32_AVX2 ukernel_f32_avx2, 6, 16
 #define UKERNEL_F64_AVX2 ukernel_f64_avx2, 6, 8
 #define UKERNEL_F32_AVX512 ukernel_f32_avx512, 12, 32
 #define UKERNEL_F64_AVX512 ukernel_f64_avx512, 12, 16
+#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}
+#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}
+#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}
+#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}
 #else /* no x86 SIMD: every path runs the portable micro-kernel */
 #define UKERNEL_F32_AVX2 ukernel_f32_portable, 4, 8
 #define UKERNEL_F64_AVX2 ukernel_f64_portable, 4, 8
 #define UKERNEL_F32_AVX512 ukernel_f32_portable, 4, 8
 #define UKERNEL_F64_AVX512 ukernel_f64_portable, 4, 8
+#define EDGES_F32_AVX2 0, {NULL, NULL}
+#define EDGES_F64_AVX2 0, {NULL, NULL}
+#define EDGES_F32_AVX512 0, {NULL, NULL}
+#define EDGES_F64_AVX512 0, {NULL, NULL}
 #endif
 
-/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC} for portable, AVX2, AVX-512 ------- */
+/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC, edge step, edge kernels} for portable,
+ * AVX2, AVX-512 ------------------------------------------------------------------------------------ */
 #define T float
 #define NAME(f) f##_f32
 #define GEMM_PUBLIC nnx_sgemm
+#define GEMM_PACKED_B_SIZE nnx_sgemm_packed_b_size
+#define GEMM_PACK_B nnx_sgemm_pack_b
+#define GEMM_WITH_PACKED_B nnx_sgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f32_portable, 4, 8, 128, 256, 4096}, {UKERNEL_F32_AVX2, 144, 256, 4080},           \
-            {UKERNEL_F32_AVX512, 144, 384, 4096}                                                    \
+        {ukernel_f32_portable, 4, 8, 128, 256, 4096, 0, {NULL, NULL}},                              \
+            {UKERNEL_F32_AVX2, 144, 256, 4080, EDGES_F32_AVX2},                                     \
+            {UKERNEL_F32_AVX512, 144, 384, 4096, EDGES_F32_AVX512}                                  \
     }
 #include "gemm_impl.h"
 #undef T
 #undef NAME
 #undef GEMM_PUBLIC
+#undef GEMM_PACKED_B_SIZE
+#undef GEMM_PACK_B
+#undef GEMM_WITH_PACKED_B
 #undef GEMM_KERNELS
 
 #define T double
 #define NAME(f) f##_f64
 #define GEMM_PUBLIC nnx_dgemm
+#define GEMM_PACKED_B_SIZE nnx_dgemm_packed_b_size
+#define GEMM_PACK_B nnx_dgemm_pack_b
+#define GEMM_WITH_PACKED_B nnx_dgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f64_portable, 4, 8, 128, 128, 4096}, {UKERNEL_F64_AVX2, 72, 256, 4080},            \
-            {UKERNEL_F64_AVX512, 144, 256, 4096}                                                    \
+        {ukernel_f64_portable, 4, 8, 128, 128, 4096, 0, {NULL, NULL}},                              \
+            {UKERNEL_F64_AVX2, 72, 256, 4080, EDGES_F64_AVX2},                                      \
+            {UKERNEL_F64_AVX512, 144, 256, 4096, EDGES_F64_AVX512}                                  \
     }
 #include "gemm_impl.h"
 #undef T
 #undef NAME
 #undef GEMM_PUBLIC
+#undef GEMM_PACKED_B_SIZE
+#undef GEMM_PACK_B
+#undef GEMM_WITH_PACKED_B
 #undef GEMM_KERNELS

@@ -17,6 +17,8 @@ typedef struct {
     NAME(ukernel_fn) run;
     ptrdiff_t mr, nr;     /* register tile */
     ptrdiff_t mc, kc, nc; /* cache blocks: A block mc x kc in L2, B panel kc x nc in L3 */
+    ptrdiff_t edge_step;  /* edge[q] computes only (q + 1) * edge_step rows of a tile (0: no edge kernels) */
+    NAME(ukernel_fn) edge[2];
 } NAME(kernel);
 
 static const NAME(kernel) NAME(kernels)[3] = GEMM_KERNELS;
@@ -139,12 +141,22 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
         if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
             for (ptrdiff_t p = 0; p < kc; p++)
                 NAME(copy_short)(dst + p * mr, a + (p0 + p) * lda + i0 + i, rows);
-        } else {
-            for (ptrdiff_t r = 0; r < rows; r++) {
-                const T *src = a + (i0 + i + r) * lda + p0;
-                for (ptrdiff_t p = 0; p < kc; p++)
-                    dst[p * mr + r] = src[p];
-            }
+        } else { /* a transpose: read each row 16 values at a time along k, scatter them down the panel */
+            const T *src = a + (i0 + i) * lda + p0;
+            ptrdiff_t p = 0;
+            for (; p + 16 <= kc; p += 16)
+                for (ptrdiff_t r = 0; r < rows; r++) {
+                    T row[16];
+#pragma GCC unroll 16
+                    for (int q = 0; q < 16; q++)
+                        row[q] = src[r * lda + p + q];
+#pragma GCC unroll 16
+                    for (int q = 0; q < 16; q++)
+                        dst[(p + q) * mr + r] = row[q];
+                }
+            for (; p < kc; p++)
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    dst[p * mr + r] = src[r * lda + p];
         }
         for (ptrdiff_t r = rows; r < mr; r++)
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -192,8 +204,12 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
             if (rows == mr && cols == nr) {
                 K->run(kc, alpha, apack + i * kc, bp, beta, cij, ldc);
             } else {
+                /* the bottom edge: a shorter kernel where one covers the rows (64 rows of 12-row tiles
+                 * would otherwise compute 72) */
+                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
+                NAME(ukernel_fn) run = q < 2 ? K->edge[q] : K->run;
                 _Alignas(64) T tile[GEMM_MAX_TILE];
-                K->run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
+                run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
                 for (ptrdiff_t r = 0; r < rows; r++)
                     for (ptrdiff_t q = 0; q < cols; q++) {
                         T *cp = cij + r * ldc + q;
@@ -202,6 +218,25 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
             }
         }
     }
+}
+
+/* Where the kc x nc block (jc, pc) of a whole packed op(B) starts: the blocks are stored jc-major, the
+ * pc blocks of one jc slice one after the other, each as pack_b lays it out (nc rounded up to nr).
+ * Every jc slice but the last is nc_max wide, a multiple of nr, so the slices before jc hold jc * k. */
+static ptrdiff_t NAME(packed_b_offset)(const NAME(kernel) *K, ptrdiff_t k, ptrdiff_t n, ptrdiff_t nc_max,
+                                       ptrdiff_t jc, ptrdiff_t pc)
+{
+    ptrdiff_t slice = n - jc < nc_max ? n - jc : nc_max;
+    return jc * k + pc * ((slice + K->nr - 1) / K->nr * K->nr);
+}
+
+/* The block sizes of one call: nc and mc shrink to the problem (rounded up to whole tiles). */
+static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t *mc,
+                              ptrdiff_t *nc, ptrdiff_t *kc)
+{
+    *mc = K->mc < m ? K->mc : (m + K->mr - 1) / K->mr * K->mr;
+    *nc = K->nc < n ? K->nc : (n + K->nr - 1) / K->nr * K->nr;
+    *kc = K->kc < k ? K->kc : k;
 }
 
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
@@ -214,15 +249,16 @@ static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc
  * the end, which matters on a busy 2-core machine, where every barrier can cost a time slice.
  * Each C element belongs to one thread and is accumulated over the same kc blocks in the same order
  * whatever the grid: results are bit-identical for any thread count.
+ * With bpacked (all of op(B) packed beforehand by pack_b_whole) the threads read their B panels from
+ * it and pack only A; the result is bit-identical to packing B here.
  * Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
 static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
                              ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
-                             ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)
+                             ptrdiff_t ldb, const T *bpacked, T beta, T *c, ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
-    const ptrdiff_t mc_max = K->mc < m ? K->mc : (m + mr - 1) / mr * mr;
-    const ptrdiff_t nc_max = K->nc < n ? K->nc : (n + nr - 1) / nr * nr;
-    const ptrdiff_t kc_max = K->kc < k ? K->kc : k;
+    ptrdiff_t mc_max, nc_max, kc_max;
+    NAME(block_sizes)(K, m, n, k, &mc_max, &nc_max, &kc_max);
     const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (n + nr - 1) / nr;
 
     /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and at least one tile. */
@@ -234,8 +270,10 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     if (nthreads < 1)
         nthreads = 1;
 
-    /* Per thread: one B slice (kc x nc) then one A block (mc x kc); both multiples of 64 bytes. */
-    size_t b_len = (size_t)(kc_max * nc_max + 15) / 16 * 16, a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
+    /* Per thread: one B slice (kc x nc, none when B comes packed) then one A block (mc x kc); both
+     * multiples of 64 bytes. */
+    size_t b_len = bpacked ? 0 : (size_t)(kc_max * nc_max + 15) / 16 * 16;
+    size_t a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
     T *buf = aligned_alloc(64, (size_t)nthreads * (b_len + a_len) * sizeof(T));
     if (!buf)
         return -1;
@@ -244,12 +282,21 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     {
         int nt = gemm_thread_count(), tid = gemm_thread_id();
         T *bpack = buf + (size_t)tid * (b_len + a_len), *apack = bpack + b_len;
-        /* The grid: the divisor wm of nt that minimises the busiest thread's tiles (ties: split M,
-         * where no thread packs the same B panels as another). */
+        /* The grid: the divisor wm of nt that minimises the busiest thread's work, its rows (as the
+         * edge kernels compute them) times its column tiles (ties: split M, where no thread packs the
+         * same B panels as another). */
         ptrdiff_t wm = 1, best = -1;
         for (ptrdiff_t d = 1; d <= nt; d++) {
-            ptrdiff_t load = ((tiles_m + d - 1) / d) * ((tiles_n + nt / d - 1) / (nt / d));
-            if (nt % d == 0 && (best < 0 || load <= best))
+            if (nt % d)
+                continue;
+            ptrdiff_t rows = 0, step = K->edge_step ? K->edge_step : mr;
+            for (ptrdiff_t t = 0; t < d; t++) {
+                ptrdiff_t r1 = tiles_m * (t + 1) / d * mr, r = (r1 < m ? r1 : m) - tiles_m * t / d * mr;
+                r = (r + step - 1) / step * step;
+                rows = r > rows ? r : rows;
+            }
+            ptrdiff_t load = rows * ((tiles_n + nt / d - 1) / (nt / d));
+            if (best < 0 || load <= best)
                 best = load, wm = d;
         }
         ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
@@ -258,16 +305,23 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
         m1 = m1 < m ? m1 : m;
         n1 = n1 < n ? n1 : n;
 
-        for (ptrdiff_t jc = n0; jc < n1; jc += nc_max) {                  /* loop 5: NC columns */
-            ptrdiff_t nc = n1 - jc < nc_max ? n1 - jc : nc_max;
+        /* loop 5: this thread's columns, cut where the nc_max-wide slices of the whole of B end */
+        for (ptrdiff_t jc = n0, jc_end; jc < n1; jc = jc_end) {
+            ptrdiff_t slice = jc / nc_max * nc_max; /* the slice holding column jc */
+            jc_end = slice + nc_max < n1 ? slice + nc_max : n1;
+            ptrdiff_t nc = jc_end - jc;
             for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {                 /* loop 4: KC depth */
                 ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
                 T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-                NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
+                const T *bp = bpack;
+                if (bpacked)
+                    bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, slice, pc) + (jc - slice) * kc;
+                else
+                    NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
                 for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {           /* loop 3: MC rows */
                     ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
                     NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
-                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bpack, beta_pc,  /* loops 2, 1 */
+                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bp, beta_pc,  /* loops 2, 1 */
                                        c + ic * ldc + jc, ldc);
                 }
             }
@@ -275,6 +329,29 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     }
     free(buf);
     return 0;
+}
+
+/* ---- Step 5, pre-packed B: when one B multiplies many A (an RNN's recurrent weights, once per time
+ * step), pack all of op(B) once with pack_b_whole and run the parallel rung on it: each call then
+ * packs only A. The packed layout depends on the SIMD path's micro-kernel (nr, kc, nc). */
+static ptrdiff_t NAME(packed_b_len)(const NAME(kernel) *K, ptrdiff_t k, ptrdiff_t n)
+{
+    return k * ((n + K->nr - 1) / K->nr * K->nr);
+}
+
+static void NAME(pack_b_whole)(const NAME(kernel) *K, int tb, ptrdiff_t k, ptrdiff_t n, const T *b,
+                               ptrdiff_t ldb, T *packed)
+{
+    ptrdiff_t mc_max, nc_max, kc_max;
+    NAME(block_sizes)(K, 1, n, k, &mc_max, &nc_max, &kc_max);
+    for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {
+        ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max;
+        for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
+            ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+            T *block = packed + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc);
+            NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, block);
+        }
+    }
 }
 
 void GEMM_PUBLIC(nnx_gemm_rung rung, int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
@@ -299,8 +376,32 @@ void GEMM_PUBLIC(nnx_gemm_rung rung, int ta, int tb, ptrdiff_t m, ptrdiff_t n, p
     default: {
         int threads = rung == NNX_GEMM_PACKED ? 1 : nnx_get_num_threads();
         if (NAME(gemm_packed)(&NAME(kernels)[nnx_simd_active()], threads, ta, tb, m, n, k, alpha, a, lda,
-                              b, ldb, beta, c, ldc) != 0) /* out of memory: the unbuffered rung */
+                              b, ldb, NULL, beta, c, ldc) != 0) /* out of memory: the unbuffered rung */
             NAME(gemm_blocked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     }
+}
+
+ptrdiff_t GEMM_PACKED_B_SIZE(nnx_simd path, ptrdiff_t k, ptrdiff_t n)
+{
+    return NAME(packed_b_len)(&NAME(kernels)[path], k > 0 ? k : 0, n > 0 ? n : 0);
+}
+
+void GEMM_PACK_B(nnx_simd path, int tb, ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb, T *packed)
+{
+    if (k > 0 && n > 0)
+        NAME(pack_b_whole)(&NAME(kernels)[path], tb, k, n, b, ldb, packed);
+}
+
+int GEMM_WITH_PACKED_B(nnx_simd path, int threads, int ta, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                       const T *a, ptrdiff_t lda, const T *packed, T beta, T *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (k <= 0) {
+        NAME(scale_c)(m, n, beta, c, ldc);
+        return 0;
+    }
+    return NAME(gemm_packed)(&NAME(kernels)[path], threads, ta, 0, m, n, k, alpha, a, lda, NULL, 0, packed,
+                             beta, c, ldc);
 }

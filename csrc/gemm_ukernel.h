@@ -11,14 +11,20 @@
  * touch C only once at the end. AVX2 float: 6 x 16 = 12 ymm accumulators + 2 for B + 1 broadcast,
  * i.e. 15 of the 16 registers, 12 FMAs per 3 loads.
  *
- * Parameters (all #undef'd at the end):
+ * Parameters (UK_NAME, UK_MR and UK_ASTRIDE are #undef'd at the end, the rest too unless UK_KEEP is
+ * defined, so that one path's macros serve several tile heights):
  *   UK_NAME      the function's name          UK_T        float or double
  *   UK_MR        rows of the tile             UK_NV       vectors per row (NR = UK_NV * V_LANES)
+ *   UK_ASTRIDE   values per k in Apanel (the path's full MR; default UK_MR): a kernel for the short
+ *                edge tiles reads only the first UK_MR rows of a full-height panel
  *   UK_TARGET    function attribute (empty or __attribute__((target(...))))
  *   V            vector type                  V_LANES     elements per vector
  *   V_ZERO() V_LOAD(p) (aligned) V_LOADU(p) V_STOREU(p, v) V_BCAST(p) V_SET1(x)
  *   V_FMA(a, b, c) = a*b + c                  V_MUL(a, b)
  */
+#ifndef UK_ASTRIDE
+#define UK_ASTRIDE UK_MR
+#endif
 UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, const UK_T *restrict b,
                               UK_T beta, UK_T *restrict c, ptrdiff_t ldc)
 {
@@ -43,7 +49,7 @@ UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, 
             for (int v = 0; v < UK_NV; v++)
                 acc[r][v] = V_FMA(ar, bv[v], acc[r][v]);
         }
-        a += UK_MR;
+        a += UK_ASTRIDE;
         b += UK_NV * V_LANES;
     }
     V va = V_SET1(alpha);
@@ -66,8 +72,10 @@ UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, 
 }
 
 #undef UK_NAME
-#undef UK_T
 #undef UK_MR
+#undef UK_ASTRIDE
+#ifndef UK_KEEP
+#undef UK_T
 #undef UK_NV
 #undef UK_TARGET
 #undef V
@@ -80,3 +88,4 @@ UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, 
 #undef V_SET1
 #undef V_FMA
 #undef V_MUL
+#endif

@@ -19,7 +19,8 @@
  *      exp: a polynomial or rational function after range reduction by ln 2, ~1 ulp) rather than
  *      libm's, so that the unit loop vectorises. NaN inputs give NaN.
  *   2. Runtime dispatch: lstm_impl.h is compiled for baseline x86-64, target("avx2,fma") and
- *      AVX-512; nnx_simd_active() picks one at each call.
+ *      AVX-512; nnx_simd_active() picks one at each call. Every path's unit loop vectorises (see the
+ *      no-trapping-math note below).
  *   3. OpenMP over rows once a step has NNX_LSTM_PARALLEL_MIN units in all; rows are independent, so
  *      the result is bit-identical for any thread count.
  */
@@ -27,6 +28,13 @@
 #include <string.h>
 
 #include "nnx.h"
+
+/* Step 2 needs this: GCC assumes by default that floating-point operations may trap, and then cannot
+ * turn exp's clamps and NaN selects into vector blends on AVX2 or SSE2 (AVX-512's masks can), so the
+ * unit loop ran scalar there, 10x slower. nnx never enables FP traps; the results do not change. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 #define NNX_LSTM_PARALLEL_MIN 8192
 /* the row loops of both directions: parallel from NNX_LSTM_PARALLEL_MIN units in all (n and u in scope) */

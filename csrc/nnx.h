@@ -43,6 +43,26 @@ void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, ptrdiff_t m, ptrdif
                double alpha, const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
                double beta, double *c, ptrdiff_t ldc);
 
+/* Step 5 of the ladder, pre-packed B: pack op(B) (k x n; trans_b as above) once into the layout the
+ * path's micro-kernel reads, then multiply any number of A by it; each product packs only A. For a B
+ * that multiplies many A, like an RNN's recurrent weights at every time step. The layout belongs to
+ * one SIMD path: pack and multiply with the same `path`. packed holds *_packed_b_size(path, k, n)
+ * elements, 64-byte aligned. *_with_packed_b computes C = alpha * op(A) * B + beta * C on `threads`
+ * threads, bit-identical to nnx_*gemm's parallel rung on that path for any thread count; it returns 0,
+ * or -1 (C untouched) when its buffer for A cannot be allocated. */
+ptrdiff_t nnx_sgemm_packed_b_size(nnx_simd path, ptrdiff_t k, ptrdiff_t n);
+ptrdiff_t nnx_dgemm_packed_b_size(nnx_simd path, ptrdiff_t k, ptrdiff_t n);
+void nnx_sgemm_pack_b(nnx_simd path, int trans_b, ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb,
+                      float *packed);
+void nnx_dgemm_pack_b(nnx_simd path, int trans_b, ptrdiff_t k, ptrdiff_t n, const double *b, ptrdiff_t ldb,
+                      double *packed);
+int nnx_sgemm_with_packed_b(nnx_simd path, int threads, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                            float alpha, const float *a, ptrdiff_t lda, const float *packed, float beta,
+                            float *c, ptrdiff_t ldc);
+int nnx_dgemm_with_packed_b(nnx_simd path, int threads, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                            double alpha, const double *a, ptrdiff_t lda, const double *packed, double beta,
+                            double *c, ptrdiff_t ldc);
+
 /* ---- conv.c: 2-D convolution (cross-correlation) on channels-last images, im2col + GEMM ----------
  * x (N, H, W, C), kernel w (KH, KW, C/groups, F), y (N, OH, OW, F); output pixel (oh, ow) reads input
  * pixel (oh*sh - top + kh*dh, ow*sw - left + kw*dw), 0 outside the image. The caller guarantees that

@@ -17,7 +17,7 @@ from nnx._C.switch import AttributeSwitch
 from nnx.compare import assert_results_match, describe_call
 
 KERNEL_NAMES = (
-    "gemm",
+    "gemm", "gemm_pack_b",
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",

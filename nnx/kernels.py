@@ -22,7 +22,7 @@ except ImportError as err:
                       f"on the NumPy reference kernels") from err
 from nnx._C._native import (  # noqa: F401, E402  (re-exported)
     SIMD_NAMES, set_simd, get_num_threads, set_num_threads,
-    gemm,
+    gemm, gemm_pack_b, PackedB,
     CONV_RUNGS, conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,

@@ -42,13 +42,97 @@ cdef void _gemm_call(object dtype, int r, int ta, int tb, Py_ssize_t m, Py_ssize
                       beta, <double*>pc, ldc)
 
 
+cdef class PackedB:
+    """A matrix B (k, n) packed once, by gemm_pack_b, into the panels gemm's micro-kernel reads: pass it
+    as gemm's b to multiply many matrices by B without packing B each time (the pre-packed step of the
+    ladder, docs/gemm.md). It holds a read-only snapshot of B (`matrix`, also what np.asarray gives),
+    so later changes to the array it was packed from do not reach it."""
+    cdef readonly object matrix   # the snapshot: C-ordered, read-only, float32 or float64
+    cdef readonly str simd        # the SIMD path whose micro-kernel the panels are laid out for
+    cdef object _panels           # the packed panels, a 64-byte aligned slice of a NumPy buffer
+    cdef nnx_simd _path
+
+    @property
+    def shape(self):
+        return self.matrix.shape
+
+    @property
+    def dtype(self):
+        return self.matrix.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return self.matrix if dtype is None else self.matrix.astype(dtype)
+
+    def __repr__(self):
+        return f"PackedB(shape={self.shape}, dtype={self.dtype}, simd={self.simd!r})"
+
+
+def gemm_pack_b(b):
+    """B (k, n) packed for gemm's micro-kernel on the SIMD path in use now: a PackedB to pass as gemm's
+    b. float16 is packed as float32."""
+    dt = _compute_dtype("gemm_pack_b", [("b", b)])
+    if b.ndim != 2:
+        raise ValueError(f"gemm_pack_b: expected b of shape (k, n), got shape {b.shape}")
+    matrix = np.array(b, dtype=dt, order="C")       # a snapshot, aligned by NumPy's allocator
+    matrix.flags.writeable = False
+    cdef Py_ssize_t k = matrix.shape[0], n = matrix.shape[1]
+    cdef nnx_simd path = nnx_simd_active()
+    cdef Py_ssize_t size = (nnx_sgemm_packed_b_size(path, k, n) if dt == np.float32
+                            else nnx_dgemm_packed_b_size(path, k, n))
+    cdef Py_ssize_t lanes = 64 // dt.itemsize
+    raw = np.empty(size + lanes, dtype=dt)
+    cdef cnp.ndarray M = matrix, R = raw
+    cdef Py_ssize_t skip = ((-<size_t>R.data) % 64) // dt.itemsize   # first 64-byte aligned element
+    panels = raw[skip:skip + size]
+    cdef cnp.ndarray P = panels
+    cdef char *pm = M.data
+    cdef char *pp = P.data
+    if dt == np.float32:
+        with nogil:
+            nnx_sgemm_pack_b(path, 0, k, n, <float*>pm, max(n, 1), <float*>pp)
+    else:
+        with nogil:
+            nnx_dgemm_pack_b(path, 0, k, n, <double*>pm, max(n, 1), <double*>pp)
+    cdef PackedB packed = PackedB.__new__(PackedB)
+    packed.matrix, packed._panels, packed._path = matrix, panels, path
+    packed.simd = nnx_simd_name(path).decode()
+    return packed
+
+
+cdef int _gemm_with_packed_b(object dtype, int threads, int ta, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                             double alpha, cnp.ndarray A, Py_ssize_t lda, PackedB packed, double beta,
+                             cnp.ndarray C, Py_ssize_t ldc) except -1:
+    cdef cnp.ndarray P = packed._panels
+    cdef char *pa = A.data
+    cdef char *pp = P.data
+    cdef char *pc = C.data
+    cdef nnx_simd path = packed._path
+    cdef int status
+    if dtype == np.float32:
+        with nogil:
+            status = nnx_sgemm_with_packed_b(path, threads, ta, m, n, k, <float>alpha, <float*>pa, lda,
+                                             <float*>pp, <float>beta, <float*>pc, ldc)
+    else:
+        with nogil:
+            status = nnx_dgemm_with_packed_b(path, threads, ta, m, n, k, alpha, <double*>pa, lda,
+                                             <double*>pp, beta, <double*>pc, ldc)
+    if status != 0:
+        raise MemoryError(f"gemm: cannot allocate the packing buffer for a {(m, k)} @ {(k, n)} product")
+    return 0
+
+
 def gemm(a, b, out=None, alpha=1.0, beta=0.0, rung="parallel"):
     """alpha * a @ b + beta * out for 2-D float arrays a (m, k) and b (k, n).
 
     float32 and float64 are computed natively, float16 in float32. Without `out` a new C-ordered
     array is returned and beta is ignored; with `out` (shape (m, n), any float dtype and layout) the
     result is written into it and `out` is returned; beta == 0 never reads out. `rung` picks the step
-    of the optimisation ladder (GEMM_RUNGS); every rung gives the same result to rounding."""
+    of the optimisation ladder (GEMM_RUNGS); every rung gives the same result to rounding.
+    b may be a PackedB from gemm_pack_b: the packed and parallel rungs then skip packing B (on the SIMD
+    path it was packed for; on another path, another rung or dtype, its matrix is used as b)."""
+    packed = None
+    if isinstance(b, PackedB):
+        packed, b = b, b.matrix
     for name, x in (("a", a), ("b", b)):
         if not isinstance(x, np.ndarray):
             raise TypeError(f"gemm: {name} must be a NumPy array, got {type(x).__name__}")
@@ -94,7 +178,12 @@ def gemm(a, b, out=None, alpha=1.0, beta=0.0, rung="parallel"):
         C = np.empty((m, n), dtype=dt) if beta == 0 else np.array(out, dtype=dt, order="C")
         ldc = max(n, 1)
     if m and n:
-        _gemm_call(dt, GEMM_RUNGS.index(rung), ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+        if (packed is not None and packed.dtype == dt and rung in ("packed", "parallel")
+                and (<PackedB>packed)._path == nnx_simd_active()):
+            _gemm_with_packed_b(dt, 1 if rung == "packed" else nnx_get_num_threads(), ta, m, n, k, alpha,
+                                A, lda, packed, beta, C, ldc)
+        else:
+            _gemm_call(dt, GEMM_RUNGS.index(rung), ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     if out is None or C is out:
         return C
     np.copyto(out, C, casting="unsafe")

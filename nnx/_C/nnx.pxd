@@ -28,6 +28,18 @@ cdef extern from "nnx.h" nogil:
     void nnx_dgemm(nnx_gemm_rung rung, int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n,
                    Py_ssize_t k, double alpha, const double *a, Py_ssize_t lda, const double *b,
                    Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc)
+    Py_ssize_t nnx_sgemm_packed_b_size(nnx_simd path, Py_ssize_t k, Py_ssize_t n)
+    Py_ssize_t nnx_dgemm_packed_b_size(nnx_simd path, Py_ssize_t k, Py_ssize_t n)
+    void nnx_sgemm_pack_b(nnx_simd path, int trans_b, Py_ssize_t k, Py_ssize_t n, const float *b,
+                          Py_ssize_t ldb, float *packed)
+    void nnx_dgemm_pack_b(nnx_simd path, int trans_b, Py_ssize_t k, Py_ssize_t n, const double *b,
+                          Py_ssize_t ldb, double *packed)
+    int nnx_sgemm_with_packed_b(nnx_simd path, int threads, int trans_a, Py_ssize_t m, Py_ssize_t n,
+                                Py_ssize_t k, float alpha, const float *a, Py_ssize_t lda,
+                                const float *packed, float beta, float *c, Py_ssize_t ldc)
+    int nnx_dgemm_with_packed_b(nnx_simd path, int threads, int trans_a, Py_ssize_t m, Py_ssize_t n,
+                                Py_ssize_t k, double alpha, const double *a, Py_ssize_t lda,
+                                const double *packed, double beta, double *c, Py_ssize_t ldc)
 
     ctypedef struct nnx_conv_geom:
         Py_ssize_t n, h, w, c

@@ -80,6 +80,12 @@ def _mm(a, b, add_to=None):
     return backend.kernels().gemm(a, b, out=add_to, beta=1.0)
 
 
+def _packed(weights):
+    """The recurrent weights, packed once for GEMM's micro-kernel: every time step multiplies by them,
+    and repacking them at each step cost about a fifth of the recurrent GEMM's time."""
+    return backend.kernels().gemm_pack_b(weights)
+
+
 # --- cells: one time step forward and backward; the driver below runs the loop and the masking ---
 
 class _SimpleRNNCell:
@@ -89,8 +95,8 @@ class _SimpleRNNCell:
     joint_weight_grads = True   # dW and dU multiply the same dZ: the driver computes both in one GEMM
 
     def __init__(self, units, recurrent_kernel, bias, activation):
-        self.U = recurrent_kernel
-        self.UT = np.ascontiguousarray(recurrent_kernel.T)
+        self.U = _packed(recurrent_kernel)
+        self.UT = _packed(recurrent_kernel.T)
         self.input_bias = bias
         self.act, self.dact = activation
 
@@ -114,8 +120,8 @@ class _LSTMCell:
 
     def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, fused):
         self.u = units
-        self.U = recurrent_kernel
-        self.UT = np.ascontiguousarray(recurrent_kernel.T)
+        self.U = _packed(recurrent_kernel)
+        self.UT = _packed(recurrent_kernel.T)
         self.input_bias = bias
         self.act, self.dact = activation
         self.ract, self.dract = recurrent_activation
@@ -175,15 +181,15 @@ class _GRUCell:
         self.ract, self.dract = recurrent_activation
         self.has_bias = bias is not None
         if reset_after:
-            self.U = recurrent_kernel
-            self.UT = np.ascontiguousarray(recurrent_kernel.T)
+            self.U = _packed(recurrent_kernel)
+            self.UT = _packed(recurrent_kernel.T)
             self.input_bias = None if bias is None else bias[0]
             self.rec_bias = None if bias is None else bias[1]
         else:
-            self.U_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u])
-            self.U_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
-            self.U_zrT = np.ascontiguousarray(self.U_zr.T)
-            self.U_hT = np.ascontiguousarray(self.U_h.T)
+            self.U_zr = _packed(recurrent_kernel[:, :2 * u])
+            self.U_h = _packed(recurrent_kernel[:, 2 * u:])
+            self.U_zrT = _packed(recurrent_kernel[:, :2 * u].T)
+            self.U_hT = _packed(recurrent_kernel[:, 2 * u:].T)
             self.input_bias = bias
 
     def step(self, xw, h_prev, states):

@@ -3,7 +3,7 @@
 Same names, signatures and results (to rounding) as the compiled kernels; the tests hold the compiled
 kernels to these, and the 'reference' backend runs whole models on them.
 """
-from nnx.reference.matmul import GEMM_RUNGS, gemm  # noqa: F401
+from nnx.reference.matmul import GEMM_RUNGS, gemm, gemm_pack_b  # noqa: F401
 from nnx.reference.convolution import (  # noqa: F401
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward,
 )
