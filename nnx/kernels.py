@@ -17,6 +17,7 @@ from nnx._C._native import (  # noqa: F401  (re-exported)
     affine_transform,
     bias_relu_forward, bias_relu_backward,
     lstm_cell_forward, lstm_cell_backward,
+    adam_update,
 )
 
 

@@ -2,7 +2,7 @@
 """nnx._C._native — the one compiled module: checks every argument, then calls csrc/ without the GIL.
 
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi,
-resample.pxi, lstm.pxi); common.pxi holds the argument checks they share and the thread count; switch.pxi the
+resample.pxi, lstm.pxi, optim.pxi); common.pxi holds the argument checks they share and the thread count; switch.pxi the
 interrupt-safe with-block behind the grad mode. Rule: no pointer reaches C before its array has been
 checked for rank, shape and dtype and made contiguous.
 """
@@ -21,3 +21,4 @@ include "epilogue.pxi"
 include "switch.pxi"
 include "resample.pxi"
 include "lstm.pxi"
+include "optim.pxi"
