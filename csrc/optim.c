@@ -33,7 +33,7 @@
  * negative number sets it, which the vector square root instruction cannot */
 #define SQRT(x) _Generic((x), float: sqrtf, default: sqrt)(x)
 #define NNX_OPTIM_BLOCK 4096
-#define NNX_OPTIM_PARALLEL_MIN 32768
+#define NNX_OPTIM_PARALLEL_MIN 262144
 
 #define NNX_IMPL "optim_impl.h"
 #include "simd_instances.h"

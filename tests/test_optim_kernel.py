@@ -110,7 +110,7 @@ def test_bit_identical_for_any_thread_count():
     try:
         for threads in (1, 2, 3):
             nnx.set_num_threads(threads)
-            arrays = _state((70001,), np.float32, 5, True)   # above the parallel threshold
+            arrays = _state((300001,), np.float32, 5, True)   # above the parallel threshold
             K.adam_update(*arrays, 0.001, 0.9, 0.999, 1e-7)
             results.append(arrays)
     finally:
