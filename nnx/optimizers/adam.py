@@ -4,8 +4,7 @@ t = iterations + 1, every rule O(size) per weight with no weight-sized temporari
     Adam     m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
              (amsgrad: v_hat = max(v_hat, v), used in place of v)
              w -= m * lr*sqrt(1 - b2^t)/(1 - b1^t) / (sqrt(v) + eps)        eps outside the sqrt
-             one fused pass per weight: nnx.kernels.adam_update (csrc/optim.c) for float32 and
-             float64, nnx.reference.adam_update (NumPy, bit-identical) for float16
+             one fused pass per weight: nnx.kernels.adam_update (csrc/optim.c)
     AdamW    Adam with decoupled weight decay on by default (weight_decay=0.004)
     Nadam    u_t = b1 (1 - 0.5*0.96^t),  u_{t+1} likewise,  U_t = u_1 ... u_t (optimizer state)
              m, v as Adam;  m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t)
@@ -16,10 +15,8 @@ import math
 
 import numpy as np
 
-from nnx import kernels, reference
+from nnx import kernels
 from nnx.optimizers.base import Optimizer, _positive, _unit
-
-_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Adam(Optimizer):
@@ -41,11 +38,8 @@ class Adam(Optimizer):
         self._alpha = self._lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
 
     def _update(self, w, g, slots, tmp):
-        # slots are contiguous (np.full); a weight may not be: the reference updates any array
-        update = (kernels.adam_update if w.dtype in _COMPILED_DTYPES and w.flags.c_contiguous
-                  and w.flags.aligned else reference.adam_update)
-        update(w, g, slots[0], slots[1], slots[2] if self.amsgrad else None, self._alpha,
-               self.beta_1, self.beta_2, self.epsilon)
+        kernels.adam_update(w, g, slots[0], slots[1], slots[2] if self.amsgrad else None,
+                            self._alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         config = {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,5 +1,4 @@
-"""The Adam update in NumPy: the readable version of csrc/optim.c, and the path for weights the
-compiled kernel does not take (float16).
+"""The Adam update in NumPy: the readable version of csrc/optim.c.
 
 Keras 3's rule (keras/src/optimizers/adam.py), in place on w, m, v (and v_hat, amsgrad's running
 maximum of v; None without amsgrad), with alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t) (weight
@@ -10,18 +9,28 @@ decay, if any, is applied before):
     v_hat = max(v_hat, v)                         (then used in place of v)
     w -= (m * alpha) / (sqrt(v) + epsilon)
 
-Each line is a few ufuncs in w's dtype, in this order, so the compiled kernel, which does the same
-operations per element, matches it bit for bit.
+Each line is a few ufuncs, in this order, in float32 (float64 for float64 weights; float16 arrays
+are computed in float32 and written back), so the compiled kernel, which does the same operations
+per element, matches it bit for bit.
 """
 import numpy as np
+
+from nnx.reference.epilogue import _dtype
 
 
 def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon):
     """One Adam step of weight w from gradient g, in place; returns None."""
-    g = np.asarray(g, dtype=w.dtype)
-    m += (g - m) * (1.0 - beta_1)
-    v += (np.square(g) - v) * (1.0 - beta_2)
+    dt = _dtype("adam_update", [("w", w)])
+    arrays = [w, m, v] + ([] if v_hat is None else [v_hat])
+    work = [a if a.dtype == dt else a.astype(dt) for a in arrays]
+    ww, mw, vw = work[:3]
+    g = np.asarray(g, dtype=dt)
+    mw += (g - mw) * (1.0 - beta_1)
+    vw += (np.square(g) - vw) * (1.0 - beta_2)
     if v_hat is not None:
-        np.maximum(v_hat, v, out=v_hat)
-        v = v_hat
-    w -= (m * alpha) / (np.sqrt(v) + epsilon)
+        np.maximum(work[3], vw, out=work[3])
+        vw = work[3]
+    ww -= (mw * alpha) / (np.sqrt(vw) + epsilon)
+    for a, b in zip(arrays, work):
+        if a is not b:
+            a[...] = b
