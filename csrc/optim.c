@@ -6,7 +6,8 @@
  *   m += (g - m) * c1
  *   v += (g*g - v) * c2
  *   v_hat = max(v_hat, v)                   (amsgrad only: v_hat not NULL; then used in place of v)
- *   w -= (m * alpha) / (sqrt(v) + eps)
+ *   w -= m / (sqrt(v) + eps) * alpha        (Keras multiplies m by alpha first: the same to rounding;
+ *                                           this order is the one nnx's NumPy Adam always had)
  * Cost: ~12 flops and one square root per element; reads g, w, m, v (and v_hat) once and writes w, m,
  * v (and v_hat) once. NumPy needs about ten ufunc passes for the same, each reading and writing a whole
  * weight-sized buffer, and ~10 Python-level calls per weight; here it is one call and one pass.

@@ -13,7 +13,7 @@ TARGET static inline void NAME(adam_block)(ptrdiff_t lo, ptrdiff_t hi, T *restri
             T vi = v[i] + (gi * gi - v[i]) * c2;
             m[i] = mi;
             v[i] = vi;
-            w[i] -= (mi * alpha) / (SQRT(vi) + eps);
+            w[i] -= mi / (SQRT(vi) + eps) * alpha;
         }
         return;
     }
@@ -26,7 +26,7 @@ TARGET static inline void NAME(adam_block)(ptrdiff_t lo, ptrdiff_t hi, T *restri
         T h = v_hat[i];
         h = (h > vi || h != h) ? h : vi; /* max that keeps a NaN of either, as np.maximum does */
         v_hat[i] = h;
-        w[i] -= (mi * alpha) / (SQRT(h) + eps);
+        w[i] -= mi / (SQRT(h) + eps) * alpha;
     }
 }
 

@@ -52,7 +52,7 @@ def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon):
     """One Adam step of weight w from its gradient g, in place on w, m, v (and v_hat, amsgrad's
     running maximum of v; None without amsgrad), as Keras 3 (keras/src/optimizers/adam.py):
         m += (g - m)(1 - beta_1);  v += (g² - v)(1 - beta_2);
-        v_hat = max(v_hat, v) (then used as v);  w -= m*alpha / (sqrt(v) + epsilon)
+        v_hat = max(v_hat, v) (then used as v);  w -= m / (sqrt(v) + epsilon) * alpha
     with alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t); computed in float32 (float64 for float64 weights),
     bit-identical to nnx.reference.adam_update; returns None."""
     kernel = "adam_update"

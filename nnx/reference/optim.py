@@ -7,7 +7,7 @@ decay, if any, is applied before):
     m += (g - m) * (1 - beta_1)
     v += (g*g - v) * (1 - beta_2)
     v_hat = max(v_hat, v)                         (then used in place of v)
-    w -= (m * alpha) / (sqrt(v) + epsilon)
+    w -= m / (sqrt(v) + epsilon) * alpha         (Keras: (m * alpha) / ..., the same to rounding)
 
 Each line is a few ufuncs, in this order, in float32 (float64 for float64 weights; float16 arrays
 are computed in float32 and written back), so the compiled kernel, which does the same operations
@@ -30,7 +30,7 @@ def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon):
     if v_hat is not None:
         np.maximum(work[3], vw, out=work[3])
         vw = work[3]
-    ww -= (mw * alpha) / (np.sqrt(vw) + epsilon)
+    ww -= mw / (np.sqrt(vw) + epsilon) * alpha
     for a, b in zip(arrays, work):
         if a is not b:
             a[...] = b
