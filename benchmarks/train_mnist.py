@@ -13,15 +13,19 @@ images/s at batch 1000 and the ratio; for nnx a per-step profile (time in the co
 optimizer, and everything else: NumPy elementwise ops, autograd bookkeeping, Python) and the peak RSS
 of the process after the nnx part (resource.getrusage), before PyTorch is even imported.
 
-Keras 3 on TensorFlow runs when `--keras-python` names a Python that has them (they need their own
-environment: TensorFlow pins its own NumPy), in a subprocess (benchmarks/keras_mnist.py) with the
-same data, architecture, optimizer, batch size and thread count; without it that part is skipped.
-To set it up:
+Keras 3 on TensorFlow runs when `--keras-python` names a Python that has them (installed in an
+environment of their own, so that TensorFlow's pinned dependencies stay out of nnx's), in a subprocess
+(benchmarks/keras_mnist.py) with the same data, architecture, optimizer, batch size and thread count
+(TensorFlow's intra- and inter-op threads); its epoch time leaves out the first step, which traces the
+graph (that favours Keras). Without `--keras-python` that part is skipped with a note. To set it up:
 
     python -m venv /work/tfenv && /work/tfenv/bin/pip install tensorflow-cpu keras
     python benchmarks/train_mnist.py --keras-python /work/tfenv/bin/python
 
-Timings on a shared machine are noisy: compare the ratios, which are measured in the same run.
+Timings on a shared machine are noisy: compare the ratios, which are measured in the same run. Busy
+neighbours hurt OpenMP's fork-join loops (nnx, PyTorch) far more than TensorFlow's work-stealing
+thread pool, since every loop waits for its slowest thread: on a loaded machine measure --threads 1
+as well, and state the load beside any figure.
 """
 import argparse
 import json
