@@ -33,7 +33,8 @@ def compiler_accepts(compiler, flags):
 class BuildExt(build_ext):
     def build_extensions(self):
         unix = self.compiler.compiler_type == "unix"
-        base = ["-O3", "-std=c11", "-fno-strict-aliasing"] if unix else ["/O2"]
+        # -fno-math-errno: nothing reads errno, and without it sqrt and friends cannot vectorise
+        base = ["-O3", "-std=c11", "-fno-strict-aliasing", "-fno-math-errno"] if unix else ["/O2"]
         openmp = ["-fopenmp"] if unix else ["/openmp"]
         if os.environ.get("NNX_NO_OPENMP") or not compiler_accepts(self.compiler, openmp):
             print("nnx: building without OpenMP (kernels will run on one thread)", file=sys.stderr)

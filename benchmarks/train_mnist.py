@@ -1,6 +1,8 @@
-"""Training benchmark: the reference CNN (docs/api.md section 0) on MNIST, nnx against PyTorch, same run.
+"""Training benchmark: the reference CNN (docs/api.md section 0) on MNIST, nnx against PyTorch and
+Keras 3 / TensorFlow, same run.
 
     python benchmarks/train_mnist.py [--epochs 1] [--threads 2] [--batch-size 32] [--limit N] [--simd PATH]
+                                     [--keras-python /path/to/tf-venv/bin/python]
 
 (the installed nnx; `PYTHONPATH=.` measures the checkout; `--simd avx2+fma` or the environment variable
 NNX_SIMD forces a narrower SIMD path)
@@ -11,10 +13,25 @@ images/s at batch 1000 and the ratio; for nnx a per-step profile (time in the co
 optimizer, and everything else: NumPy elementwise ops, autograd bookkeeping, Python) and the peak RSS
 of the process after the nnx part (resource.getrusage), before PyTorch is even imported.
 
-Timings on a shared machine are noisy: compare the ratios, which are measured in the same run.
+Keras 3 on TensorFlow runs when `--keras-python` names a Python that has them (installed in an
+environment of their own, so that TensorFlow's pinned dependencies stay out of nnx's), in a subprocess
+(benchmarks/keras_mnist.py) with the same data, architecture, optimizer, batch size and thread count
+(TensorFlow's intra- and inter-op threads); its epoch time leaves out the first step, which traces the
+graph (that favours Keras). Without `--keras-python` that part is skipped with a note. To set it up:
+
+    python -m venv /work/tfenv && /work/tfenv/bin/pip install tensorflow-cpu keras
+    python benchmarks/train_mnist.py --keras-python /work/tfenv/bin/python
+
+Timings on a shared machine are noisy: compare the ratios, which are measured in the same run. Busy
+neighbours hurt OpenMP's fork-join loops (nnx, PyTorch) far more than TensorFlow's work-stealing
+thread pool, since every loop waits for its slowest thread: on a loaded machine measure --threads 1
+as well, and state the load beside any figure.
 """
 import argparse
+import json
+import os
 import resource
+import subprocess
 import time
 
 import numpy as np
@@ -22,6 +39,7 @@ import numpy as np
 import nnx
 import nnx.kernels
 from nnx import backend
+from nnx.datasets import mnist
 from nnx.examples import mnist_cnn
 
 
@@ -164,6 +182,41 @@ def run_torch(data, args):
     return epoch, rate
 
 
+def run_keras(args):
+    """Keras 3 / TensorFlow in a subprocess of `args.keras_python`: (epoch seconds, images/s), or
+    None with a note when it is not given or cannot run."""
+    if not args.keras_python:
+        print("Keras/TF comparison skipped: pass --keras-python with a Python that has tensorflow "
+              "and keras (see this script's docstring)")
+        return None
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_mnist.py")
+    command = [args.keras_python, worker, "--data", mnist.DATA_PATH, "--epochs", str(args.epochs),
+               "--threads", str(args.threads), "--batch-size", str(args.batch_size)]
+    if args.limit is not None:
+        command += ["--limit", str(args.limit)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+    except OSError as e:
+        print(f"Keras/TF comparison skipped: cannot run {args.keras_python}: {e}")
+        return None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        print(f"Keras/TF comparison skipped: {args.keras_python} {worker} exited with "
+              f"{done.returncode}:\n{done.stderr.strip()[-2000:]}")
+        return None
+    r = json.loads(lines[-1])
+    print(f"Keras:   {r['epoch_s']:7.2f} s/epoch  test accuracy {r['accuracy']:.4f}  inference "
+          f"{r['images_per_s']:9.0f} images/s (batch 1000)  keras {r['keras']} on tensorflow "
+          f"{r['tensorflow']} (first step with tracing, {r['first_step_s']:.2f} s, left out)")
+    return r["epoch_s"], r["images_per_s"]
+
+
+def print_ratio(ours, theirs, who):
+    print(f"ratio nnx / {who}: epoch time {ours[0] / theirs[0]:.2f}x (< 1 means nnx is faster); "
+          f"inference throughput {ours[1] / theirs[1]:.2f}x (> 1 means nnx is faster)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=1)
@@ -172,6 +225,7 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-torch", dest="torch", action="store_false")
+    parser.add_argument("--keras-python", help="a Python with tensorflow and keras: run Keras too")
     parser.add_argument("--verbose", action="store_true", help="show nnx's progress bar")
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"],
@@ -183,11 +237,12 @@ def main():
     print(f"MNIST: {len(data[0][0])} training images, batch {args.batch_size}, {args.threads} threads, "
           f"kernels: {nnx.kernels.info()['simd']}")
     ours = run_nnx(data, args)
-    theirs = run_torch(data, args) if args.torch else None
-    if theirs:
-        print(f"\nratio nnx / PyTorch: epoch time {ours[0] / theirs[0]:.2f}x  "
-              f"(< 1 means nnx is faster); inference throughput {ours[1] / theirs[1]:.2f}x "
-              f"(> 1 means nnx is faster)")
+    torch = run_torch(data, args) if args.torch else None
+    keras = run_keras(args)
+    print()
+    for theirs, who in ((torch, "PyTorch"), (keras, "Keras/TF")):
+        if theirs:
+            print_ratio(ours, theirs, who)
 
 
 if __name__ == "__main__":

@@ -168,4 +168,13 @@ void nnx_lstm_cell_backward_f64(ptrdiff_t n, ptrdiff_t u, const double *gates, c
                                 const double *tc, const double *dh, const double *dc, double *dz,
                                 double *dc_prev);
 
+/* ---- optim.c: the Adam update of one weight, in place -------------------------------------------------
+ * n elements each of w (the weight), g (its gradient), m, v (the moments) and v_hat (amsgrad's running
+ * maximum of v; NULL without amsgrad), pairwise disjoint. alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t).
+ * See optim.c for the rule. */
+void nnx_adam_update_f32(ptrdiff_t n, float *w, const float *g, float *m, float *v, float *v_hat,
+                         double alpha, double beta_1, double beta_2, double epsilon);
+void nnx_adam_update_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double *v_hat,
+                         double alpha, double beta_1, double beta_2, double epsilon);
+
 #endif

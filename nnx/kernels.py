@@ -11,11 +11,11 @@ This module is the only one that loads the compiled extension (nnx._C._native), 
 """
 import os
 
-from nnx._C import BUILD_HINT
+from nnx._C import BUILD_HINT, load_native
 from nnx.rungs import GEMM_RUNGS  # noqa: F401  (re-exported)
 
 try:
-    from nnx._C import _native
+    _native = load_native()
 except ImportError as err:
     raise ImportError(f"nnx's compiled kernels (nnx._C._native) are not available ({err}); "
                       f"{BUILD_HINT}. Without them, nnx.set_backend('reference') runs every op "
@@ -28,6 +28,7 @@ from nnx._C._native import (  # noqa: F401, E402  (re-exported)
     affine_transform,
     bias_relu_forward, bias_relu_backward,
     lstm_cell_forward, lstm_cell_backward,
+    adam_update,
 )
 
 

@@ -79,3 +79,32 @@ def test_info_reports_simd_threads_and_compiler():
     assert info["compiler"] and info["threads"] >= 1
     text = repr(info)
     assert "simd" in text and "compiler" in text
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_shadow_runs_an_in_place_kernel_once_and_checks_what_it_updated(amsgrad):
+    # adam_update changes w, m, v (and v_hat) in place: the shadow backend must apply it once, as the
+    # native backend does, and compare the updated arrays with the reference's run on copies
+    rng = np.random.default_rng(1)
+    w, g = rng.standard_normal(50).astype(np.float32), rng.standard_normal(50).astype(np.float32)
+    state = [np.zeros(50, np.float32) for _ in range(3)]
+    args = (0.01, 0.9, 0.999, 1e-7)
+    w_native, m_n, v_n, h_n = w.copy(), *(s.copy() for s in state)
+    nnx.kernels.adam_update(w_native, g, m_n, v_n, h_n if amsgrad else None, *args)
+    w_shadow, m_s, v_s, h_s = w.copy(), *(s.copy() for s in state)
+    with nnx.use_backend("shadow"):
+        backend.kernels().adam_update(w_shadow, g, m_s, v_s, h_s if amsgrad else None, *args)
+    for native, shadow in ((w_native, w_shadow), (m_n, m_s), (v_n, v_s), (h_n, h_s)):
+        np.testing.assert_array_equal(shadow, native)
+
+
+def test_shadow_names_an_in_place_kernel_that_updates_wrongly(monkeypatch):
+    def wrong_adam(w, *args):
+        nnx.reference.adam_update(w, *args)
+        w += 1.0
+
+    monkeypatch.setattr(nnx.kernels, "adam_update", wrong_adam)
+    w, g, m, v = (np.ones(4, np.float32) for _ in range(4))
+    with nnx.use_backend("shadow"):
+        with pytest.raises(backend.ShadowMismatch, match=r"adam_update.*result 0"):
+            backend.kernels().adam_update(w, g, m, v, None, 0.01, 0.9, 0.999, 1e-7)

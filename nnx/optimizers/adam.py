@@ -4,6 +4,7 @@ t = iterations + 1, every rule O(size) per weight with no weight-sized temporari
     Adam     m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
              (amsgrad: v_hat = max(v_hat, v), used in place of v)
              w -= m * lr*sqrt(1 - b2^t)/(1 - b1^t) / (sqrt(v) + eps)        eps outside the sqrt
+             one fused pass per weight: the backend's adam_update (csrc/optim.c natively)
     AdamW    Adam with decoupled weight decay on by default (weight_decay=0.004)
     Nadam    u_t = b1 (1 - 0.5*0.96^t),  u_{t+1} likewise,  U_t = u_1 ... u_t (optimizer state)
              m, v as Adam;  m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t)
@@ -14,6 +15,7 @@ import math
 
 import numpy as np
 
+from nnx import backend
 from nnx.optimizers.base import Optimizer, _positive, _unit
 
 
@@ -35,27 +37,9 @@ class Adam(Optimizer):
         t = self.iterations + 1
         self._alpha = self._lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
 
-    def _moments(self, g, m, v, tmp):
-        """m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)."""
-        np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        np.square(g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-
     def _update(self, w, g, slots, tmp):
-        m, v = slots[0], slots[1]
-        self._moments(g, m, v, tmp)
-        if self.amsgrad:
-            np.maximum(slots[2], v, out=slots[2])
-            v = slots[2]
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= self._alpha
-        w -= tmp                                              # w -= alpha m / (sqrt(v) + eps)
+        backend.kernels().adam_update(w, g, slots[0], slots[1], slots[2] if self.amsgrad else None,
+                                      self._alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         config = {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -91,7 +75,13 @@ class Nadam(Adam):
 
     def _update(self, w, g, slots, tmp):
         m, v = slots
-        self._moments(g, m, v, tmp)
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - self.beta_1
+        m += tmp                                              # m += (g - m)(1 - b1)
+        np.square(g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - self.beta_2
+        v += tmp                                              # v += (g^2 - v)(1 - b2)
         m_hat = self._scratch_like(w, second=True)
         np.multiply(m, self._u_next / (1.0 - self.u_product * self._u_next), out=m_hat)
         np.multiply(g, (1.0 - self._u_t) / (1.0 - self.u_product), out=tmp)
