@@ -1,5 +1,5 @@
 # Declarations of csrc/nnx.h for Cython. Keep in step with the header.
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "nnx.h" nogil:
     ctypedef enum nnx_simd:
@@ -107,3 +107,5 @@ cdef extern from "nnx.h" nogil:
     void nnx_lstm_cell_backward_f64(Py_ssize_t n, Py_ssize_t u, const double *gates, const double *c_prev,
                                     const double *tc, const double *dh, const double *dc, double *dz,
                                     double *dc_prev)
+    double nnx_fma_peak_f32(int64_t iterations, double *checksum)
+    double nnx_fma_peak_f64(int64_t iterations, double *checksum)
