@@ -28,6 +28,7 @@ from nnx._C._native import (  # noqa: F401, E402  (re-exported)
     affine_transform,
     bias_relu_forward, bias_relu_backward,
     lstm_cell_forward, lstm_cell_backward,
+    fma_peak,
 )
 
 
