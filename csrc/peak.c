@@ -9,9 +9,10 @@
  * number overflows or turns denormal (which would slow the units down), and their sum is returned so
  * that the compiler cannot drop the loop.
  * Why NNX_PEAK_CHAINS = 12: a chain's next FMA waits for its last one, so keeping the FMA units busy
- * takes (FMA latency) x (FMA pipes) chains in flight: 4 x 2 = 8 vectors on Zen 4 and Intel cores, 12
- * for the portable path's separate multiply and add (3 + 3 cycles, two pipes each). Twelve accumulators
- * plus the two constants fit the 16 vector registers of AVX2 and SSE2.
+ * takes (FMA latency) x (FMAs started per cycle) chains in flight: 4 x 2 = 8 for AVX2 on Zen 4 and on
+ * Intel cores (and for AVX-512 on Intel's two-unit cores; Zen 4 starts one 512-bit FMA per cycle, so 4),
+ * 12 for the portable path's separate multiply and add (3 + 3 cycles, two pipes each). Twelve
+ * accumulators plus the two constants fit the 16 vector registers of AVX2 and SSE2.
  * Cost: 2 x 12 x lanes flops per step and thread, no memory traffic; the caller times it.
  */
 #include "nnx.h"
@@ -27,10 +28,11 @@ enum {
 };
 
 #if defined(__GNUC__) || defined(__clang__)
-/* a*b + c in one fused multiply-add where the target has one (-std=c11 turns contraction off) */
-#define NNX_PEAK_CONTRACT __attribute__((optimize("fp-contract=fast"), noinline))
+/* For the chains: a*b + c in one fused multiply-add where the target has one (-std=c11 turns GCC's
+ * contraction off; clang contracts within an expression by default), and a function of their own. */
+#define NNX_PEAK_CHAIN_ATTRIBUTES __attribute__((optimize("fp-contract=fast"), noinline))
 #else
-#define NNX_PEAK_CONTRACT
+#define NNX_PEAK_CHAIN_ATTRIBUTES
 #endif
 #ifdef NNX_OPENMP
 #define NNX_PEAK_TEAM _Pragma("omp parallel reduction(+ : flops, sum)")

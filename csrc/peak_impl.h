@@ -9,11 +9,12 @@ typedef T NAME(vec);   /* without vector extensions: one number per chain */
 
 /* One thread's chains: returns the sum of its accumulators; *flops gets the operations it did. Not
  * inlined into the OpenMP region, so that its own attributes (target, contraction) decide its code. */
-TARGET NNX_PEAK_CONTRACT static double NAME(fma_chains)(int64_t iterations, T scale, T offset, double *flops)
+TARGET NNX_PEAK_CHAIN_ATTRIBUTES static double NAME(fma_chains)(int64_t iterations, T scale, T offset,
+                                                                double *flops)
 {
     const int lanes = (int)(sizeof(NAME(vec)) / sizeof(T));
     NAME(vec) acc[NNX_PEAK_CHAINS];
-    for (int i = 0; i < NNX_PEAK_CHAINS; i++)   /* never 2, the fixed point: GCC drops a chain started there */
+    for (int i = 0; i < NNX_PEAK_CHAINS; i++) /* never 2, the fixed point: GCC drops a chain started there */
         acc[i] = (NAME(vec)){0} + (T)(3 + i);
     for (int64_t step = 0; step < iterations; step++) {
 #pragma GCC unroll 16
