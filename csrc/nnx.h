@@ -177,4 +177,12 @@ void nnx_adam_update_f32(ptrdiff_t n, float *w, const float *g, float *m, float 
 void nnx_adam_update_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double *v_hat,
                          double alpha, double beta_1, double beta_2, double epsilon);
 
+/* ---- peak.c: the multiply-add peak of the active SIMD path -----------------------------------------
+ * Every thread of the current OpenMP team runs `iterations` (>= 1) steps of 12 independent vector
+ * multiply-add chains, in registers. Returns the flops done by all threads together (2 per lane, chain
+ * and step); *checksum gets the sum of every accumulator (each settles at 2.0 within 60 steps), which keeps the loop from
+ * being optimised away. The caller times the call. */
+double nnx_fma_peak_f32(int64_t iterations, double *checksum);
+double nnx_fma_peak_f64(int64_t iterations, double *checksum);
+
 #endif

@@ -1,5 +1,5 @@
 # Declarations of csrc/nnx.h for Cython. Keep in step with the header.
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "nnx.h" nogil:
     ctypedef enum nnx_simd:
@@ -123,3 +123,5 @@ cdef extern from "nnx.h" nogil:
                              double alpha, double beta_1, double beta_2, double epsilon)
     void nnx_adam_update_f64(Py_ssize_t n, double *w, const double *g, double *m, double *v, double *v_hat,
                              double alpha, double beta_1, double beta_2, double epsilon)
+    double nnx_fma_peak_f32(int64_t iterations, double *checksum)
+    double nnx_fma_peak_f64(int64_t iterations, double *checksum)
