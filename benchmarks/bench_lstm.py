@@ -8,10 +8,13 @@ or  python benchmarks/bench_lstm.py [--threads 1] [--simd avx2+fma] [--clock cpu
     (prints the times and the ratios, best of several turns; the installed nnx: `PYTHONPATH=.`
     measures the checkout).
 Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
-alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed; unset
+alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed, with OpenBLAS on
+the same thread count (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -203,6 +206,12 @@ def main(turns=7):
                              "on a loaded machine (1 thread only)")
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
     args = parser.parse_args()
+    threads = str(args.threads or nnx.get_num_threads())
+    if os.environ.get("OPENBLAS_NUM_THREADS") != threads:
+        # OpenBLAS reads its thread count only at start-up: start again with the numpy row on the same
+        # number of threads as nnx and torch (otherwise a 1-thread run lets OpenBLAS use every core)
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads}
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
     if args.threads:
         nnx.set_num_threads(args.threads)
     if args.simd:
@@ -222,7 +231,8 @@ def main(turns=7):
         for name, run in contenders.items():
             best[name] = min(best[name], best_of(run, 1))
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
-          f"{nnx.get_num_threads()} threads, nnx {nnx.kernels.info()['simd']}, best of {turns} "
+          f"{nnx.get_num_threads()} threads (OpenBLAS {os.environ['OPENBLAS_NUM_THREADS']}), "
+          f"nnx {nnx.kernels.info()['simd']}, best of {turns} "
           f"({args.clock} clock)")
     if torch is not None:
         print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
