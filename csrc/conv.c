@@ -303,16 +303,22 @@ static int conv_parallel(const nnx_conv_geom *g)
 #endif
 
 /* ---- the 'naive' rung (conv_naive.h): portable C on every SIMD path, the loops are the point --------- */
+#define TARGET
 #define T float
 #define NAME(f) f##_f32
 #include "conv_naive.h"
 #define T double
 #define NAME(f) f##_f64
 #include "conv_naive.h"
+#undef TARGET
 
 /* ---- dispatch: one table per kernel, indexed by [nnx_conv_rung][nnx_simd_active()] ------------------ */
 typedef int (*conv_f32_fn)(const nnx_conv_geom *g, const float *a, const float *b, float *out);
 typedef int (*conv_f64_fn)(const nnx_conv_geom *g, const double *a, const double *b, double *out);
+typedef int (*forward_f32_fn)(const nnx_conv_geom *g, const float *x, const float *w, const float *bias, int relu,
+                              float *y);
+typedef int (*forward_f64_fn)(const nnx_conv_geom *g, const double *x, const double *w, const double *bias,
+                              int relu, double *y);
 #ifdef NNX_CONV_X86
 #define CONV_PATHS(portable, avx2, avx512) {portable, avx2, avx512}
 #define CONV_SIMD_PATHS 3
@@ -322,11 +328,11 @@ typedef int (*conv_f64_fn)(const nnx_conv_geom *g, const double *a, const double
 #endif
 #define CONV_SAME_PATHS(fn) CONV_PATHS(fn, fn, fn)
 
-static const conv_f32_fn forward_f32[][CONV_SIMD_PATHS] = {
+static const forward_f32_fn forward_f32[][CONV_SIMD_PATHS] = {
     CONV_SAME_PATHS(conv2d_naive_forward_f32),
     CONV_PATHS(im2col_forward_f32_portable, im2col_forward_f32_avx2, im2col_forward_f32_avx512),
     CONV_PATHS(conv2d_forward_f32_portable, conv2d_forward_f32_avx2, conv2d_forward_f32_avx512)};
-static const conv_f64_fn forward_f64[][CONV_SIMD_PATHS] = {
+static const forward_f64_fn forward_f64[][CONV_SIMD_PATHS] = {
     CONV_SAME_PATHS(conv2d_naive_forward_f64),
     CONV_PATHS(im2col_forward_f64_portable, im2col_forward_f64_avx2, im2col_forward_f64_avx512),
     CONV_PATHS(conv2d_forward_f64_portable, conv2d_forward_f64_avx2, conv2d_forward_f64_avx512)};
@@ -355,14 +361,16 @@ static const conv_f64_fn backward_weight_f64[][CONV_SIMD_PATHS] = {
     CONV_PATHS(conv2d_backward_weight_f64_portable, conv2d_backward_weight_f64_avx2,
                conv2d_backward_weight_f64_avx512)};
 
-int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w, float *y)
+int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w,
+                           const float *bias, int relu, float *y)
 {
-    return forward_f32[rung][nnx_simd_active()](g, x, w, y);
+    return forward_f32[rung][nnx_simd_active()](g, x, w, bias, relu, y);
 }
 
-int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w, double *y)
+int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w,
+                           const double *bias, int relu, double *y)
 {
-    return forward_f64[rung][nnx_simd_active()](g, x, w, y);
+    return forward_f64[rung][nnx_simd_active()](g, x, w, bias, relu, y);
 }
 
 int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy, const float *w,

@@ -58,6 +58,18 @@ TARGET static inline void NAME(add)(T *restrict dst, const T *restrict src, ptrd
         dst[i] += src[i];
 }
 
+#include "epilogue_row.h"
+
+/* Step 11: bias and relu (when asked) on `rows` rows of F outputs at y, in place, while they are in
+ * cache: the numbers and the rounding of a separate nnx_bias_relu_forward pass, without its trip
+ * through memory. */
+TARGET static inline void NAME(epilogue)(T *y, ptrdiff_t rows, ptrdiff_t F, const T *bias, int relu)
+{
+    if (bias || relu)
+        for (ptrdiff_t r = 0; r < rows; r++)
+            NAME(bias_relu_row)(F, y + r * F, bias, relu, y + r * F);
+}
+
 /* im2col of group `grp` for output rows [r0, r1): row r - r0 of col (K long, (kh, kw, c) order) holds
  * the inputs that output row r reads, 0 where the window leaves the image. */
 TARGET NNX_CONV_INLINE_COPIES static void NAME(im2col)(const nnx_conv_geom *g, const T *restrict x, ptrdiff_t grp,
@@ -154,7 +166,7 @@ TARGET static inline void NAME(taps)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t pa
 }
 
 TARGET static void NAME(depthwise_forward)(const nnx_conv_geom *g, const T *restrict x, const T *restrict w,
-                                           T *restrict y)
+                                           const T *bias, int relu, T *restrict y)
 {
     const ptrdiff_t C = g->c, rows = g->n * g->oh;
 #pragma omp parallel for schedule(static) if (conv_parallel(g))
@@ -174,6 +186,7 @@ TARGET static void NAME(depthwise_forward)(const nnx_conv_geom *g, const T *rest
                     for (ptrdiff_t c = 0; c < C; c++)
                         yp[c] += xp[c] * wp[c];
                 }
+            NAME(epilogue)(yp, 1, C, bias, relu);
         }
     }
 }
@@ -309,7 +322,8 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
 }
 
 TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv_geom *g, const T *restrict x,
-                                                                  const T *restrict w, T *restrict y)
+                                                                  const T *restrict w, const T *bias, int relu,
+                                                                  T *restrict y)
 {
     const ptrdiff_t rows = g->n * g->oh;
 #pragma omp parallel for schedule(static) if (conv_parallel(g))
@@ -334,6 +348,7 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
                 NAME(single_channel_pixels)(g, x, w, y, n, oh, ow, 1, kh0, kh1, kw0, kw1);
             ow += count;
         }
+        NAME(epilogue)(y + row * g->ow * g->f, g->ow, g->f, bias, relu);
     }
 }
 
@@ -506,7 +521,8 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_tile)(const nnx_conv_geom *g,
     NAME(tile_move)(acc, out, ldo, 0);
 }
 
-TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, const T *w, const T *bias, int relu,
+                                        T *y)
 {
     const ptrdiff_t K = g->kh * g->kw * g->c, F = g->f, panels = (F + NR - 1) / NR;
     const ptrdiff_t m = g->n * g->oh * g->ow, tiles = (m + MR - 1) / MR;
@@ -538,6 +554,7 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
                     NAME(copy)(y + (r0 + i) * F + f0, tile + i * NR, cols);
             }
         }
+        NAME(epilogue)(y + r0 * F, rows, F, bias, relu);
     }
     free(packed);
     return 0;
@@ -679,7 +696,8 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
 /* ---- the 'im2col' rung: im2col + packed GEMM for every geometry (steps 1-4) ------------------------ */
 
 /* The 'im2col' rung (steps 1-4): y = im2col(x) . W per chunk and group, for every geometry. */
-TARGET static int NAME(im2col_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+TARGET static int NAME(im2col_forward)(const nnx_conv_geom *g, const T *x, const T *w, const T *bias, int relu,
+                                      T *y)
 {
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
@@ -702,6 +720,7 @@ TARGET static int NAME(im2col_forward)(const nnx_conv_geom *g, const T *x, const
                 GEMM(NNX_CONV_GEMM_RUNG, 0, 0, r1 - r0, fg, p.k, 1, pointwise ? x + r0 * g->c + grp * cg : col,
                      pointwise ? g->c : p.k, w + grp * fg, g->f, 0, y + r0 * g->f + grp * fg, g->f);
             }
+            NAME(epilogue)(y + r0 * g->f, r1 - r0, g->f, bias, relu);
         }
         free(col);
     }
@@ -789,23 +808,24 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
  * Same cost in flops as the rungs below; what changes is the memory traffic (steps 5, 6, 8-10). */
 
-TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+TARGET static int NAME(conv2d_forward)(const nnx_conv_geom *g, const T *x, const T *w, const T *bias, int relu,
+                                      T *y)
 {
     if (conv_is_depthwise(g)) {
-        NAME(depthwise_forward)(g, x, w, y);
+        NAME(depthwise_forward)(g, x, w, bias, relu, y);
         return 0;
     }
 #ifdef NNX_CONV_VECTORS
     if (NAME(single_channel)(g)) {
-        NAME(single_channel_forward)(g, x, w, y);
+        NAME(single_channel_forward)(g, x, w, bias, relu, y);
         return 0;
     }
 #endif
 #if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
     if (conv_is_implicit(g))
-        return NAME(implicit_forward)(g, x, w, y);
+        return NAME(implicit_forward)(g, x, w, bias, relu, y);
 #endif
-    return NAME(im2col_forward)(g, x, w, y);
+    return NAME(im2col_forward)(g, x, w, bias, relu, y);
 }
 
 TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *dy, const T *w, T *dx)

@@ -9,6 +9,8 @@
  * then the fast paths) compute the same sums. T, NAME are #undef'd at the end.
  */
 
+#include "epilogue_row.h"
+
 /* The input index read by output index o at tap k (o*stride - pad + k*dil), or -1 outside [0, size). */
 static inline ptrdiff_t NAME(naive_input_index)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t pad, ptrdiff_t k,
                                                 ptrdiff_t dil, ptrdiff_t size)
@@ -18,7 +20,8 @@ static inline ptrdiff_t NAME(naive_input_index)(ptrdiff_t o, ptrdiff_t stride, p
 }
 
 /* y[n, oh, ow, f] = sum over kh, kw, c < Cg of x[n, ih, iw, g*Cg + c] * w[kh, kw, c, f], g = f / Fg. */
-static int NAME(conv2d_naive_forward)(const nnx_conv_geom *g, const T *x, const T *w, T *y)
+static int NAME(conv2d_naive_forward)(const nnx_conv_geom *g, const T *x, const T *w, const T *bias, int relu,
+                                      T *y)
 {
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
     for (ptrdiff_t n = 0; n < g->n; n++)
@@ -37,6 +40,9 @@ static int NAME(conv2d_naive_forward)(const nnx_conv_geom *g, const T *x, const 
                     }
                     y[((n * g->oh + oh) * g->ow + ow) * g->f + f] = sum;
                 }
+    /* then bias and relu (when asked), a pass over y as in nnx_bias_relu_forward */
+    for (ptrdiff_t r = 0; r < g->n * g->oh * g->ow; r++)
+        NAME(bias_relu_row)(g->f, y + r * g->f, bias, relu, y + r * g->f);
     return 0;
 }
 

@@ -1,25 +1,7 @@
 /* epilogue_impl.h — the bias + relu epilogue for one element type T and one SIMD TARGET.
  * Included by epilogue.c with T, NAME(f) and TARGET defined; see epilogue.c for the algorithm. */
 
-/* Step 1: one row, vectorised over the c channels. */
-TARGET static inline void NAME(bias_relu_row)(ptrdiff_t c, const T *x, const T *bias, int relu,
-                                              T *y)
-{
-    if (bias && relu) {
-        for (ptrdiff_t j = 0; j < c; j++) {
-            T v = x[j] + bias[j];
-            y[j] = v < 0 ? (T)0 : v;
-        }
-    } else if (bias) {
-        for (ptrdiff_t j = 0; j < c; j++)
-            y[j] = x[j] + bias[j];
-    } else if (relu) {
-        for (ptrdiff_t j = 0; j < c; j++)
-            y[j] = x[j] < 0 ? (T)0 : x[j];
-    } else if (x != y) {
-        memcpy(y, x, (size_t)c * sizeof(T));
-    }
-}
+#include "epilogue_row.h"
 
 /* x and y are the same array or disjoint (the binding checks), so each row is read before written. */
 TARGET static void NAME(bias_relu_forward)(ptrdiff_t rows, ptrdiff_t c, const T *x, const T *bias, int relu,

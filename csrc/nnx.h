@@ -82,8 +82,12 @@ typedef struct {
  * result to rounding. */
 typedef enum { NNX_CONV_NAIVE, NNX_CONV_IM2COL, NNX_CONV_FAST } nnx_conv_rung;
 
-int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w, float *y);
-int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w, double *y);
+/* The forward pass applies y = relu?(y + bias) (nnx_bias_relu_forward's epilogue) to its output as it goes:
+ * bias may be NULL, relu 0 or 1. */
+int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w,
+                           const float *bias, int relu, float *y);
+int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w,
+                           const double *bias, int relu, double *y);
 int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy, const float *w,
                                   float *dx);
 int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy, const double *w,

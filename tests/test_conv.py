@@ -203,6 +203,55 @@ def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype, rung):
                                rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(n_terms))
 
 
+# The fused epilogue (step 11 of csrc/conv.c): every path applies relu(y + bias) to its output blocks;
+# the result must be bit-identical to the convolution followed by a separate bias_relu_forward pass
+# (the same float operations on the same numbers), and match the NumPy reference.
+@pytest.mark.parametrize("name,rung", [(name, rung) for name in SPECIAL for rung in (None, "im2col", "naive")
+                                       if not (rung == "naive" and name in CHUNKING)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_bias_relu_on_every_path(simd, name, dtype, rung):
+    x_shape, k_shape, *args = SPECIAL[name]
+    x = make_input(x_shape, dtype, "C", 21)
+    kernel = make_input(k_shape, dtype, "C", 22)
+    bias = make_input((k_shape[3],), dtype, "C", 23)
+    plain = K.conv2d_forward(x, kernel, *args, rung=rung)
+    assert (plain < 0).any() and (plain > 0).any()  # relu has something to clip and something to keep
+    for b, relu in [(bias, True), (bias, False), (None, True), (None, False)]:
+        y = K.conv2d_forward(x, kernel, *args, rung=rung, bias=b, relu=relu)
+        separate = K.bias_relu_forward(plain, b, relu)
+        assert y.tobytes() == separate.tobytes(), (b is not None, relu)
+        np.testing.assert_allclose(y, R.conv2d_forward(x, kernel, *args, bias=b, relu=relu), **tolerance(dtype))
+
+
+def test_fused_bias_relu_is_bit_identical_for_one_and_two_threads(threads):
+    x = make_input((16, 28, 28, 1), np.float32, "C", 24)  # the single-channel path, above the cut-off
+    kernel = make_input((3, 3, 1, 32), np.float32, "C", 25)
+    bias = make_input((32,), np.float32, "C", 26)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(K.conv2d_forward(x, kernel, (1, 1), NO_PAD, (1, 1), 1, bias=bias, relu=True).tobytes())
+    assert results[0] == results[1]
+
+
+def test_fused_bias_converts_to_the_convolution_dtype_and_lets_nan_through():
+    x = make_input((2, 6, 6, 3), np.float64, "C", 27)
+    kernel = make_input((3, 3, 3, 4), np.float64, "C", 28)
+    bias = np.array([0.5, -1e30, np.nan, 2.0], np.float64)
+    y = K.conv2d_forward(x, kernel, (1, 1), NO_PAD, (1, 1), 1, bias=bias.astype(np.float32), relu=True)
+    plain = K.conv2d_forward(x, kernel, (1, 1), NO_PAD, (1, 1), 1)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, np.maximum(plain + bias.astype(np.float32).astype(np.float64), 0))
+    assert np.isnan(y[..., 2]).all() and (y[..., 1] == 0).all()
+
+
+@pytest.mark.parametrize("extra", [dict(bias=np.zeros(5, np.float32)), dict(bias=np.zeros((1, 6), np.float32)),
+                                   dict(bias=np.zeros(6, np.int32)), dict(bias=[0.0] * 6), dict(bias="b"),
+                                   dict(relu=1), dict(relu=None), dict(relu="yes"), dict(relu=np.array([True]))])
+def test_bad_bias_or_relu_raises_a_clean_error(extra):
+    assert_clean_error(K, "conv2d_forward", dict(GOOD["conv2d_forward"], **extra))
+
+
 def test_float16_computes_in_float32():
     x = make_input((2, 6, 6, 3), np.float16, "C", 6)
     kernel = make_input((3, 3, 3, 4), np.float16, "C", 7)

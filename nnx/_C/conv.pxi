@@ -81,26 +81,40 @@ cdef void _check_status(str kernel, int status) except *:
         raise MemoryError(f"{kernel}: could not allocate the im2col workspace")
 
 
-def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None):
+def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None, bias=None, relu=False):
     """y (N, OH, OW, F) = the cross-correlation of x (N, H, W, C) with kernel (KH, KW, C // groups, F),
-    on rung `rung` of the ladder (CONV_RUNGS; None: the fastest)."""
+    on rung `rung` of the ladder (CONV_RUNGS; None: the fastest); then relu(y + bias) (bias (F,), the
+    bias add when given, relu when `relu` is True: bias_relu_forward's epilogue, fused into the pass)."""
     name = "conv2d_forward"
     dt = _compute_dtype(name, [("x", x), ("kernel", kernel)])
     x_shape = _rank4(name, "x", x, "(N, H, W, C)")
     k_shape = _rank4(name, "kernel", kernel, "(KH, KW, C // groups, F)")
     cdef nnx_conv_geom g = _conv_geom(name, x_shape, k_shape, strides, padding, dilation, groups)
+    if bias is not None:
+        _compute_dtype(name, [("bias", bias)])   # checked; added in the convolution's dtype
+        if tuple(bias.shape) != (g.f,):
+            raise ValueError(f"{name}: bias shape {bias.shape} must be ({g.f},), the filters of kernel shape "
+                             f"{k_shape}")
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"{name}: relu must be a bool, got {relu!r}")
     X = _contiguous(x, dt)
     Wt = _contiguous(kernel, dt)
+    B = None if bias is None else _contiguous(bias, dt)
     Y = np.empty((g.n, g.oh, g.ow, g.f), dtype=dt)
     cdef cnp.ndarray cX = X, cW = Wt, cY = Y
+    cdef cnp.ndarray cB = B   # None allowed: then its data is never read
+    cdef void *bp = NULL if B is None else cB.data
+    cdef int use_relu = bool(relu)
     cdef int status
     cdef nnx_conv_rung r = _conv_rung(name, rung)
     if dt == np.float32:
         with nogil:
-            status = nnx_conv2d_forward_f32(r, &g, <float*>cX.data, <float*>cW.data, <float*>cY.data)
+            status = nnx_conv2d_forward_f32(r, &g, <float*>cX.data, <float*>cW.data, <float*>bp, use_relu,
+                                            <float*>cY.data)
     else:
         with nogil:
-            status = nnx_conv2d_forward_f64(r, &g, <double*>cX.data, <double*>cW.data, <double*>cY.data)
+            status = nnx_conv2d_forward_f64(r, &g, <double*>cX.data, <double*>cW.data, <double*>bp, use_relu,
+                                            <double*>cY.data)
     _check_status(name, status)
     return Y
 

@@ -54,9 +54,9 @@ cdef extern from "nnx.h" nogil:
         NNX_CONV_IM2COL
         NNX_CONV_FAST
     int nnx_conv2d_forward_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *w,
-                               float *y)
+                               const float *bias, int relu, float *y)
     int nnx_conv2d_forward_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *w,
-                               double *y)
+                               const double *bias, int relu, double *y)
     int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *dy,
                                       const float *w, float *dx)
     int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy,

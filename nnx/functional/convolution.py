@@ -25,9 +25,8 @@ class Conv2DOp(Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, relu, strides, padding, dilation, groups):
         kernels = backend.kernels()
-        y = kernels.conv2d_forward(x, kernel, strides, padding, dilation, groups)
-        if bias is not None or relu:  # one pass, in place on the kernel's fresh output
-            y = kernels.bias_relu_forward(y, bias, relu, out=y)
+        # bias and relu fused into the kernel's pass, applied to each block of output while in cache
+        y = kernels.conv2d_forward(x, kernel, strides, padding, dilation, groups, bias=bias, relu=relu)
         ctx.saved_tensors = (x, kernel, y if relu else None)
         ctx.args = (strides, padding, dilation, groups)
         return y
@@ -50,8 +49,8 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     """Channels-last 2-D convolution (cross-correlation, as in Keras and PyTorch).
 
     x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), bias (C_out,) -> (N, OH, OW, C_out).
-    `activation='relu'` fuses bias and relu into the op: one epilogue pass, in place on the kernel's
-    output; backward, the relu mask and the bias gradient are one pass too."""
+    `activation='relu'` fuses bias and relu into the op: the kernel applies them to its output as it
+    writes it; backward, the relu mask and the bias gradient are one pass."""
     op = "conv2d"
     x, kernel = _t(x, op), _t(kernel, op)
     _check_image(x, op)

@@ -16,6 +16,7 @@ implementation, and the compiled kernels check the name.
 import numpy as np
 
 from nnx.geometry import window_output
+from nnx.reference.epilogue import bias_relu_forward
 
 
 def _dtype(*arrays):
@@ -50,7 +51,9 @@ def _pad(x, padding):
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
 
 
-def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None):
+def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None, bias=None, relu=False):
+    """The convolution, then relu(y + bias) as bias_relu_forward computes it (the compiled kernel fuses
+    that epilogue into its pass)."""
     dt = _dtype(x, kernel)
     x, kernel = np.asarray(x, dt), np.asarray(kernel, dt)
     n, oh, ow, f = _output_shape(x.shape, kernel.shape, strides, padding, dilation, groups)
@@ -59,7 +62,11 @@ def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None):
     p = p.reshape(n, oh, ow, kh, kw, groups, cg)            # split the channels into groups
     k = kernel.reshape(kh, kw, cg, groups, f // groups)     # split the filters into groups
     y = np.einsum("nhwijgc,ijcgf->nhwgf", p, k, optimize=True)
-    return np.ascontiguousarray(y.reshape(n, oh, ow, f), dtype=dt)
+    y = np.ascontiguousarray(y.reshape(n, oh, ow, f), dtype=dt)
+    if bias is not None and np.shape(bias) != (f,):
+        raise ValueError(f"conv2d_forward: bias shape {np.shape(bias)} must be ({f},), the filters of kernel "
+                         f"shape {kernel.shape}")
+    return bias_relu_forward(y, bias, relu, out=y)
 
 
 def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None):
