@@ -181,6 +181,17 @@ void nnx_adam_update_f32(ptrdiff_t n, float *w, const float *g, float *m, float 
 void nnx_adam_update_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double *v_hat,
                          double alpha, double beta_1, double beta_2, double epsilon);
 
+/* ---- buffers.c: a cache of big freed array buffers (an allocator for NumPy; buffers.c explains it) ----
+ * While a scope is open (enter / exit nest), big freed blocks are kept and handed back to requests of
+ * their exact size; the last exit frees them. cache_bytes: the bytes kept now. ctx is unused. */
+void *nnx_buffer_malloc(void *ctx, size_t size);
+void *nnx_buffer_calloc(void *ctx, size_t count, size_t elem);
+void *nnx_buffer_realloc(void *ctx, void *ptr, size_t size);
+void nnx_buffer_free(void *ctx, void *ptr, size_t size);
+void nnx_buffer_cache_enter(void);
+void nnx_buffer_cache_exit(void);
+size_t nnx_buffer_cache_bytes(void);
+
 /* ---- peak.c: the multiply-add peak of the active SIMD path -----------------------------------------
  * Every thread of the current OpenMP team runs `iterations` (>= 1) steps of 12 independent vector
  * multiply-add chains, in registers. Returns the flops done by all threads together (2 per lane, chain

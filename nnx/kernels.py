@@ -1,8 +1,10 @@
 """The compiled kernels (csrc/, bound in nnx/_C), on NumPy arrays, without autograd.
 
 Same names, signatures and results (to rounding) as `nnx.reference`. See docs/api.md section 4.
-One function has no reference twin, as it computes nothing: `fma_peak()`, the multiply-add peak of the
-SIMD path in use in GFLOP/s, measured by csrc/peak.c (the ladder's "% of peak" divides by it).
+Three names have no reference twin, as they compute nothing: `fma_peak()`, the multiply-add peak of the
+SIMD path in use in GFLOP/s, measured by csrc/peak.c (the ladder's "% of peak" divides by it), and
+`reusing_buffers()` / `buffer_cache_bytes()`, the cache of big freed arrays behind Model.predict
+(csrc/buffers.c).
 
 The SIMD path: every kernel runs the widest path the CPU has ('avx512', then 'avx2+fma', then
 'portable') unless `set_simd(name)` or the environment variable NNX_SIMD (read when this module is
@@ -32,6 +34,7 @@ from nnx._C._native import (  # noqa: F401, E402  (re-exported)
     lstm_cell_forward, lstm_cell_backward,
     adam_update,
     fma_peak,
+    reusing_buffers, buffer_cache_bytes,
 )
 
 

@@ -2,7 +2,7 @@
 """nnx._C._native — the compiled kernels: checks every argument, then calls csrc/ without the GIL.
 
 Each kernel family has its own include file (gemm.pxi, conv.pxi, pool.pxi, epilogue.pxi,
-resample.pxi, lstm.pxi, optim.pxi, peak.pxi); common.pxi holds the argument checks they share and the
+resample.pxi, lstm.pxi, optim.pxi, peak.pxi; buffers.pxi, the buffer cache behind Model.predict); common.pxi holds the argument checks they share and the
 thread count. (The interrupt-safe with-block behind the grad mode is its own small module, switch.py, so
 that `import nnx` need not load this one.) Rule: no pointer reaches C before its array has been
 checked for rank, shape and dtype and made contiguous.
@@ -23,3 +23,4 @@ include "resample.pxi"
 include "lstm.pxi"
 include "optim.pxi"
 include "peak.pxi"
+include "buffers.pxi"

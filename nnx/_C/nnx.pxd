@@ -125,3 +125,6 @@ cdef extern from "nnx.h" nogil:
                              double alpha, double beta_1, double beta_2, double epsilon)
     double nnx_fma_peak_f32(int64_t iterations, double *checksum)
     double nnx_fma_peak_f64(int64_t iterations, double *checksum)
+    void nnx_buffer_cache_enter()
+    void nnx_buffer_cache_exit()
+    size_t nnx_buffer_cache_bytes()

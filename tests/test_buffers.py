@@ -1,0 +1,85 @@
+"""The buffer cache behind Model.predict (csrc/buffers.c, nnx.kernels.reusing_buffers): big freed arrays
+come back for the next request of their size, live arrays are never handed out, everything is freed at
+the end, and predict's results do not change."""
+import numpy as np
+import pytest
+
+import nnx
+import nnx.kernels as K
+from nnx.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from nnx.models import Sequential
+
+try:
+    from numpy._core.multiarray import get_handler_name
+except ImportError:  # NumPy 1.x
+    from numpy.core.multiarray import get_handler_name
+
+BIG = (256, 1024)  # 1 MiB of float32: the smallest block the cache keeps
+
+
+def address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_a_freed_big_array_is_reused_by_the_next_of_its_size():
+    with K.reusing_buffers():
+        a = np.empty(BIG, np.float32)
+        first = address(a)
+        del a
+        assert K.buffer_cache_bytes() == 4 * BIG[0] * BIG[1]
+        b = np.empty(BIG, np.float32)
+        assert address(b) == first and K.buffer_cache_bytes() == 0
+        b.fill(3)
+        z = np.zeros(BIG, np.float32)      # calloc: a reused block must come back zeroed
+        del b
+        z2 = np.zeros(BIG, np.float32)
+        assert not z.any() and not z2.any()
+    assert K.buffer_cache_bytes() == 0
+
+
+def test_live_arrays_are_never_shared_and_stay_valid_after_the_block():
+    with K.reusing_buffers():
+        a = np.full(BIG, 1.0, np.float32)
+        b = np.full(BIG, 2.0, np.float32)
+        assert address(a) != address(b)
+        small = np.ones(10)
+        del small                          # too small to keep
+        assert K.buffer_cache_bytes() == 0
+    a += 1                                 # arrays made inside outlive the block
+    assert (a == 2).all() and (b == 2).all()
+    del a, b                               # freed outside the block: straight back to the system
+    assert K.buffer_cache_bytes() == 0
+
+
+def test_other_sizes_are_not_served_from_the_cache():
+    with K.reusing_buffers():
+        a = np.empty(BIG, np.float32)
+        first = address(a)
+        del a
+        b = np.empty((BIG[0] + 1, BIG[1]), np.float32)
+        assert address(b) != first and K.buffer_cache_bytes() == 4 * BIG[0] * BIG[1]
+
+
+def test_blocks_nest_and_the_handler_is_restored_even_after_an_error():
+    before = get_handler_name()
+    with pytest.raises(RuntimeError, match="inside"):
+        with K.reusing_buffers():
+            assert get_handler_name() == "nnx_buffer_cache"
+            with K.reusing_buffers():
+                a = np.empty(BIG, np.float32)
+                del a
+            assert K.buffer_cache_bytes() > 0      # the outer block still keeps it
+            raise RuntimeError("inside")
+    assert get_handler_name() == before and K.buffer_cache_bytes() == 0
+
+
+def test_predict_gives_the_same_outputs_with_the_cache():
+    # conv1's output at batch 64 is 64*26*26*16*4 = 2.8 MB: kept and reused from the second batch on
+    nnx.manual_seed(0)
+    model = Sequential([Conv2D(16, 3, activation="relu", input_shape=(28, 28, 1)), MaxPooling2D(),
+                        Flatten(), Dense(10)])
+    x = np.random.default_rng(0).random((200, 28, 28, 1), dtype=np.float32)
+    got = model.predict(x, batch_size=64, verbose=0)
+    expected = np.concatenate([model.predict_on_batch(x[i:i + 64]) for i in range(0, 200, 64)])
+    np.testing.assert_array_equal(got, expected)
+    assert K.buffer_cache_bytes() == 0
