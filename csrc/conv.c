@@ -73,6 +73,11 @@
  *      as it is computed (col2im without the col), in blocks of whole images so that each dx pixel
  *      is summed by one thread in a fixed order (80 -> 88-102 GFLOP/s on conv2, 66-78 -> 90-104 on
  *      conv3, one Zen 4 core).
+ *  11. Fused epilogue: the forward pass takes the layer's bias and relu flag and applies relu(y + bias)
+ *      (epilogue_row.h, the row function of csrc/epilogue.c, so the same numbers bit for bit) to each
+ *      block of output it has just written — a row of pixels, a register tile's rows, a chunk —
+ *      while the block is in L1/L2, instead of a separate pass over the whole output from memory
+ *      (4.5 ms of conv1's 29 at batch 1000 inside Model.predict, 2 Zen 4 threads).
  */
 #include <stdlib.h>
 #include <string.h>
