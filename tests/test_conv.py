@@ -186,13 +186,21 @@ CHUNKING = {"image-split-into-chunks", "many-images-per-chunk", "more-chunks-tha
 @pytest.mark.parametrize("name,rung", [(name, rung) for name in SPECIAL for rung in (None, "im2col", "naive")
                                        if not (rung == "naive" and name in CHUNKING)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype, rung):
+def test_fast_paths_chunking_and_fused_epilogue_on_every_simd_path(simd, name, dtype, rung):
     x_shape, k_shape, *args = SPECIAL[name]
     x = make_input(x_shape, dtype, "C", 3)
     kernel = make_input(k_shape, dtype, "C", 4)
     y = K.conv2d_forward(x, kernel, *args, rung=rung)
     tol = tolerance(dtype)
     np.testing.assert_allclose(y, R.conv2d_forward(x, kernel, *args), **tol)
+    # step 11, the fused epilogue: bit-identical to the convolution followed by a separate
+    # bias_relu_forward pass (the same float operations on the same numbers)
+    bias = make_input((k_shape[3],), dtype, "C", 6)
+    assert (y < 0).any() and (y > 0).any()  # relu has something to clip and something to keep
+    for b, relu in [(bias, True), (bias, False), (None, True)]:
+        fused = K.conv2d_forward(x, kernel, *args, rung=rung, bias=b, relu=relu)
+        assert fused.tobytes() == K.bias_relu_forward(y, b, relu).tobytes(), (b is not None, relu)
+        np.testing.assert_allclose(fused, R.conv2d_forward(x, kernel, *args, bias=b, relu=relu), **tol)
     dy = make_input(y.shape, dtype, "C", 5)
     np.testing.assert_allclose(K.conv2d_backward_input(dy, kernel, x_shape, *args, rung=rung),
                                R.conv2d_backward_input(dy, kernel, x_shape, *args), **tol)
@@ -201,26 +209,6 @@ def test_fast_paths_and_chunking_on_every_simd_path(simd, name, dtype, rung):
     np.testing.assert_allclose(K.conv2d_backward_weight(x, dy, k_shape, *args, rung=rung),
                                R.conv2d_backward_weight(x, dy, k_shape, *args),
                                rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(n_terms))
-
-
-# The fused epilogue (step 11 of csrc/conv.c): every path applies relu(y + bias) to its output blocks;
-# the result must be bit-identical to the convolution followed by a separate bias_relu_forward pass
-# (the same float operations on the same numbers), and match the NumPy reference.
-@pytest.mark.parametrize("name,rung", [(name, rung) for name in SPECIAL for rung in (None, "im2col", "naive")
-                                       if not (rung == "naive" and name in CHUNKING)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_bias_relu_on_every_path(simd, name, dtype, rung):
-    x_shape, k_shape, *args = SPECIAL[name]
-    x = make_input(x_shape, dtype, "C", 21)
-    kernel = make_input(k_shape, dtype, "C", 22)
-    bias = make_input((k_shape[3],), dtype, "C", 23)
-    plain = K.conv2d_forward(x, kernel, *args, rung=rung)
-    assert (plain < 0).any() and (plain > 0).any()  # relu has something to clip and something to keep
-    for b, relu in [(bias, True), (bias, False), (None, True), (None, False)]:
-        y = K.conv2d_forward(x, kernel, *args, rung=rung, bias=b, relu=relu)
-        separate = K.bias_relu_forward(plain, b, relu)
-        assert y.tobytes() == separate.tobytes(), (b is not None, relu)
-        np.testing.assert_allclose(y, R.conv2d_forward(x, kernel, *args, bias=b, relu=relu), **tolerance(dtype))
 
 
 def test_fused_bias_relu_is_bit_identical_for_one_and_two_threads(threads):
