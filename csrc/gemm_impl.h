@@ -129,33 +129,6 @@ static inline void NAME(copy_short)(T *restrict dst, const T *restrict src, ptrd
         dst[j] = src[j];
 }
 
-/* A full 6-row micro-panel (AVX2's tile height) of a row-major A, kc values along k: a transpose, 8
- * values of k at a time through a 6 x 8 block with constant indices, which the compiler turns into
- * shuffles: each row is read 32 bytes at a time and the panel is written front to back, where the
- * general loop of pack_a stores one value at a time. Measured on Zen 4, 1 thread, a 1024 x 1024 by
- * 1024 x 16 product (mostly packing A): float 0.49 ms against 0.63-0.83 ms, double 0.85 against 0.98.
- * For 12-row panels the same block was 5-10% slower than the general loop, so they keep it. Not
- * inlined, so that the general loop compiles as before. */
-static __attribute__((noinline)) void NAME(transpose_panel_6)(const T *restrict src, ptrdiff_t lda,
-                                                              ptrdiff_t kc, T *restrict dst)
-{
-    ptrdiff_t p = 0;
-    for (; p + 8 <= kc; p += 8) {
-        T block[8 * 6];
-#pragma GCC unroll 6
-        for (int r = 0; r < 6; r++)
-#pragma GCC unroll 8
-            for (int q = 0; q < 8; q++)
-                block[q * 6 + r] = src[r * lda + p + q];
-#pragma GCC unroll 48
-        for (int x = 0; x < 8 * 6; x++)
-            dst[p * 6 + x] = block[x];
-    }
-    for (; p < kc; p++)
-        for (int r = 0; r < 6; r++)
-            dst[p * 6 + r] = src[r * lda + p];
-}
-
 /* Pack the mc x kc block of op(A) whose top-left element is op(A)[i0][p0] into micro-panels of mr
  * rows, each stored k-major (mr values per k) so the micro-kernel reads it with unit stride. Rows past
  * mc are zero, so edge tiles run the same full-size micro-kernel. */
@@ -168,8 +141,6 @@ static void NAME(pack_a)(const NAME(kernel) *K, int ta, ptrdiff_t mc, ptrdiff_t 
         if (ta) { /* op(A) rows are contiguous in memory along i: copy mr at a time */
             for (ptrdiff_t p = 0; p < kc; p++)
                 NAME(copy_short)(dst + p * mr, a + (p0 + p) * lda + i0 + i, rows);
-        } else if (rows == 6 && mr == 6) {
-            NAME(transpose_panel_6)(a + (i0 + i) * lda + p0, lda, kc, dst);
         } else { /* a transpose: read each row 16 values at a time along k, scatter them down the panel */
             const T *src = a + (i0 + i) * lda + p0;
             ptrdiff_t p = 0;
