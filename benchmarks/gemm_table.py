@@ -1,14 +1,17 @@
 """Print a Markdown table of GEMM GFLOP/s: every rung of the ladder against numpy.matmul, 1 and 2 threads.
 
-    python benchmarks/gemm_table.py [--sizes 128 256 512 1024 2048] [--threads 1 2] [--repeats 10]
+    python benchmarks/gemm_table.py [--sizes 128 256 512 1024 2048] [--threads 1 2] [--repeats 10] [--rounds 3]
     python benchmarks/gemm_table.py --conv     # the skinny GEMMs of the reference CNN instead (batch 32)
     python benchmarks/gemm_table.py --recurrent  # an LSTM step's h.U and dZ.U^T, B packed per call or once
 
 Each thread count runs in a fresh process with OPENBLAS_NUM_THREADS set (OpenBLAS reads it only at
-start-up) and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so numpy picks its own kernel. Within a
-process the rungs and numpy alternate call by call, so a burst of load from other users of the machine
-hits all of them alike; each figure is the best of `repeats` calls after a warm-up call (the run least
-disturbed by other processes), and the ratio column divides figures of the same process.
+start-up) and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so numpy picks its own kernel; numpy and nnx
+run in separate processes (two thread pools in one process fight over the cores). Within a process the
+rungs alternate call by call, so a burst of load from other users of the machine hits all of them
+alike; each figure is the best of `repeats` calls after a warm-up call (the run least disturbed by
+other processes). `--rounds R`
+runs each side's process R times, nnx and numpy taking turns, and keeps each cell's best figure: a
+burst of load that halves a 2-thread figure then has to hit all R runs of one side to skew a ratio.
 `--clock cpu` times with the process's CPU time instead of the wall clock: on a machine shared with
 other jobs it leaves out the time the process waited for a core (use it for 1 thread only: with more
 threads CPU time adds up over the threads). nnx and numpy both write into a preallocated output (nnx
@@ -128,6 +131,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="child processes per side and thread count, best figure kept (3 on a busy machine)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     parser.add_argument("--conv", action="store_true", help="the reference CNN's GEMM shapes")
@@ -136,6 +141,8 @@ def main():
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=["nnx", "numpy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.child:
         return child(args)
 
@@ -157,7 +164,11 @@ def main():
     for threads in args.threads:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         env["OPENBLAS_NUM_THREADS"] = str(threads)
-        rows = [run_child(args, threads, side, env) for side in ("numpy", "nnx")]
+        runs = {"numpy": [], "nnx": []}
+        for _ in range(args.rounds):  # the sides take turns
+            for side, side_runs in runs.items():
+                side_runs.append(run_child(args, threads, side, env))
+        rows = [best_rows(runs["numpy"]), best_rows(runs["nnx"])]
         for numpy_row, nnx_row in zip(*rows):
             g = {**numpy_row["gflops"], **nnx_row["gflops"]}
             if args.conv:
@@ -175,6 +186,17 @@ def main():
             ours = max(g[r] for r in ("packed", "parallel") if r in g)
             print(f"| {threads} | {nnx_row['n']} | {cells} | {g['numpy']:.1f} | {ours / g['numpy']:.2f} |",
                   flush=True)
+
+
+def best_rows(runs):
+    """The best figure of each cell over several child runs of one side. The two sides' children take
+    turns, so a burst of load from other jobs (which on a 2-core machine can halve a 2-thread figure)
+    has to hit every run of one side to skew a ratio."""
+    best = runs[0]
+    for later in runs[1:]:
+        for row, other in zip(best, later):
+            row["gflops"] = {name: max(g, other["gflops"][name]) for name, g in row["gflops"].items()}
+    return best
 
 
 def run_child(args, threads, side, env):
