@@ -83,3 +83,33 @@ def test_predict_gives_the_same_outputs_with_the_cache():
     expected = np.concatenate([model.predict_on_batch(x[i:i + 64]) for i in range(0, 200, 64)])
     np.testing.assert_array_equal(got, expected)
     assert K.buffer_cache_bytes() == 0
+
+
+def test_threads_predicting_at_once_share_the_cache_safely():
+    # the cache is one per process: blocks freed by one predicting thread may serve another; each must
+    # still get exactly its single-threaded predictions, and nothing may stay cached afterwards
+    import threading
+
+    nnx.manual_seed(0)
+    model = Sequential([Conv2D(16, 3, activation="relu", input_shape=(28, 28, 1)), MaxPooling2D(),
+                        Flatten(), Dense(10)])
+    inputs = [np.random.default_rng(seed).random((200, 28, 28, 1), dtype=np.float32) for seed in range(4)]
+    expected = [model.predict(x, batch_size=64, verbose=0) for x in inputs]
+    got = [None] * len(inputs)
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(3):
+                got[i] = model.predict(inputs[i], batch_size=64, verbose=0)
+                np.testing.assert_array_equal(got[i], expected[i])
+        except Exception as err:  # reported below: an assertion in a thread would be lost
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert K.buffer_cache_bytes() == 0
