@@ -375,8 +375,13 @@ def main(argv=None):
         parser.error(f"--rounds must be 1 to {steps // 2}: every slice needs two batches or more "
                      f"(the epoch has {steps})")
     print(f"MNIST: {len(x_train)} training images, batch {args.batch_size}, {args.threads} threads, "
-          f"kernels: {nnx.kernels.info()['simd']}; {args.rounds} round(s) per epoch, the "
-          f"frameworks taking turns")
+          f"kernels: {nnx.kernels.info()['simd']}")
+    sizes = sorted({end - first for first, end in slice_bounds(steps, args.rounds)})
+    if args.rounds > 1:
+        print(f"{args.rounds} rounds per epoch, slices of {'-'.join(map(str, sizes))} batches (of "
+              f"{steps}): each round trains nnx, PyTorch and Keras/TF in turn on one slice each")
+    else:
+        print("--rounds 1: the frameworks train a whole epoch each, one after the other")
     setup = fit_setup_seconds(x_train, y_train, args.batch_size)
     players = contenders(data, args)
     try:
@@ -391,7 +396,7 @@ def main(argv=None):
     results = {"images": len(x_train), "batch_size": args.batch_size, "threads": args.threads,
                "simd": nnx.kernels.info()["simd"], "rounds": args.rounds, "epochs": args.epochs,
                "nnx_fit_setup_s": setup, "peak_rss_mb": rss, "frameworks": {}, "ratios": {}}
-    print(f"\ntraining, {args.epochs} epoch(s) in {args.rounds} slice(s) each; inference at batch "
+    print(f"\ntraining {args.epochs} epoch(s) in {args.rounds} slice(s) each; inference at batch "
           f"1000, median of {max(args.rounds, 3)} rounds:")
     for p in players:
         epoch = sum(train[p.name]) / args.epochs
@@ -407,9 +412,9 @@ def main(argv=None):
               f"inference {statistics.median(rates):9.0f} images/s  {p.version}{note}")
     extra = (args.rounds - 1) * setup
     nnx_epoch = results["frameworks"]["nnx"]["epoch_s"]
-    print(f"  nnx's fit setup: {setup * 1e3:.1f} ms per call, so its {args.rounds} slice fits "
-          f"per epoch pay {extra * 1e3:.1f} ms ({100 * extra / nnx_epoch:.1f}% of its epoch) more "
-          f"than one fit; peak RSS {rss:.0f} MB (this process: "
+    print(f"  nnx's fit setup: {setup * 1e3:.1f} ms per call, so its {args.rounds} fit(s) per epoch "
+          f"pay {extra * 1e3:.1f} ms ({100 * extra / nnx_epoch:.1f}% of its epoch) more than one "
+          f"fit would; peak RSS {rss:.0f} MB (this process: "
           f"{' and '.join(p.name for p in players if not isinstance(p, KerasContender))})")
     print()
     ours = results["frameworks"]["nnx"]
