@@ -333,17 +333,58 @@ def train_in_rounds(players, steps, epochs, rounds):
     return seconds
 
 
-def predict_in_rounds(players, rounds):
-    """{name: seconds of each round's prediction of the test set}."""
-    seconds = {p.name: [] for p in players}
+def predict_in_rounds(players, rounds, images):
+    """{name: images/s of each round's prediction of the `images` test images}."""
+    rates = {p.name: [] for p in players}
     for _ in range(rounds):
         for p in players:
-            seconds[p.name].append(p.predict())
-    return seconds
+            rates[p.name].append(images / p.predict())
+    return rates
 
 
 def spread(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def report(players, train, accuracy, rates, setup, rss, args):
+    """Prints the figures (see the docstring) and returns them as a dict."""
+    ours = None
+    results = {"rounds": args.rounds, "epochs": args.epochs, "batch_size": args.batch_size,
+               "threads": args.threads, "simd": nnx.kernels.info()["simd"],
+               "nnx_fit_setup_s": setup, "peak_rss_mb": rss, "frameworks": {}, "ratios": {}}
+    print(f"\ntraining {args.epochs} epoch(s) in {args.rounds} slice(s) each; inference at batch "
+          f"1000, median of {len(rates['nnx'])} rounds:")
+    for p in players:
+        f = results["frameworks"][p.name] = {
+            "version": p.version, "epoch_s": sum(train[p.name]) / args.epochs,
+            "slice_s": train[p.name], "accuracy": accuracy[p.name],
+            "images_per_s": statistics.median(rates[p.name]), "round_images_per_s": rates[p.name]}
+        ours = ours or f
+        note = ""
+        if isinstance(p, KerasContender):
+            note = f"  (first step with tracing, {p.first_step_s:.2f} s, left out)"
+        print(f"  {p.name + ':':<10}{f['epoch_s']:7.2f} s/epoch  test accuracy {f['accuracy']:.4f}  "
+              f"inference {f['images_per_s']:9.0f} images/s  {p.version}{note}")
+    extra = (args.rounds - 1) * setup
+    print(f"  nnx's fit setup: {setup * 1e3:.1f} ms per call, so its {args.rounds} fit(s) per epoch "
+          f"pay {extra * 1e3:.1f} ms ({100 * extra / ours['epoch_s']:.1f}% of its epoch) more than "
+          f"one fit would; peak RSS {rss:.0f} MB (this process: "
+          f"{' and '.join(p.name for p in players if not isinstance(p, KerasContender))})")
+    print()
+    for p in players[1:]:
+        theirs = results["frameworks"][p.name]
+        r = results["ratios"][p.name] = {
+            "epoch": ours["epoch_s"] / theirs["epoch_s"],
+            "epoch_rounds": spread([a / b for a, b in zip(ours["slice_s"], theirs["slice_s"])]),
+            "inference": ours["images_per_s"] / theirs["images_per_s"],
+            "inference_rounds": spread([a / b for a, b in zip(ours["round_images_per_s"],
+                                                              theirs["round_images_per_s"])])}
+        e, i = r["epoch_rounds"], r["inference_rounds"]
+        print(f"ratio nnx / {p.name}: epoch time {r['epoch']:.2f}x (< 1 means nnx is faster; per "
+              f"round median {e['median']:.2f}, min {e['min']:.2f}, max {e['max']:.2f}); inference "
+              f"throughput {r['inference']:.2f}x (> 1 means nnx is faster; per round median "
+              f"{i['median']:.2f}, min {i['min']:.2f}, max {i['max']:.2f})")
+    return results
 
 
 def main(argv=None):
@@ -369,70 +410,32 @@ def main(argv=None):
     nnx.set_num_threads(args.threads)
     (x_train, y_train), (x_test, y_test) = mnist_cnn.load(limit=args.limit)
     data = (x_train, y_train), (x_test[:args.test_limit], y_test[:args.test_limit])
-    x_test = data[1][0]
     steps = -(-len(x_train) // args.batch_size)
     if not 1 <= args.rounds <= steps // 2:
         parser.error(f"--rounds must be 1 to {steps // 2}: every slice needs two batches or more "
                      f"(the epoch has {steps})")
     print(f"MNIST: {len(x_train)} training images, batch {args.batch_size}, {args.threads} threads, "
           f"kernels: {nnx.kernels.info()['simd']}")
+    setup = fit_setup_seconds(x_train, y_train, args.batch_size)
+    players = contenders(data, args)
     sizes = sorted({end - first for first, end in slice_bounds(steps, args.rounds)})
     if args.rounds > 1:
         print(f"{args.rounds} rounds per epoch, slices of {'-'.join(map(str, sizes))} batches (of "
-              f"{steps}): each round trains nnx, PyTorch and Keras/TF in turn on one slice each")
+              f"{steps}): each round trains {', '.join(p.name for p in players)} in turn on one "
+              f"slice each")
     else:
-        print("--rounds 1: the frameworks train a whole epoch each, one after the other")
-    setup = fit_setup_seconds(x_train, y_train, args.batch_size)
-    players = contenders(data, args)
+        print("--rounds 1: each framework trains a whole epoch in turn, as before")
     try:
         train = train_in_rounds(players, steps, args.epochs, args.rounds)
         rss = peak_rss_mb()
         accuracy = {p.name: p.accuracy() for p in players}
-        predict = predict_in_rounds(players, max(args.rounds, 3))
+        rates = predict_in_rounds(players, max(args.rounds, 3), len(data[1][0]))
     finally:
         for p in players:
             if isinstance(p, KerasContender):
                 p.close()
-    results = {"images": len(x_train), "batch_size": args.batch_size, "threads": args.threads,
-               "simd": nnx.kernels.info()["simd"], "rounds": args.rounds, "epochs": args.epochs,
-               "nnx_fit_setup_s": setup, "peak_rss_mb": rss, "frameworks": {}, "ratios": {}}
-    print(f"\ntraining {args.epochs} epoch(s) in {args.rounds} slice(s) each; inference at batch "
-          f"1000, median of {max(args.rounds, 3)} rounds:")
-    for p in players:
-        epoch = sum(train[p.name]) / args.epochs
-        rates = [len(x_test) / s for s in predict[p.name]]
-        results["frameworks"][p.name] = {
-            "version": p.version, "epoch_s": epoch, "slice_s": train[p.name],
-            "accuracy": accuracy[p.name], "images_per_s": statistics.median(rates),
-            "round_images_per_s": rates}
-        note = ""
-        if isinstance(p, KerasContender):
-            note = f"  (first step with tracing, {p.first_step_s:.2f} s, left out)"
-        print(f"  {p.name + ':':<10}{epoch:7.2f} s/epoch  test accuracy {accuracy[p.name]:.4f}  "
-              f"inference {statistics.median(rates):9.0f} images/s  {p.version}{note}")
-    extra = (args.rounds - 1) * setup
-    nnx_epoch = results["frameworks"]["nnx"]["epoch_s"]
-    print(f"  nnx's fit setup: {setup * 1e3:.1f} ms per call, so its {args.rounds} fit(s) per epoch "
-          f"pay {extra * 1e3:.1f} ms ({100 * extra / nnx_epoch:.1f}% of its epoch) more than one "
-          f"fit would; peak RSS {rss:.0f} MB (this process: "
-          f"{' and '.join(p.name for p in players if not isinstance(p, KerasContender))})")
-    print()
-    ours = results["frameworks"]["nnx"]
-    for p in players[1:]:
-        theirs = results["frameworks"][p.name]
-        per_round = spread([a / b for a, b in zip(ours["slice_s"], theirs["slice_s"])])
-        per_predict = spread([a / b for a, b in zip(ours["round_images_per_s"],
-                                                    theirs["round_images_per_s"])])
-        results["ratios"][p.name] = {"epoch": ours["epoch_s"] / theirs["epoch_s"],
-                                     "epoch_rounds": per_round,
-                                     "inference": ours["images_per_s"] / theirs["images_per_s"],
-                                     "inference_rounds": per_predict}
-        r = results["ratios"][p.name]
-        print(f"ratio nnx / {p.name}: epoch time {r['epoch']:.2f}x (< 1 means nnx is faster; per "
-              f"round median {per_round['median']:.2f}, min {per_round['min']:.2f}, max "
-              f"{per_round['max']:.2f}); inference throughput {r['inference']:.2f}x (> 1 means nnx "
-              f"is faster; per round median {per_predict['median']:.2f}, min "
-              f"{per_predict['min']:.2f}, max {per_predict['max']:.2f})")
+    results = report(players, train, accuracy, rates, setup, rss, args)
+    results["images"] = len(x_train)
     if args.json:
         partial = args.json + ".partial"
         with open(partial, "w") as f:
