@@ -22,23 +22,23 @@ def load_script():
     return module
 
 
-def run_driver(tmp_path, *options):
+def run_driver(tmp_path, *options, rounds=ROUNDS):
     out = tmp_path / "figures.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}         # this checkout's nnx, not the installed one
     done = subprocess.run([sys.executable, str(SCRIPT), "--limit", str(IMAGES), "--test-limit", "1000",
-                           "--rounds", str(ROUNDS), "--threads", "1", "--json", str(out), *options],
+                           "--rounds", str(rounds), "--threads", "1", "--json", str(out), *options],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
 
 
-def check_report(figures, text, others):
+def check_report(figures, text, others, rounds=ROUNDS):
     steps = IMAGES // BATCH
-    assert figures["rounds"] == ROUNDS and figures["images"] == IMAGES
+    assert figures["rounds"] == rounds and figures["images"] == IMAGES
     assert list(figures["frameworks"]) == ["nnx", *others]
-    inference_rounds = max(ROUNDS, 3)
+    inference_rounds = max(rounds, 3)
     for name, f in figures["frameworks"].items():
-        assert len(f["slice_s"]) == ROUNDS and all(s > 0 for s in f["slice_s"]), name
+        assert len(f["slice_s"]) == rounds and all(s > 0 for s in f["slice_s"]), name
         assert f["epoch_s"] == pytest.approx(sum(f["slice_s"]))
         assert len(f["round_images_per_s"]) == inference_rounds
         assert min(f["round_images_per_s"]) <= f["images_per_s"] <= max(f["round_images_per_s"])
@@ -56,7 +56,11 @@ def check_report(figures, text, others):
         assert r["inference_rounds"]["min"] <= r["inference_rounds"]["median"] \
             <= r["inference_rounds"]["max"]
         assert f"ratio nnx / {name}: epoch time {r['epoch']:.2f}x" in text
-    assert f"{IMAGES} training images" in text and f"{steps // ROUNDS} batches" in text
+    assert f"{IMAGES} training images" in text
+    if rounds > 1:
+        assert f"slices of {steps // rounds} batches (of {steps})" in text
+    else:
+        assert "each framework trains a whole epoch in turn" in text
 
 
 def test_slice_bounds_cover_the_epoch_in_near_equal_consecutive_slices():
@@ -70,11 +74,21 @@ def test_slice_bounds_cover_the_epoch_in_near_equal_consecutive_slices():
             assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 2, (steps, rounds, sizes)
 
 
-def test_driver_nnx_alone(tmp_path):
-    figures, text = run_driver(tmp_path, "--no-torch")
-    check_report(figures, text, [])
+@pytest.mark.parametrize("rounds", [ROUNDS, 1])
+def test_driver_nnx_alone(tmp_path, rounds):
+    """Keras: not asked for (rounds 1), or asked of a Python without TensorFlow: a note, and the
+    run goes on."""
+    keras = [] if rounds == 1 else ["--keras-python", sys.executable]
+    if keras and importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("this Python has tensorflow: the Keras worker would run")
+    figures, text = run_driver(tmp_path, "--no-torch", *keras, rounds=rounds)
+    check_report(figures, text, [], rounds)
     assert "PyTorch comparison skipped" not in text             # not asked for: no note
-    assert "Keras/TF comparison skipped" in text
+    if keras:
+        assert f"Keras/TF comparison skipped: cannot run {sys.executable}" in text
+        assert "No module named 'tensorflow'" in text
+    else:
+        assert "Keras/TF comparison skipped: pass --keras-python" in text
     assert "nnx per-step profile" in text                       # the profile still follows
     assert figures["nnx_fit_setup_s"] > 0
 
