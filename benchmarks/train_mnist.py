@@ -2,7 +2,7 @@
 Keras 3 / TensorFlow, taking turns in the same run.
 
     python benchmarks/train_mnist.py [--rounds 8] [--epochs 1] [--threads 2] [--batch-size 32]
-                                     [--limit N] [--simd PATH] [--json FILE]
+                                     [--limit N] [--test-limit N] [--simd PATH] [--json FILE]
                                      [--keras-python /path/to/tf-venv/bin/python]
 
 (the installed nnx; `PYTHONPATH=.` measures the checkout; `--simd avx2+fma` or the environment variable
@@ -14,7 +14,8 @@ a whole epoch each, four idle runs gave nnx / PyTorch epoch ratios from 0.46 to 
 frameworks take turns at a fine grain: each one's epoch is cut into `--rounds` R slices of
 consecutive batches (of its own per-epoch shuffle), and round i trains nnx on its slice i, then
 PyTorch on slice i, then Keras on slice i, so that all of them meet the same spells of noise.
-`--rounds 1` is the old sequential run: a whole epoch of each in turn.
+`--rounds 1` is the old sequential run: a whole epoch of each in turn (inference still takes
+turns). Every slice has at least two batches.
 
 What the numbers mean:
 - s/epoch: the sum of a framework's slice times, averaged over the epochs. Each framework trains
@@ -23,15 +24,17 @@ What the numbers mean:
   plus R-1 extra calls' setup, which the report measures and which counts against nnx); PyTorch
   with the usual loop over a `randperm`'s batches; Keras with ONE `model.fit` (its own shuffle and
   data pipeline) that a callback pauses at the end of each slice (benchmarks/keras_mnist.py, a
-  subprocess that stays alive across rounds). Keras' first step, which traces its graph, is left
-  out (that favours Keras): its first slice is timed from the end of that step and scaled up.
+  subprocess that stays alive across rounds; its input pipeline may prefetch a few batches while
+  paused). Keras' first step, which traces its graph, is left out (that favours Keras): its first
+  slice is timed from the end of that step and scaled up to all its batches.
 - ratio nnx / X, epoch: the ratio of the sums (< 1 means nnx is faster), and the per-round ratios
   (median, min, max over all rounds of all epochs): a wide spread means a noisy machine; the ratio
   of the sums is the figure, the spread says how far to trust it.
-- inference: images/s predicting the 10,000 test images (or `--test-limit`) at batch 1000, once per framework per
-  round (max(R, 3) rounds, in turns, after a warm-up): the median, and the per-round ratios of
-  nnx's throughput to the other's (> 1 means nnx is faster).
+- inference: images/s predicting the 10,000 test images (or `--test-limit` of them) at batch
+  1000, once per framework per round (max(R, 3) rounds, in turns, after a warm-up): the median,
+  and the per-round ratios of nnx's throughput to the other's (> 1 means nnx is faster).
 - test accuracy after training (about 0.98-0.99 after one epoch of the full set).
+- `--json FILE` writes all of it, each slice's and each round's figure included.
 - for nnx, a per-step profile afterwards (on a fresh model: time in the compiled kernels, in the
   optimizer, and everything else: NumPy elementwise ops, autograd bookkeeping, Python) and the
   peak RSS of the process (PyTorch's memory included when it ran).
@@ -124,7 +127,8 @@ def profile_steps(model, x, y, batch_size, steps=200, clock=time.perf_counter):
     kernel = sum(v for k, v in timer.seconds.items() if k != "optimizer")
     optimizer = timer.seconds.get("optimizer", 0.0)
     per = 1e3 / steps
-    print(f"\nnnx per-step profile ({steps} steps, batch {batch_size}): {total * per:.2f} ms/step, {'CPU' if clock is time.process_time else 'wall'} time")
+    print(f"\nnnx per-step profile ({steps} steps, batch {batch_size}): {total * per:.2f} ms/step, "
+          f"{'CPU' if clock is time.process_time else 'wall'} time")
     print(f"  compiled kernels   {kernel * per:7.2f} ms  ({100 * kernel / total:4.1f}%)")
     for name, s in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
         if name != "optimizer":
