@@ -4,9 +4,14 @@ Problem: batch 64, 100 steps, 128 inputs, 256 units, float32, batch-first, the l
 output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whole-sequence autograd
 op); PyTorch runs with the same thread count. Run either
     pytest benchmarks/bench_lstm.py --benchmark-group-by=group
-or  python benchmarks/bench_lstm.py [--threads 1] [--simd avx2+fma] [--clock cpu]
-    (prints the times and the ratios, best of several turns; the installed nnx: `PYTHONPATH=.`
-    measures the checkout).
+or  python benchmarks/bench_lstm.py [--turns 7] [--threads 1] [--simd avx2+fma] [--clock cpu]
+    (the installed nnx: `PYTHONPATH=.` measures the checkout).
+The script takes turns, so that a spell of machine noise hits every contender alike: after one
+warm-up each, every turn times one forward + backward of each contender, one after the other
+(a fraction of a second each). It prints each one's best turn, the ratio of the bests to torch,
+and the per-turn ratios to torch (median, min, max: their spread shows how noisy the machine was).
+pytest-benchmark instead runs each contender's rounds in a block of its own: use the script for
+ratios on a shared machine.
 Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
 alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed, with OpenBLAS on
 the same thread count (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
@@ -14,6 +19,7 @@ OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -183,21 +189,22 @@ def test_torch_lstm(benchmark):
     benchmark.pedantic(torch_step(), rounds=5, warmup_rounds=1)
 
 
-CLOCK = time.perf_counter
-
-
-def best_of(run, turns):
-    run()                                   # warm-up
-    times = []
-    for _ in range(turns):
-        start = CLOCK()
+def timed_in_turns(contenders, turns, clock):
+    """{name: seconds of each turn}: after one warm-up each, every turn times each contender once,
+    one after the other (one forward + backward, a fraction of a second), so that a spell of
+    machine noise hits all of them alike."""
+    for run in contenders.values():
         run()
-        times.append(CLOCK() - start)
-    return min(times)
+    seconds = {name: [] for name in contenders}
+    for _ in range(turns):
+        for name, run in contenders.items():
+            start = clock()
+            run()
+            seconds[name].append(clock() - start)
+    return seconds
 
 
 def main(turns=7):
-    global CLOCK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="threads for nnx and torch (default: nnx's default)")
     parser.add_argument("--turns", type=int, default=turns)
@@ -216,30 +223,28 @@ def main(turns=7):
         nnx.set_num_threads(args.threads)
     if args.simd:
         nnx.kernels.set_simd(args.simd)
-    if args.clock == "cpu":
-        CLOCK = time.process_time
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     turns = args.turns
     contenders = {"nnx": nnx_step(), "nnx + numpy matmul": numpy_gemm_step()}
     if torch is not None:
         _torch_threads()
         contenders["torch nn.LSTM"] = torch_step()
-    # interleave the contenders turn by turn so machine noise hits all of them alike
-    best = {name: float("inf") for name in contenders}
-    for name, run in contenders.items():
-        run()
-    for _ in range(turns):
-        for name, run in contenders.items():
-            best[name] = min(best[name], best_of(run, 1))
+    seconds = timed_in_turns(contenders, turns, clock)
     print(f"LSTM batch {BATCH}, {STEPS} steps, {FEATURES} inputs, {UNITS} units, forward+backward, "
           f"{nnx.get_num_threads()} threads (OpenBLAS {os.environ['OPENBLAS_NUM_THREADS']}), "
-          f"nnx {nnx.kernels.info()['simd']}, best of {turns} "
+          f"nnx {nnx.kernels.info()['simd']}, best of {turns} turns taken in turn "
           f"({args.clock} clock)")
     if torch is not None:
         print(f"  outputs agree with torch to {agreement():.1e} (LSTM), {gru_agreement():.1e} (GRU), "
               f"same weights")
-    for name, t in best.items():
-        ratio = f"  ({t / best['torch nn.LSTM']:.2f}x torch)" if "torch nn.LSTM" in best else ""
-        print(f"  {name:<20} {t * 1e3:8.1f} ms{ratio}")
+    reference = seconds.get("torch nn.LSTM")
+    for name, times in seconds.items():
+        ratio = ""
+        if reference is not None:
+            turn = [t / r for t, r in zip(times, reference)]
+            ratio = (f"  ({min(times) / min(reference):.2f}x torch; per turn median "
+                     f"{statistics.median(turn):.2f}, min {min(turn):.2f}, max {max(turn):.2f})")
+        print(f"  {name:<20} {min(times) * 1e3:8.1f} ms{ratio}")
 
 
 if __name__ == "__main__":
