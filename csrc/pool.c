@@ -5,7 +5,8 @@
  * average. Channels-last puts the C values of one pixel side by side, so every inner loop runs over
  * C contiguous numbers with no dependence between channels: it vectorises as it stands.
  *   max forward   y = max over the window, argmax = the flat index h*W + w of the winner in its
- *                 image's H*W plane (int32; the first maximum in row-major order; NaN wins).
+ *                 image's H*W plane (int32; the first maximum in row-major order; NaN wins). argmax
+ *                 NULL: y alone (inference needs no argmax; the same y, bit for bit).
  *   max backward  dx = 0, then dx[argmax] += dy (a scatter; windows may overlap).
  *   avg forward   y = sum over the window / number of pixels of the window inside the image.
  *   avg backward  dx[pixel] = sum of dy / count over the windows that contain the pixel (a gather).
@@ -20,8 +21,8 @@
  *      and y / argmax written once, instead of read and rewritten per window element.
  *   3. int32 argmax: index vectors are as wide as float32 data, so compare-and-blend of values and
  *      indices runs in the same SIMD lanes; half the memory traffic of int64.
- *   4. Runtime dispatch: pool_impl.h is compiled twice per type, for baseline x86-64 (SSE2) and
- *      with target("avx2,fma"); nnx_simd_active() picks one at each call.
+ *   4. Runtime dispatch: pool_impl.h is compiled three times per type (simd_instances.h), for
+ *      baseline x86-64 (SSE2), target("avx2,fma") and AVX-512; nnx_simd_active() picks one per call.
  *   5. OpenMP over the N*OH output rows (forward) or N*H input rows (average backward: a gather, so
  *      each dx element has one writer). Max backward scatters and windows may overlap, so it splits
  *      over images. Every element is computed by one thread in a fixed order: results are
@@ -31,6 +32,9 @@
  *      check that falls back to the scatter when an index leaves its tile.
  *   7. Average backward gathers row by row; disjoint windows (stride >= pool) store instead of
  *      zero-then-add, and whole windows share one precomputed 1/count instead of dividing.
+ *   8. Max forward without argmax (argmax NULL, for inference): the same loops, inlined with the
+ *      index blends and stores compiled out. The reference CNN's pool1 at batch 1000 then writes
+ *      21.6 MB less (y 21.6 MB, x 86.5 MB read).
  */
 #include <string.h>
 
@@ -50,41 +54,8 @@ static inline void nnx_pool_covering(ptrdiff_t i, ptrdiff_t stride, ptrdiff_t pa
     *hi = b < out ? b : out;
 }
 
-#define TARGET
-#define T float
-#define NAME(f) f##_f32_portable
-#include "pool_impl.h"
-#undef T
-#undef NAME
-#define T double
-#define NAME(f) f##_f64_portable
-#include "pool_impl.h"
-#undef T
-#undef NAME
-#undef TARGET
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NNX_POOL_AVX2 1
-#define TARGET __attribute__((target("avx2,fma")))
-#define T float
-#define NAME(f) f##_f32_avx2
-#include "pool_impl.h"
-#undef T
-#undef NAME
-#define T double
-#define NAME(f) f##_f64_avx2
-#include "pool_impl.h"
-#undef T
-#undef NAME
-#undef TARGET
-#endif
-
-#ifdef NNX_POOL_AVX2
-#define DISPATCH(f, sfx, ...) \
-    (nnx_simd_active() >= NNX_SIMD_AVX2 ? f##_##sfx##_avx2(__VA_ARGS__) : f##_##sfx##_portable(__VA_ARGS__))
-#else
-#define DISPATCH(f, sfx, ...) f##_##sfx##_portable(__VA_ARGS__)
-#endif
+#define NNX_IMPL "pool_impl.h"
+#include "simd_instances.h"
 
 void nnx_max_pool2d_forward_f32(const nnx_pool_geom *g, const float *x, float *y, int32_t *argmax)
 {
