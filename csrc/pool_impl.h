@@ -1,9 +1,9 @@
 /* pool_impl.h — the pooling kernels for one element type and one SIMD target.
  *
- * A template: csrc/pool.c includes this file once per (type, target) pair (simd_instances.h) after defining
+ * A template: csrc/pool.c includes this file once per (type, target) pair after defining
  *   T        the element type (float or double)
  *   NAME(f)  how to name a function of this instantiation (e.g. f##_f32_avx2)
- *   TARGET   a function attribute: empty, or the target(...) of the AVX2 or AVX-512 path
+ *   TARGET   a function attribute: empty, or __attribute__((target("avx2,fma")))
  * The algorithms and their costs are explained at the top of pool.c. Every inner loop runs over the
  * C contiguous channels of one pixel with no loop-carried dependence, so the compiler turns it into
  * SIMD code for TARGET (compares + blends for max, adds + multiplies for average).
