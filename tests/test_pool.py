@@ -257,6 +257,25 @@ def test_max_backward_with_an_argmax_outside_its_2x2_tile(simd, moved_to):
     np.testing.assert_array_equal(K.max_pool2d_backward(dy, a, x.shape), loop_max_scatter(dy, a, x.shape))
 
 
+@pytest.mark.parametrize("x_shape,pool,strides", [
+    ((3, 9, 11, 37), (2, 2), (2, 2)),    # 2x2 tiles; moved: rows of tiles written, then the scatter
+    ((3, 11, 11, 37), (3, 3), (2, 2)),   # overlapping windows look like 2x2 tiles: some argmax leaves
+    ((3, 27, 27, 37), (3, 3), (2, 2)),   # its tile in a later row, after rows were written as tiles
+    ((3, 9, 10, 37), (3, 3), (3, 3)),    # the scatter: 3x3 windows, the last column beyond them
+    ((3, 1, 13, 37), (1, 2), (1, 2)),    # a 1-D pool (MaxPooling1D)
+    ((3, 9, 9, 37), (2, 2), (3, 3)),     # 2x2 windows with gaps between them
+    ((3, 5, 6, 37), (1, 1), (1, 1)),
+])
+@pytest.mark.parametrize("moved", [False, True])
+def test_max_backward_is_exact_for_tiles_overlaps_and_fallbacks(simd, x_shape, pool, strides, moved):
+    x = make_input(x_shape, np.float32, "C", 15)
+    _, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
+    if moved:  # an index of a middle output row sent to another tile: that image is scattered
+        a[1, a.shape[1] // 2, -1, 20] = 0
+    dy = make_input(a.shape, np.float32, "C", 16)
+    np.testing.assert_array_equal(K.max_pool2d_backward(dy, a, x_shape), loop_max_scatter(dy, a, x_shape))
+
+
 @settings(max_examples=25)
 @given(case=pool_cases(), layout=st.sampled_from(["C", "F", "sliced"]), seed=st.integers(0, 2**16))
 def test_avg_backward_is_the_adjoint_of_forward(case, layout, seed):
