@@ -29,7 +29,9 @@
  *      bit-identical for any thread count. Tiny problems stay on one thread.
  *   6. Max backward on 2x2 tiles: instead of zeroing dx and scattering scalar by scalar, each output
  *      writes its whole tile (dy where argmax points, 0 elsewhere) in one vectorised pass, with a
- *      check that falls back to the scatter when an index leaves its tile.
+ *      check that falls back to the scatter when an index leaves its tile, at the end of the first
+ *      output row where one does (overlapping 3x3 stride-2 pools look like tiles and then waste one
+ *      row, not the whole image: 1.4-1.6x faster). Odd sizes (11x11 -> 5x5) take this path too.
  *   7. Average backward gathers row by row; disjoint windows (stride >= pool) store instead of
  *      zero-then-add, and whole windows share one precomputed 1/count instead of dividing.
  *   8. Max forward without argmax (argmax NULL, for inference): the same loops, inlined with the
