@@ -1,7 +1,8 @@
 """Pooling benchmarks: nnx vs nnx.reference vs PyTorch CPU (NCHW and channels-last), same threads.
 
 The shapes are the reference CNN's two 2x2 max pools (26x26x32 -> 13x13x32, 11x11x64 -> 5x5x64) at
-batch 32 and 256, forward and backward, max and average. Run:
+batch 32 and 256, forward (max: with argmax for training, and y alone for inference) and backward, max
+and average. Run:
     python -m pytest benchmarks/bench_pool.py --benchmark-group-by=group
 Each group holds one problem, so the ratios inside a group are measured in the same run.
 `python benchmarks/pool_table.py` prints the same comparison as a Markdown table.
@@ -21,7 +22,7 @@ except ImportError:  # torch is optional: only the torch rows need it
 
 LAYERS = {"26x26x32": (26, 32), "11x11x64": (11, 64)}
 BATCHES = (32, 256)
-OPS = ("max_forward", "max_backward", "avg_forward", "avg_backward")
+OPS = ("max_forward", "max_forward_y", "max_backward", "avg_forward", "avg_backward")  # _y: no argmax
 POOL, STRIDES, PADDING = (2, 2), (2, 2), ((0, 0), (0, 0))
 
 
@@ -38,6 +39,7 @@ def numpy_call(kernels, op, x, argmax, dy):
     """A no-argument callable running `op` with nnx.kernels or nnx.reference."""
     return {
         "max_forward": lambda: kernels.max_pool2d_forward(x, POOL, STRIDES, PADDING),
+        "max_forward_y": lambda: kernels.max_pool2d_forward(x, POOL, STRIDES, PADDING, argmax=False),
         "max_backward": lambda: kernels.max_pool2d_backward(dy, argmax, x.shape),
         "avg_forward": lambda: kernels.avg_pool2d_forward(x, POOL, STRIDES, PADDING),
         "avg_backward": lambda: kernels.avg_pool2d_backward(dy, x.shape, POOL, STRIDES, PADDING),
@@ -48,13 +50,15 @@ def torch_call(op, x, dy, memory_format):
     """A no-argument callable running `op` in PyTorch on NCHW tensors in `memory_format`.
 
     Backward calls ATen's backward kernels directly (what autograd runs), so only the kernel is timed.
-    Max forward returns indices too, as nnx's does and as training needs."""
+    Max forward returns indices too, as nnx's does and as training needs; max_forward_y (inference)
+    asks for none."""
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
     dyt = torch.from_numpy(dy).permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
     _, idx = F.max_pool2d(xt, POOL, STRIDES, return_indices=True)
     aten = torch.ops.aten
     return {
         "max_forward": lambda: F.max_pool2d(xt, POOL, STRIDES, return_indices=True),
+        "max_forward_y": lambda: F.max_pool2d(xt, POOL, STRIDES),
         "max_backward": lambda: aten.max_pool2d_with_indices_backward(dyt, xt, list(POOL), list(STRIDES),
                                                                       [0, 0], [1, 1], False, idx),
         "avg_forward": lambda: F.avg_pool2d(xt, POOL, STRIDES),

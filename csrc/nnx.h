@@ -100,7 +100,8 @@ int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, c
 /* ---- pool.c: 2-D max / average pooling on channels-last (N, H, W, C) images -----------------------
  * Output (oh, ow) pools input rows [oh*sh - top, +ph) and columns [ow*sw - left, +pw), clipped to the
  * image; the caller guarantees top, bottom < ph and left, right < pw, so no window is empty.
- * argmax holds, per output element, the flat index h*w_in + w of the maximum in its image's H*W plane.
+ * argmax holds, per output element, the flat index h*w_in + w of the maximum in its image's H*W plane;
+ * max forward takes argmax NULL to compute y alone.
  * max backward returns the number of argmax entries outside [0, H*W) (skipped, never written). */
 typedef struct {
     ptrdiff_t n, h, w, c; /* input shape */

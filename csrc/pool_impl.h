@@ -37,15 +37,21 @@ TARGET static inline int NAME(beats)(T v, T best)
     return (best == best) && !(v <= best);
 }
 
+/* Step 8: with_index is a constant (1, or 0 when the caller wants no argmax) in every call, and the
+ * functions below are inlined into their caller, so each compiles to two loops: with and without the
+ * index blends and stores. Both pick y by the same compares, so y is the same bit for bit. */
+#define NNX_POOL_INLINE static inline __attribute__((always_inline))
+
 /* Step 1 (any window): the running max of each channel lives in y, its index in argmax. */
-TARGET static void NAME(max_pixel)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
-                                   ptrdiff_t h1, ptrdiff_t w0, ptrdiff_t w1, T *restrict y,
-                                   int32_t *restrict argmax)
+TARGET NNX_POOL_INLINE void NAME(max_pixel)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
+                                            ptrdiff_t h1, ptrdiff_t w0, ptrdiff_t w1, T *restrict y,
+                                            int32_t *restrict argmax, const int with_index)
 {
     const T *first = x + (h0 * W + w0) * C;
     for (ptrdiff_t c = 0; c < C; c++) {
         y[c] = first[c];
-        argmax[c] = (int32_t)(h0 * W + w0);
+        if (with_index)
+            argmax[c] = (int32_t)(h0 * W + w0);
     }
     for (ptrdiff_t h = h0; h < h1; h++)
         for (ptrdiff_t w = (h == h0 ? w0 + 1 : w0); w < w1; w++) {
@@ -55,15 +61,17 @@ TARGET static void NAME(max_pixel)(const T *restrict x, ptrdiff_t W, ptrdiff_t C
                 T v = xp[c], best = y[c];
                 int take = NAME(beats)(v, best);
                 y[c] = take ? v : best;
-                argmax[c] = take ? pos : argmax[c];
+                if (with_index)
+                    argmax[c] = take ? pos : argmax[c];
             }
         }
 }
 
 /* Step 2 (fast path, a 2x2 window wholly inside the image): the four candidates of a channel are
  * compared in registers and y / argmax are written once, instead of read and rewritten per element. */
-TARGET static void NAME(max_pixel_2x2)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
-                                       ptrdiff_t w0, T *restrict y, int32_t *restrict argmax)
+TARGET NNX_POOL_INLINE void NAME(max_pixel_2x2)(const T *restrict x, ptrdiff_t W, ptrdiff_t C, ptrdiff_t h0,
+                                                ptrdiff_t w0, T *restrict y, int32_t *restrict argmax,
+                                                const int with_index)
 {
     const T *x00 = x + (h0 * W + w0) * C, *x01 = x00 + C, *x10 = x00 + W * C, *x11 = x10 + C;
     int32_t p00 = (int32_t)(h0 * W + w0), p01 = p00 + 1, p10 = p00 + (int32_t)W, p11 = p10 + 1;
@@ -74,29 +82,42 @@ TARGET static void NAME(max_pixel_2x2)(const T *restrict x, ptrdiff_t W, ptrdiff
         v = x10[c]; take = NAME(beats)(v, best); best = take ? v : best; at = take ? p10 : at;
         v = x11[c]; take = NAME(beats)(v, best); best = take ? v : best; at = take ? p11 : at;
         y[c] = best;
-        argmax[c] = at;
+        if (with_index)
+            argmax[c] = at;
     }
 }
 
-TARGET static void NAME(max_pool2d_forward)(const nnx_pool_geom *g, const T *x, T *y, int32_t *argmax)
+/* One output row (image n, row oh); argmax is NULL exactly when with_index is 0. */
+TARGET NNX_POOL_INLINE void NAME(max_row)(const nnx_pool_geom *g, const T *x, ptrdiff_t row, T *y,
+                                          int32_t *argmax, const int with_index)
 {
     const ptrdiff_t H = g->h, W = g->w, C = g->c, OH = g->oh, OW = g->ow;
     const int fast2x2 = g->ph == 2 && g->pw == 2;
-#pragma omp parallel for schedule(static) if (g->n * OH * OW * C > NNX_POOL_PARALLEL_MIN)
-    for (ptrdiff_t row = 0; row < g->n * OH; row++) {
-        ptrdiff_t n = row / OH, oh = row % OH, h0, h1;
-        NAME(window)(oh, g->sh, g->top, g->ph, H, &h0, &h1);
-        const T *xn = x + n * H * W * C;
-        T *yr = y + row * OW * C;
-        int32_t *ar = argmax + row * OW * C;
-        for (ptrdiff_t ow = 0; ow < OW; ow++) {
-            ptrdiff_t w0, w1;
-            NAME(window)(ow, g->sw, g->left, g->pw, W, &w0, &w1);
-            if (fast2x2 && h1 - h0 == 2 && w1 - w0 == 2)
-                NAME(max_pixel_2x2)(xn, W, C, h0, w0, yr + ow * C, ar + ow * C);
-            else
-                NAME(max_pixel)(xn, W, C, h0, h1, w0, w1, yr + ow * C, ar + ow * C);
-        }
+    ptrdiff_t n = row / OH, oh = row % OH, h0, h1;
+    NAME(window)(oh, g->sh, g->top, g->ph, H, &h0, &h1);
+    const T *xn = x + n * H * W * C;
+    T *yr = y + row * OW * C;
+    int32_t *ar = with_index ? argmax + row * OW * C : NULL;
+    for (ptrdiff_t ow = 0; ow < OW; ow++) {
+        ptrdiff_t w0, w1;
+        NAME(window)(ow, g->sw, g->left, g->pw, W, &w0, &w1);
+        int32_t *ap = with_index ? ar + ow * C : NULL;
+        if (fast2x2 && h1 - h0 == 2 && w1 - w0 == 2)
+            NAME(max_pixel_2x2)(xn, W, C, h0, w0, yr + ow * C, ap, with_index);
+        else
+            NAME(max_pixel)(xn, W, C, h0, h1, w0, w1, yr + ow * C, ap, with_index);
+    }
+}
+
+/* argmax NULL: y only (step 8). */
+TARGET static void NAME(max_pool2d_forward)(const nnx_pool_geom *g, const T *x, T *y, int32_t *argmax)
+{
+#pragma omp parallel for schedule(static) if (g->n * g->oh * g->ow * g->c > NNX_POOL_PARALLEL_MIN)
+    for (ptrdiff_t row = 0; row < g->n * g->oh; row++) {
+        if (argmax)
+            NAME(max_row)(g, x, row, y, argmax, 1);
+        else
+            NAME(max_row)(g, x, row, y, NULL, 0);
     }
 }
 
@@ -124,15 +145,18 @@ TARGET static ptrdiff_t NAME(max_scatter_image)(ptrdiff_t HW, ptrdiff_t C, ptrdi
  * usual 2x2 stride-2 pool), each output is assumed to own the 2x2 tile at (2*oh, 2*ow) and writes
  * all four of its pixels: dy where argmax points, 0 elsewhere. That is one vectorised pass writing
  * dx once, instead of zeroing dx and scattering scalar by scalar. The backward kernel does not know
- * the forward's pool size, so the assumption is checked: if any argmax lies outside its tile the
- * function returns 0 and the caller scatters the image instead (exact for any argmax). The restrict
- * on the arguments matters: without it GCC 12 (with -fno-strict-aliasing) leaves the loop scalar. */
+ * the forward's pool size, so the assumption is checked, one row of outputs at a time: once an
+ * argmax lies outside its tile (overlapping windows, e.g. 3x3 stride 2 on 27x27 -> 13x13) the
+ * function returns 0 and the caller scatters the image instead (exact for any argmax), having wasted
+ * one row rather than the whole image. The restrict on the arguments matters: without it GCC 12
+ * (with -fno-strict-aliasing) leaves the loop scalar. Tiles of other sizes (3x3 stride 3, the 1x2 of
+ * a 1-D pool) written the same way ran 2.5x slower than the scatter: not worth it. */
 TARGET static int NAME(max_tiles_2x2_image)(ptrdiff_t H, ptrdiff_t W, ptrdiff_t C, ptrdiff_t OH,
                                             ptrdiff_t OW, const T *restrict dy,
                                             const int32_t *restrict argmax, T *restrict dx)
 {
-    int miss = 0;
     for (ptrdiff_t oh = 0; oh < OH; oh++) {
+        int miss = 0;
         for (ptrdiff_t ow = 0; ow < OW; ow++) {
             const T *restrict d = dy + (oh * OW + ow) * C;
             const int32_t *restrict a = argmax + (oh * OW + ow) * C;
@@ -150,13 +174,15 @@ TARGET static int NAME(max_tiles_2x2_image)(ptrdiff_t H, ptrdiff_t W, ptrdiff_t 
                 miss |= (at != p00) & (at != p01) & (at != p10) & (at != p11);
             }
         }
+        if (miss)
+            return 0;
         if (W > 2 * OW) /* the last column, beyond every tile, gets no gradient */
             for (ptrdiff_t r = 2 * oh; r < 2 * oh + 2; r++)
                 memset(dx + (r * W + 2 * OW) * C, 0, (size_t)((W - 2 * OW) * C) * sizeof(T));
     }
     if (H > 2 * OH)
         memset(dx + 2 * OH * W * C, 0, (size_t)((H - 2 * OH) * W * C) * sizeof(T));
-    return !miss;
+    return 1;
 }
 
 TARGET static ptrdiff_t NAME(max_pool2d_backward)(const nnx_pool_geom *g, const T *dy,
@@ -274,3 +300,7 @@ TARGET static void NAME(avg_pool2d_backward)(const nnx_pool_geom *g, const T *dy
         }
     }
 }
+
+#undef T
+#undef NAME
+#undef NNX_POOL_INLINE

@@ -4,8 +4,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nnx
+import nnx.functional as F
 import nnx.kernels as K
 import nnx.layers
+import nnx.models
 import nnx.reference as R
 from nnx._C import _native
 from nnx.testing import dot_rounding_bound, numerical_gradient
@@ -118,6 +121,24 @@ def test_max_forward_matches_reference_and_loops(case, dtype, layout, seed):
 
 @settings(max_examples=30)
 @given(case=pool_cases(), dtype=st.sampled_from([np.float32, np.float64]),
+       layout=st.sampled_from(["C", "nchw"]), seed=st.integers(0, 2**16),
+       specials=st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0]), max_size=6))
+def test_max_forward_without_argmax_gives_the_same_y_bit_for_bit(case, dtype, layout, seed, specials):
+    shape, pool, strides, padding = case
+    x = make_input(shape, dtype, layout, seed)
+    flat = np.random.default_rng(seed).integers(0, x.size, len(specials))
+    x[np.unravel_index(flat, shape)] = specials  # NaN, infinities and signed zeros at random places
+    for kernels in (K, R):
+        y, a = kernels.max_pool2d_forward(x, pool, strides, padding)
+        y_only, none = kernels.max_pool2d_forward(x, pool, strides, padding, argmax=False)
+        assert none is None and y_only.dtype == y.dtype and y_only.shape == y.shape
+        assert y_only.tobytes() == y.tobytes()  # bytes: NaN payloads and the sign of zero too
+    assert K.max_pool2d_forward(x, pool, strides, padding, argmax=False)[0].tobytes() == \
+        R.max_pool2d_forward(x, pool, strides, padding)[0].tobytes()
+
+
+@settings(max_examples=30)
+@given(case=pool_cases(), dtype=st.sampled_from([np.float32, np.float64]),
        layout=st.sampled_from(["C", "F", "sliced", "nchw"]), seed=st.integers(0, 2**16))
 def test_avg_forward_matches_reference_and_loops(case, dtype, layout, seed):
     shape, pool, strides, padding = case
@@ -143,6 +164,7 @@ def test_every_simd_path_agrees_with_reference(simd, dtype, pool, strides, paddi
     y_ref, a_ref = R.max_pool2d_forward(x, pool, strides, padding)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(a, a_ref)
+    assert K.max_pool2d_forward(x, pool, strides, padding, argmax=False)[0].tobytes() == y_ref.tobytes()
     dy = make_input(y.shape, dtype, "C", 4)
     np.testing.assert_allclose(K.max_pool2d_backward(dy, a, x.shape), R.max_pool2d_backward(dy, a, x.shape))
     tol = 1e-6 if dtype == np.float32 else 1e-13
@@ -235,6 +257,25 @@ def test_max_backward_with_an_argmax_outside_its_2x2_tile(simd, moved_to):
     np.testing.assert_array_equal(K.max_pool2d_backward(dy, a, x.shape), loop_max_scatter(dy, a, x.shape))
 
 
+@pytest.mark.parametrize("x_shape,pool,strides", [
+    ((3, 9, 11, 37), (2, 2), (2, 2)),    # 2x2 tiles; moved: rows of tiles written, then the scatter
+    ((3, 11, 11, 37), (3, 3), (2, 2)),   # overlapping windows look like 2x2 tiles: some argmax leaves
+    ((3, 27, 27, 37), (3, 3), (2, 2)),   # its tile in a later row, after rows were written as tiles
+    ((3, 9, 10, 37), (3, 3), (3, 3)),    # the scatter: 3x3 windows, the last column beyond them
+    ((3, 1, 13, 37), (1, 2), (1, 2)),    # a 1-D pool (MaxPooling1D)
+    ((3, 9, 9, 37), (2, 2), (3, 3)),     # 2x2 windows with gaps between them
+    ((3, 5, 6, 37), (1, 1), (1, 1)),
+])
+@pytest.mark.parametrize("moved", [False, True])
+def test_max_backward_is_exact_for_tiles_overlaps_and_fallbacks(simd, x_shape, pool, strides, moved):
+    x = make_input(x_shape, np.float32, "C", 15)
+    _, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
+    if moved:  # an index of a middle output row sent to another tile: that image is scattered
+        a[1, a.shape[1] // 2, -1, 20] = 0
+    dy = make_input(a.shape, np.float32, "C", 16)
+    np.testing.assert_array_equal(K.max_pool2d_backward(dy, a, x_shape), loop_max_scatter(dy, a, x_shape))
+
+
 @settings(max_examples=25)
 @given(case=pool_cases(), layout=st.sampled_from(["C", "F", "sliced"]), seed=st.integers(0, 2**16))
 def test_avg_backward_is_the_adjoint_of_forward(case, layout, seed):
@@ -286,7 +327,8 @@ def test_bit_identical_for_one_and_two_threads(pool, strides):
             _native.set_num_threads(threads)
             y, a = K.max_pool2d_forward(x, pool, strides, NO_PAD)
             dy = make_input(y.shape, np.float32, "C", 6)
-            results.append((y, a, K.max_pool2d_backward(dy, a, x.shape),
+            results.append((y, a, K.max_pool2d_forward(x, pool, strides, NO_PAD, argmax=False)[0],
+                            K.max_pool2d_backward(dy, a, x.shape),
                             K.avg_pool2d_forward(x, pool, strides, NO_PAD),
                             K.avg_pool2d_backward(dy, x.shape, pool, strides, NO_PAD)))
     finally:
@@ -300,7 +342,7 @@ def test_bit_identical_for_one_and_two_threads(pool, strides):
 X = np.zeros((2, 6, 6, 3), np.float32)
 Y, A = K.max_pool2d_forward(X, (2, 2), (2, 2), NO_PAD)
 GOOD = {
-    "max_pool2d_forward": dict(x=X, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
+    "max_pool2d_forward": dict(x=X, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD, argmax=True),
     "avg_pool2d_forward": dict(x=X, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
     "avg_pool2d_backward": dict(dy=Y, x_shape=X.shape, pool_size=(2, 2), strides=(2, 2), padding=NO_PAD),
     "max_pool2d_backward": dict(dy=Y, argmax=A, x_shape=X.shape),
@@ -312,7 +354,7 @@ BAD_ARGS = {
            np.zeros((2, 3, 3, 4), np.float32)],
     "argmax": [A.astype(np.float32), A.astype(bool), A[:, :2], A.tolist(), A + 36, A - 37,
                np.full(A.shape, 2**31 - 1, np.int32), np.full(A.shape, 2**32, np.int64),
-               np.full(A.shape, -1, np.int64)],
+               np.full(A.shape, -1, np.int64), 1, "yes"],  # forward's argmax flag takes a bool only
     "x_shape": [(2, 6, 6), (2, 6, 6, 3, 1), (2, 0, 6, 3), (2, -6, 6, 3), "abcd", None, (2, 6, 6, 4),
                 (3, 6, 6, 3)],
     "pool_size": [(0, 2), (2,), 2, (2, 2, 2), ("a", 2), (7, 2), (2, -1), None],
@@ -382,3 +424,63 @@ def test_errors_inside_a_layer_name_the_layer_and_the_op(layer_class):
     with pytest.raises(ValueError, match=rf"^{layer_class} 'pool': {op}: window \(5, 5\) does not fit "
                                          rf"input shape \(1, 3, 3, 2\)"):
         layer(np.zeros((1, 3, 3, 2), np.float32))
+
+
+# ---- the autograd op asks for argmax only when backward will read it --------------------------------
+
+@pytest.fixture
+def argmax_flags(monkeypatch):
+    """The `argmax` flag of every native max_pool2d_forward call, in order."""
+    flags, original = [], K.max_pool2d_forward
+
+    def recording(*args, **kwargs):
+        flags.append(kwargs.get("argmax", True))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(K, "max_pool2d_forward", recording)
+    return flags
+
+
+def test_the_op_keeps_argmax_only_for_a_gradient(argmax_flags):
+    x = make_input((2, 6, 7, 5), np.float32, "C", 11)
+    y_ref, a_ref = R.max_pool2d_forward(x, (2, 2), (2, 2), NO_PAD)
+    with nnx.use_backend("native"):
+        t = nnx.Tensor(x, requires_grad=True)
+        y = F.max_pool2d(t, 2)
+        with nnx.no_grad():
+            y_no_grad = F.max_pool2d(t, 2)
+        y_constant = F.max_pool2d(x, 2)  # an array: no gradient wanted
+        assert argmax_flags == [True, False, False]
+        for got in (y, y_no_grad, y_constant):
+            assert got.data.tobytes() == y_ref.tobytes()
+        assert y.requires_grad and not y_no_grad.requires_grad and not y_constant.requires_grad
+        dy = make_input(y.shape, np.float32, "C", 12)
+        (y * nnx.Tensor(dy)).sum().backward()
+    np.testing.assert_array_equal(t.grad, loop_max_scatter(dy, a_ref, x.shape))
+
+
+@pytest.mark.parametrize("backend", ["reference", "shadow"])
+def test_the_op_without_argmax_on_the_other_backends(backend):
+    x = make_input((2, 7, 6, 3), np.float64, "C", 13)  # 'same': one row of padding at top and bottom
+    with nnx.use_backend(backend), nnx.no_grad():
+        y = F.max_pool2d(nnx.Tensor(x, requires_grad=True), (3, 2), padding="same")
+    assert y.data.tobytes() == R.max_pool2d_forward(x, (3, 2), (3, 2), ((1, 1), (0, 0)))[0].tobytes()
+
+
+def test_predict_writes_no_argmax_and_fit_does(argmax_flags):
+    model = nnx.models.Sequential([nnx.layers.MaxPooling2D((2, 2), input_shape=(10, 10, 2)),
+                                   nnx.layers.Conv2D(3, (3, 3)), nnx.layers.MaxPooling2D((2, 2))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = make_input((4, 10, 10, 2), np.float32, "C", 14)
+    with nnx.use_backend("native"):
+        model.predict(x, verbose=0)
+        assert argmax_flags == [False, False]
+        argmax_flags.clear()
+        model.fit(x, np.zeros((4, 1, 1, 3), np.float32), epochs=1, batch_size=4, verbose=0)
+    # the first pool's input is the data (no gradient); the second's comes from trainable weights
+    assert argmax_flags == [False, True]
+
+
+def test_the_argmax_flag_must_be_a_bool():
+    for kernels in (K, R):
+        with pytest.raises(TypeError, match="max_pool2d_forward: argmax must be True or False, got 1"):
+            kernels.max_pool2d_forward(X, (2, 2), (2, 2), NO_PAD, argmax=1)

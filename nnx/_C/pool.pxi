@@ -45,21 +45,28 @@ cdef void _check_dy(str kernel, object dy, nnx_pool_geom g, tuple x_shape) excep
         raise ValueError(f"{kernel}: dy has shape {dy.shape}, but x_shape {x_shape} pools to {expected}")
 
 
-def max_pool2d_forward(x, pool_size, strides, padding):
-    """Max pooling of (N, H, W, C) x -> (y, argmax); argmax is int32, the flat index in the H*W plane."""
+def max_pool2d_forward(x, pool_size, strides, padding, argmax=True):
+    """Max pooling of (N, H, W, C) x -> (y, argmax); argmax is int32, the flat index in the H*W plane.
+
+    argmax=False -> (y, None): the same y, bit for bit, without computing or storing the indices
+    (what inference needs; only the backward pass reads them)."""
     kernel = "max_pool2d_forward"
+    if not isinstance(argmax, (bool, np.bool_)):
+        raise TypeError(f"{kernel}: argmax must be True or False, got {argmax!r}")
     dt = _compute_dtype(kernel, [("x", x)])
     cdef nnx_pool_geom g = _pool_geom(kernel, _image_shape(kernel, "x", x), pool_size, strides, padding)
     X = _contiguous(x, dt)
     Y = np.empty((g.n, g.oh, g.ow, g.c), dtype=dt)
-    A = np.empty((g.n, g.oh, g.ow, g.c), dtype=np.int32)
-    cdef cnp.ndarray cX = X, cY = Y, cA = A
+    A = np.empty((g.n, g.oh, g.ow, g.c), dtype=np.int32) if argmax else None
+    cdef cnp.ndarray cX = X, cY = Y
+    cdef cnp.ndarray cA = A   # None allowed: then the kernel gets NULL and writes y alone
+    cdef int32_t *a = NULL if A is None else <int32_t*>cA.data
     if dt == np.float32:
         with nogil:
-            nnx_max_pool2d_forward_f32(&g, <float*>cX.data, <float*>cY.data, <int32_t*>cA.data)
+            nnx_max_pool2d_forward_f32(&g, <float*>cX.data, <float*>cY.data, a)
     else:
         with nogil:
-            nnx_max_pool2d_forward_f64(&g, <double*>cX.data, <double*>cY.data, <int32_t*>cA.data)
+            nnx_max_pool2d_forward_f64(&g, <double*>cX.data, <double*>cY.data, a)
     return Y, A
 
 

@@ -38,18 +38,22 @@ def _windows(x_shape, pool_size, strides, padding):
             yield oh, ow, rows, slice(max(w0, 0), min(w0 + pw, w))
 
 
-def max_pool2d_forward(x, pool_size, strides, padding):
+def max_pool2d_forward(x, pool_size, strides, padding, argmax=True):
+    """(y, argmax); argmax=False gives (y, None): the same y, no indices (inference needs none)."""
+    if not isinstance(argmax, (bool, np.bool_)):
+        raise TypeError(f"max_pool2d_forward: argmax must be True or False, got {argmax!r}")
     x = _float(x)
     n, h, w, c = x.shape
     y = np.empty(_output_shape(x.shape, pool_size, strides, padding), dtype=x.dtype)
-    argmax = np.empty(y.shape, dtype=np.int32)
+    where = np.empty(y.shape, dtype=np.int32) if argmax else None
     for oh, ow, rows, cols in _windows(x.shape, pool_size, strides, padding):
         window = x[:, rows, cols, :].reshape(n, -1, c)
         best = np.argmax(window, axis=1)  # first maximum; NaN counts as the maximum
         y[:, oh, ow, :] = np.take_along_axis(window, best[:, None, :], axis=1)[:, 0, :]
-        width = cols.stop - cols.start
-        argmax[:, oh, ow, :] = (rows.start + best // width) * w + cols.start + best % width
-    return y, argmax
+        if where is not None:
+            width = cols.stop - cols.start
+            where[:, oh, ow, :] = (rows.start + best // width) * w + cols.start + best % width
+    return y, where
 
 
 def max_pool2d_backward(dy, argmax, x_shape):
