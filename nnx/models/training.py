@@ -49,7 +49,7 @@ from nnx.models.data import ArrayData, BatchStream, class_weight_to_sample_weigh
 from nnx.tensor import Tensor
 from nnx.utils import world
 from nnx.utils.finite import require_finite
-from nnx.utils.interrupts import defer_interrupts
+from nnx.utils.interrupts import hold_interrupts
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits, per sample
@@ -626,20 +626,21 @@ class BaseModel(Layer):
             progbar = Progbar(steps, verbose=verbose)
             means = _Means(self._loss_names)
             step = -1
-            for step, (xb, yb, swb) in enumerate(batches.epoch()):
-                for c in callbacks.batch_begin:
-                    c.on_train_batch_begin(step)
-                with defer_interrupts():   # Ctrl-C lands between steps, never inside one
-                    values = self.train_step(xb, yb, swb)
-                means.add(values, len(xb[0]))
-                if verbose == 1 or callbacks.batch_end:
-                    logs = self._logs(means)
-                    progbar.update(step + 1, list(logs.items()))
-                    for c in callbacks.batch_end:
-                        c.on_train_batch_end(step, logs)
-                if world.on_any_process(self.stop_training):   # every process stops alike
-                    self.stop_training = True
-                    break
+            with hold_interrupts() as hold:   # Ctrl-C lands between steps, never inside one
+                for step, (xb, yb, swb) in enumerate(batches.epoch()):
+                    for c in callbacks.batch_begin:
+                        c.on_train_batch_begin(step)
+                    with hold:
+                        values = self.train_step(xb, yb, swb)
+                    means.add(values, len(xb[0]))
+                    if verbose == 1 or callbacks.batch_end:
+                        logs = self._logs(means)
+                        progbar.update(step + 1, list(logs.items()))
+                        for c in callbacks.batch_end:
+                            c.on_train_batch_end(step, logs)
+                    if world.on_any_process(self.stop_training):   # every process stops alike
+                        self.stop_training = True
+                        break
             if step < 0:
                 warnings.warn(f"{self._who()}.fit: the data gave no batches in epoch {epoch + 1}; "
                               f"training stops (a generator can be iterated only once: use a "
