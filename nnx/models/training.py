@@ -52,11 +52,14 @@ from nnx.utils.finite import require_finite
 from nnx.utils.interrupts import hold_interrupts
 from nnx.utils.progbar import Progbar
 
-# (output activation, loss) -> the same loss computed from the logits, per sample
+# (output activation, loss) -> the same loss computed from the logits: (per-sample losses, the
+# probabilities when the loss computed them on the way, else None)
 _FROM_LOGITS = {
-    ("softmax", "sparse_categorical_crossentropy"): lambda y, z: F.sparse_softmax_cross_entropy(z, y),
-    ("softmax", "categorical_crossentropy"): lambda y, z: F.softmax_cross_entropy(z, y),
-    ("sigmoid", "binary_crossentropy"): lambda y, z: F.binary_cross_entropy_with_logits(z, y),
+    ("softmax", "sparse_categorical_crossentropy"):
+        lambda y, z: F.sparse_softmax_cross_entropy(z, y, return_probabilities=True),
+    ("softmax", "categorical_crossentropy"):
+        lambda y, z: F.softmax_cross_entropy(z, y, return_probabilities=True),
+    ("sigmoid", "binary_crossentropy"): lambda y, z: (F.binary_cross_entropy_with_logits(z, y), None),
 }
 
 
@@ -157,6 +160,12 @@ class _Objective:
         fused = _FROM_LOGITS.get((act_name, loss_name(loss)))
         if fused is not None and not getattr(loss, "from_logits", False):
             self.use_logits, self.loss_fn, self.activation = True, fused, activation
+
+    def per_sample_loss(self, y, out):
+        """(per-sample loss Tensor, the probabilities if the loss computed them, else None)."""
+        if self.use_logits:
+            return self.loss_fn(y, out)
+        return self.loss_fn(y, out), None
 
     def probabilities(self, out):
         """What the metrics and predict see: the output after its activation."""
@@ -471,24 +480,28 @@ class BaseModel(Layer):
 
     # --- one batch --------------------------------------------------------------------------------
     def _forward_and_loss(self, xb, yb, swb, training):
-        """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], outputs
-        (the logits where the loss is computed from them)). The total adds the regularization
+        """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], what the
+        metrics see per output: the probabilities as arrays). The total adds the regularization
         penalties, as Keras' compute_loss does (in training and in evaluation)."""
         objectives = self._objectives
         outs = self.forward_batch([Tensor(a) for a in xb], training, self._logit_flags)
-        total, values = None, []
+        total, values, seen = None, [], []
         for i, (objective, y, out) in enumerate(zip(objectives, yb, outs)):
-            if objective.loss is None:
-                continue
-            value = reduce_weighted(objective.loss_fn(y, out), None if swb is None else swb[i],
-                                    objective.reduction, objective.name)
-            values.append(value)
-            weighted = value if objective.weight == 1.0 else value * objective.weight
-            total = weighted if total is None else total + weighted
+            probabilities = None
+            if objective.loss is not None:
+                per_sample, probabilities = objective.per_sample_loss(y, out)
+                value = reduce_weighted(per_sample, None if swb is None else swb[i],
+                                        objective.reduction, objective.name)
+                values.append(value)
+                weighted = value if objective.weight == 1.0 else value * objective.weight
+                total = weighted if total is None else total + weighted
+            if probabilities is None and objective.metrics:
+                probabilities = objective.probabilities(out)
+            seen.append(probabilities)
         if self._regularized:
             for penalty in self.losses:
                 total = total + penalty
-        return total, values, outs
+        return total, values, seen
 
     def _loss_values(self, total, values):
         """The batch's logged losses: the total, then each output's when there are several."""
@@ -497,10 +510,9 @@ class BaseModel(Layer):
             row += [float(v.data) for v in values]
         return row
 
-    def _update_metrics(self, yb, swb, outs):
-        for i, (objective, y, out) in enumerate(zip(self._objectives, yb, outs)):
+    def _update_metrics(self, yb, swb, seen):
+        for i, (objective, y, probabilities) in enumerate(zip(self._objectives, yb, seen)):
             if objective.metrics:
-                probabilities = objective.probabilities(out)
                 weights = None if swb is None else swb[i]
                 for m in objective.metrics:
                     m.update_state(y, probabilities, sample_weight=weights)
@@ -525,16 +537,16 @@ class BaseModel(Layer):
         weights = self._train_weights
         for w in weights:
             w.grad = None
-        total, values, outs = self._forward_and_loss(xb, yb, swb, training=True)
+        total, values, seen = self._forward_and_loss(xb, yb, swb, training=True)
         total.backward()
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])
-        self._update_metrics(yb, swb, outs)
+        self._update_metrics(yb, swb, seen)
         return self._loss_values(total, values)
 
     def test_step(self, xb, yb, swb=None):
         with no_grad():
-            total, values, outs = self._forward_and_loss(xb, yb, swb, training=False)
-            self._update_metrics(yb, swb, outs)
+            total, values, seen = self._forward_and_loss(xb, yb, swb, training=False)
+            self._update_metrics(yb, swb, seen)
             return self._loss_values(total, values)
 
     def _start(self):
