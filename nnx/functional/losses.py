@@ -28,18 +28,17 @@ class SparseSoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, labels, log_p, p):
-        flat = labels.reshape(-1)
-        picked = np.arange(flat.size)
-        ctx.saved_tensors = (p, flat)
-        ctx.logits_shape = logits.shape
-        return -log_p[picked, flat].reshape(labels.shape)
+        picked = (np.arange(labels.size), labels.reshape(-1))   # (row, label) of each sample
+        ctx.saved_tensors = (p,)
+        ctx.picked, ctx.logits_shape = picked, logits.shape
+        return -log_p[picked].reshape(labels.shape)
 
     @staticmethod
     def backward(ctx, g):
-        p, labels = ctx.saved_tensors
+        p, = ctx.saved_tensors
         g = g.reshape(-1, 1)
         d = p * g
-        d[np.arange(labels.size), labels] -= g[:, 0]
+        d[ctx.picked] -= g[:, 0]
         return d.reshape(ctx.logits_shape), None, None, None
 
 
