@@ -538,10 +538,13 @@ class BaseModel(Layer):
         for w in weights:
             w.grad = None
         total, values, seen = self._forward_and_loss(xb, yb, swb, training=True)
+        # metrics and logged losses first, while NumPy's code and the batch's small arrays are
+        # still in cache: the backward pass's kernels evict them
+        self._update_metrics(yb, swb, seen)
+        losses = self._loss_values(total, values)
         total.backward()
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])
-        self._update_metrics(yb, swb, seen)
-        return self._loss_values(total, values)
+        return losses
 
     def test_step(self, xb, yb, swb=None):
         with no_grad():
