@@ -210,7 +210,7 @@ def backward(root, grad=None, retain_graph=False):
         if data.size != 1:
             raise ValueError(f"backward: grad can be omitted only for a scalar (1-element) tensor, got "
                              f"shape {data.shape}; pass grad= of that shape")
-        grad = np.ones_like(data)
+        grad = np.ones(data.shape, data.dtype)
     else:
         grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=data.dtype)
         if grad.shape != data.shape:

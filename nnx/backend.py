@@ -45,7 +45,17 @@ class _BackendState(threading.local):
 _state = _BackendState()
 
 
+_loaded = {}   # backend name -> its module: kernels() runs before every kernel call
+
+
 def _module(name):
+    module = _loaded.get(name)
+    if module is None:
+        module = _loaded[name] = _import(name)
+    return module
+
+
+def _import(name):
     if name == "native":
         from nnx import kernels
         return kernels
@@ -76,7 +86,7 @@ def use_backend(name):
 
 def kernels():
     """The kernel namespace of the current backend (has every name in KERNEL_NAMES)."""
-    return _module(get_backend())
+    return _module(_state.name)
 
 
 class ShadowMismatch(AssertionError):

@@ -69,7 +69,7 @@ def _sparse_labels(y_true, y_pred, name):
 def sparse_categorical_accuracy(y_true, y_pred):
     """1 where argmax(y_pred) equals the integer label (labels (N,) or (N, 1))."""
     y_true, y_pred = _sparse_labels(y_true, y_pred, "sparse_categorical_accuracy")
-    return _per_sample(np.argmax(y_pred, axis=-1) == y_true)
+    return _per_sample(y_pred.argmax(axis=-1) == y_true)
 
 
 def categorical_accuracy(y_true, y_pred):

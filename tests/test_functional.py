@@ -151,6 +151,27 @@ def test_sparse_cross_entropy_accepts_column_labels_tensor_labels_and_extra_dims
     assert nnx.gradcheck(lambda t: F.sparse_softmax_cross_entropy(t, labels), [z])
 
 
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4)])
+def test_softmax_losses_hand_back_exactly_the_softmax_and_the_same_losses(shape):
+    """Training's metrics read the probabilities from the loss: they must be F.softmax's, bit for
+    bit, and asking for them must not change the loss or its gradient."""
+    z = leaf(shape, 3, dtype=np.float32, scale=4.0)
+    labels = np.random.default_rng(3).integers(0, shape[-1], shape[:-1])
+    targets = np.random.default_rng(4).dirichlet(np.ones(shape[-1]), shape[:-1]).astype(np.float32)
+    want_p = F.softmax(nnx.Tensor(z.data)).data
+    for loss_fn, y in ((F.sparse_softmax_cross_entropy, labels), (F.softmax_cross_entropy, targets)):
+        plain = loss_fn(z, y)
+        plain.sum().backward()
+        want_grad, z.grad = z.grad, None
+        loss, p = loss_fn(z, y, return_probabilities=True)
+        assert isinstance(p, np.ndarray) and p.shape == shape
+        np.testing.assert_array_equal(p, want_p)
+        np.testing.assert_array_equal(loss.data, plain.data)
+        loss.sum().backward()
+        np.testing.assert_array_equal(z.grad, want_grad)
+        z.grad = None
+
+
 @settings(max_examples=5)
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4)), rate=st.floats(0.1, 0.8))
 def test_dropout_gradcheck_with_a_fixed_mask(shape, rate):

@@ -12,7 +12,7 @@ import pytest
 import nnx
 from nnx.layers import BatchNormalization, Dense, Input
 from nnx.models import Sequential
-from nnx.utils.interrupts import defer_interrupts
+from nnx.utils.interrupts import hold_interrupts
 
 
 @pytest.fixture(autouse=True)
@@ -132,24 +132,45 @@ def test_sigint_in_the_forward_pass_lands_after_the_step():
         np.testing.assert_array_equal(got, want)
 
 
-def test_defer_interrupts_delivers_once_after_the_block_and_restores_the_handler():
+def test_hold_interrupts_delivers_once_after_the_step_and_restores_the_handler():
     ran = []
     with pytest.raises(KeyboardInterrupt):
-        with defer_interrupts():
-            signal.raise_signal(signal.SIGINT)
-            ran.append("rest of the block")
-    assert ran == ["rest of the block"]
+        with hold_interrupts() as hold:
+            with hold:
+                signal.raise_signal(signal.SIGINT)
+                ran.append("rest of the step")
+            ran.append("after the step")
+    assert ran == ["rest of the step"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with defer_interrupts():
+    with hold_interrupts() as hold, hold:
         pass                                                    # no SIGINT: nothing raised
 
 
-def test_defer_interrupts_on_another_thread_does_nothing():
+def test_hold_interrupts_between_steps_interrupts_at_once_and_each_step_holds_its_own():
+    ran = []
+    with hold_interrupts() as hold:
+        for step in range(3):
+            with hold:
+                ran.append(step)                                # steps without a SIGINT run on
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)                  # between steps: raised right here
+            ran.append("not reached")
+        with pytest.raises(KeyboardInterrupt):
+            with hold:
+                signal.raise_signal(signal.SIGINT)
+                ran.append("held until the step ends")
+        with hold:
+            ran.append("a later step starts with nothing held")
+    assert ran == [0, 1, 2, "held until the step ends", "a later step starts with nothing held"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_hold_interrupts_on_another_thread_does_nothing():
     errors = []
 
     def worker():
         try:
-            with defer_interrupts():
+            with hold_interrupts() as hold, hold:
                 pass
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
@@ -158,3 +179,19 @@ def test_defer_interrupts_on_another_thread_does_nothing():
     t.join()
     assert not errors
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_hold_interrupts_hands_a_held_sigint_to_a_custom_handler_once_and_restores_it():
+    calls = []
+
+    def custom(signum, frame):
+        calls.append(signum)
+    signal.signal(signal.SIGINT, custom)
+    with hold_interrupts() as hold:
+        with hold:
+            signal.raise_signal(signal.SIGINT)
+            assert calls == []                                  # held inside the step
+        assert calls == [signal.SIGINT]
+        signal.raise_signal(signal.SIGINT)                      # between steps: at once
+        assert calls == [signal.SIGINT] * 2
+    assert signal.getsignal(signal.SIGINT) is custom

@@ -176,6 +176,29 @@ def test_reductions_match_numpy_and_gradcheck(name, axis, keepdims):
     assert nnx.gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x])
 
 
+@given(shape=st.lists(st.integers(1, 40), min_size=0, max_size=3), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from([np.float32, np.float64]), keepdims=st.booleans(), data=st.data())
+def test_mean_is_bit_identical_to_numpy_mean(shape, seed, dtype, keepdims, data):
+    """F.mean computes the float mean itself (sum, then the division NumPy does); it must give
+    np.mean's bits exactly, whatever the axes, since losses are means and training is compared
+    bit for bit across changes."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 5)).astype(dtype)
+    axes = data.draw(st.one_of(st.none(), st.sets(st.integers(0, len(shape) - 1), min_size=1).map(
+        tuple))) if shape else None
+    got = nnx.Tensor(x).mean(axis=axes, keepdims=keepdims).data
+    want = np.asarray(np.mean(x, axis=axes, keepdims=keepdims))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+
+
+def test_mean_of_bools_and_of_nothing_follows_numpy():
+    np.testing.assert_array_equal(nnx.Tensor(np.array([True, False, True])).mean().data, 2 / 3)
+    assert nnx.Tensor(np.array([True])).mean().dtype == np.float64
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"), np.errstate(invalid="ignore"):
+        assert np.isnan(nnx.Tensor(np.zeros((0, 3), np.float32)).mean().data)
+
+
 def test_max_sends_gradient_to_first_maximum_on_ties():
     x = nnx.Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     x.max(axis=1).sum().backward()

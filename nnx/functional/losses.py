@@ -2,6 +2,9 @@
 
 All are computed from log-sum-exp with the row maximum subtracted first, so logits of +-1e4 give
 finite, exact results; the gradients are the closed forms (softmax - target, sigmoid - target).
+The softmax losses compute the softmax before their op runs and can hand it back
+(`return_probabilities=True`): training's metrics read the probabilities from there instead of
+computing a second softmax every step.
 """
 import numpy as np
 
@@ -21,40 +24,39 @@ def _log_softmax_rows(z):
 
 
 class SparseSoftmaxCrossEntropy(Function):
+    """log_p, p: the log-softmax and softmax of the logits' rows, shape (-1, K)."""
+
     @staticmethod
-    def forward(ctx, logits, labels):
-        k = logits.shape[-1]
-        rows = logits.reshape(-1, k)
-        log_p, p = _log_softmax_rows(rows)
-        flat = labels.reshape(-1)
-        picked = np.arange(flat.size)
-        ctx.saved_tensors = (p, flat)
-        ctx.logits_shape = logits.shape
-        return -log_p[picked, flat].reshape(labels.shape)
+    def forward(ctx, logits, labels, log_p, p):
+        picked = (np.arange(labels.size), labels.reshape(-1))   # (row, label) of each sample
+        ctx.saved_tensors = (p,)
+        ctx.picked, ctx.logits_shape = picked, logits.shape
+        return -log_p[picked].reshape(labels.shape)
 
     @staticmethod
     def backward(ctx, g):
-        p, labels = ctx.saved_tensors
+        p, = ctx.saved_tensors
         g = g.reshape(-1, 1)
         d = p * g
-        d[np.arange(labels.size), labels] -= g[:, 0]
-        return d.reshape(ctx.logits_shape), None
+        d[ctx.picked] -= g[:, 0]
+        return d.reshape(ctx.logits_shape), None, None, None
 
 
 class SoftmaxCrossEntropy(Function):
+    """log_p, p: the log-softmax and softmax of the logits (last axis)."""
+
     @staticmethod
-    def forward(ctx, logits, targets):
-        log_p, p = _log_softmax_rows(logits)
+    def forward(ctx, logits, targets, log_p, p):
         ctx.saved_tensors = (log_p, p, targets)
         return -(targets * log_p).sum(axis=-1)
 
     @staticmethod
     def backward(ctx, g):
         log_p, p, targets = ctx.saved_tensors
-        need_logits, need_targets = ctx.needs_input_grad
+        need_logits, need_targets = ctx.needs_input_grad[:2]
         g = g[..., None]
         d_logits = (p * targets.sum(axis=-1, keepdims=True) - targets) * g if need_logits else None
-        return d_logits, (-log_p * g if need_targets else None)
+        return d_logits, (-log_p * g if need_targets else None), None, None
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -83,12 +85,15 @@ def _logits(logits, op):
     return logits
 
 
-def sparse_softmax_cross_entropy(logits, labels):
-    """-log softmax(logits)[label] per sample. logits (..., K); labels integer (...) or (..., 1)."""
+def sparse_softmax_cross_entropy(logits, labels, return_probabilities=False):
+    """-log softmax(logits)[label] per sample. logits (..., K); labels integer (...) or (..., 1).
+    return_probabilities=True: (losses, softmax(logits) as a NumPy array of the logits' shape)."""
     op = "sparse_softmax_cross_entropy"
     logits = _logits(logits, op)
     labels = class_labels(labels, logits.shape, op, "labels", "logits")
-    return SparseSoftmaxCrossEntropy.apply(logits, labels)
+    log_p, p = _log_softmax_rows(logits.data.reshape(-1, logits.shape[-1]))
+    losses = SparseSoftmaxCrossEntropy.apply(logits, labels, log_p, p)
+    return (losses, p.reshape(logits.shape)) if return_probabilities else losses
 
 
 def _targets(targets, logits, op):
@@ -101,11 +106,15 @@ def _targets(targets, logits, op):
     return targets
 
 
-def softmax_cross_entropy(logits, targets):
-    """-sum(targets * log_softmax(logits)) over the last axis, per sample."""
+def softmax_cross_entropy(logits, targets, return_probabilities=False):
+    """-sum(targets * log_softmax(logits)) over the last axis, per sample.
+    return_probabilities=True: (losses, softmax(logits) as a NumPy array)."""
     op = "softmax_cross_entropy"
     logits = _logits(logits, op)
-    return SoftmaxCrossEntropy.apply(logits, _targets(targets, logits, op))
+    targets = _targets(targets, logits, op)
+    log_p, p = _log_softmax_rows(logits.data)
+    losses = SoftmaxCrossEntropy.apply(logits, targets, log_p, p)
+    return (losses, p) if return_probabilities else losses
 
 
 def binary_cross_entropy_with_logits(logits, targets):

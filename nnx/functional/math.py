@@ -372,9 +372,17 @@ class Sum(Function):
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        y = np.asarray(np.mean(x, axis=axes, keepdims=keepdims))
-        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        ctx.count = x.size // builtins.max(y.size, 1) if x.size else 1
+        if x.dtype.kind == "f" and x.dtype.itemsize >= 4 and x.size:
+            # np.mean's arithmetic without its Python layer (which costs more than the sum of a
+            # loss's batch): the sum, then a division by the count as an intp, which NumPy does in
+            # float64 and rounds to x's dtype
+            total = np.add.reduce(x, axis=axes, keepdims=keepdims)
+            count = x.size // total.size
+            y = np.asarray(total / np.intp(count), dtype=x.dtype)
+        else:   # integers and bools average in float64; an empty mean is NaN, with NumPy's warning
+            y = np.asarray(np.mean(x, axis=axes, keepdims=keepdims))
+            count = x.size // builtins.max(y.size, 1) if x.size else 1
+        ctx.shape, ctx.axes, ctx.keepdims, ctx.count = x.shape, axes, keepdims, count
         return y
 
     @staticmethod

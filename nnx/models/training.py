@@ -49,14 +49,17 @@ from nnx.models.data import ArrayData, BatchStream, class_weight_to_sample_weigh
 from nnx.tensor import Tensor
 from nnx.utils import world
 from nnx.utils.finite import require_finite
-from nnx.utils.interrupts import defer_interrupts
+from nnx.utils.interrupts import hold_interrupts
 from nnx.utils.progbar import Progbar
 
-# (output activation, loss) -> the same loss computed from the logits, per sample
+# (output activation, loss) -> the same loss computed from the logits: (per-sample losses, the
+# probabilities when the loss computed them on the way, else None)
 _FROM_LOGITS = {
-    ("softmax", "sparse_categorical_crossentropy"): lambda y, z: F.sparse_softmax_cross_entropy(z, y),
-    ("softmax", "categorical_crossentropy"): lambda y, z: F.softmax_cross_entropy(z, y),
-    ("sigmoid", "binary_crossentropy"): lambda y, z: F.binary_cross_entropy_with_logits(z, y),
+    ("softmax", "sparse_categorical_crossentropy"):
+        lambda y, z: F.sparse_softmax_cross_entropy(z, y, return_probabilities=True),
+    ("softmax", "categorical_crossentropy"):
+        lambda y, z: F.softmax_cross_entropy(z, y, return_probabilities=True),
+    ("sigmoid", "binary_crossentropy"): lambda y, z: (F.binary_cross_entropy_with_logits(z, y), None),
 }
 
 
@@ -157,6 +160,12 @@ class _Objective:
         fused = _FROM_LOGITS.get((act_name, loss_name(loss)))
         if fused is not None and not getattr(loss, "from_logits", False):
             self.use_logits, self.loss_fn, self.activation = True, fused, activation
+
+    def per_sample_loss(self, y, out):
+        """(per-sample loss Tensor, the probabilities if the loss computed them, else None)."""
+        if self.use_logits:
+            return self.loss_fn(y, out)
+        return self.loss_fn(y, out), None
 
     def probabilities(self, out):
         """What the metrics and predict see: the output after its activation."""
@@ -471,24 +480,28 @@ class BaseModel(Layer):
 
     # --- one batch --------------------------------------------------------------------------------
     def _forward_and_loss(self, xb, yb, swb, training):
-        """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], outputs
-        (the logits where the loss is computed from them)). The total adds the regularization
+        """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], what the
+        metrics see per output: the probabilities as arrays). The total adds the regularization
         penalties, as Keras' compute_loss does (in training and in evaluation)."""
         objectives = self._objectives
         outs = self.forward_batch([Tensor(a) for a in xb], training, self._logit_flags)
-        total, values = None, []
+        total, values, seen = None, [], []
         for i, (objective, y, out) in enumerate(zip(objectives, yb, outs)):
-            if objective.loss is None:
-                continue
-            value = reduce_weighted(objective.loss_fn(y, out), None if swb is None else swb[i],
-                                    objective.reduction, objective.name)
-            values.append(value)
-            weighted = value if objective.weight == 1.0 else value * objective.weight
-            total = weighted if total is None else total + weighted
+            probabilities = None
+            if objective.loss is not None:
+                per_sample, probabilities = objective.per_sample_loss(y, out)
+                value = reduce_weighted(per_sample, None if swb is None else swb[i],
+                                        objective.reduction, objective.name)
+                values.append(value)
+                weighted = value if objective.weight == 1.0 else value * objective.weight
+                total = weighted if total is None else total + weighted
+            if probabilities is None and objective.metrics:
+                probabilities = objective.probabilities(out)
+            seen.append(probabilities)
         if self._regularized:
             for penalty in self.losses:
                 total = total + penalty
-        return total, values, outs
+        return total, values, seen
 
     def _loss_values(self, total, values):
         """The batch's logged losses: the total, then each output's when there are several."""
@@ -497,10 +510,9 @@ class BaseModel(Layer):
             row += [float(v.data) for v in values]
         return row
 
-    def _update_metrics(self, yb, swb, outs):
-        for i, (objective, y, out) in enumerate(zip(self._objectives, yb, outs)):
+    def _update_metrics(self, yb, swb, seen):
+        for i, (objective, y, probabilities) in enumerate(zip(self._objectives, yb, seen)):
             if objective.metrics:
-                probabilities = objective.probabilities(out)
                 weights = None if swb is None else swb[i]
                 for m in objective.metrics:
                     m.update_state(y, probabilities, sample_weight=weights)
@@ -525,16 +537,19 @@ class BaseModel(Layer):
         weights = self._train_weights
         for w in weights:
             w.grad = None
-        total, values, outs = self._forward_and_loss(xb, yb, swb, training=True)
+        total, values, seen = self._forward_and_loss(xb, yb, swb, training=True)
+        # metrics and logged losses first, while NumPy's code and the batch's small arrays are
+        # still in cache: the backward pass's kernels evict them
+        self._update_metrics(yb, swb, seen)
+        losses = self._loss_values(total, values)
         total.backward()
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])
-        self._update_metrics(yb, swb, outs)
-        return self._loss_values(total, values)
+        return losses
 
     def test_step(self, xb, yb, swb=None):
         with no_grad():
-            total, values, outs = self._forward_and_loss(xb, yb, swb, training=False)
-            self._update_metrics(yb, swb, outs)
+            total, values, seen = self._forward_and_loss(xb, yb, swb, training=False)
+            self._update_metrics(yb, swb, seen)
             return self._loss_values(total, values)
 
     def _start(self):
@@ -626,20 +641,21 @@ class BaseModel(Layer):
             progbar = Progbar(steps, verbose=verbose)
             means = _Means(self._loss_names)
             step = -1
-            for step, (xb, yb, swb) in enumerate(batches.epoch()):
-                for c in callbacks.batch_begin:
-                    c.on_train_batch_begin(step)
-                with defer_interrupts():   # Ctrl-C lands between steps, never inside one
-                    values = self.train_step(xb, yb, swb)
-                means.add(values, len(xb[0]))
-                if verbose == 1 or callbacks.batch_end:
-                    logs = self._logs(means)
-                    progbar.update(step + 1, list(logs.items()))
-                    for c in callbacks.batch_end:
-                        c.on_train_batch_end(step, logs)
-                if world.on_any_process(self.stop_training):   # every process stops alike
-                    self.stop_training = True
-                    break
+            with hold_interrupts() as hold:   # Ctrl-C lands between steps, never inside one
+                for step, (xb, yb, swb) in enumerate(batches.epoch()):
+                    for c in callbacks.batch_begin:
+                        c.on_train_batch_begin(step)
+                    with hold:
+                        values = self.train_step(xb, yb, swb)
+                    means.add(values, len(xb[0]))
+                    if verbose == 1 or callbacks.batch_end:
+                        logs = self._logs(means)
+                        progbar.update(step + 1, list(logs.items()))
+                        for c in callbacks.batch_end:
+                            c.on_train_batch_end(step, logs)
+                    if world.on_any_process(self.stop_training):   # every process stops alike
+                        self.stop_training = True
+                        break
             if step < 0:
                 warnings.warn(f"{self._who()}.fit: the data gave no batches in epoch {epoch + 1}; "
                               f"training stops (a generator can be iterated only once: use a "

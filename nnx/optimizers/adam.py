@@ -37,7 +37,7 @@ class Adam(Optimizer):
         t = self.iterations + 1
         self._alpha = self._lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
         backend.kernels().adam_update(w, g, slots[0], slots[1], slots[2] if self.amsgrad else None,
                                       self._alpha, self.beta_1, self.beta_2, self.epsilon)
 
@@ -73,7 +73,8 @@ class Nadam(Adam):
         self.u_product *= self._u_t
         self._v_scale = 1.0 / (1.0 - self.beta_2 ** t)
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         m, v = slots
         np.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
@@ -108,7 +109,8 @@ class Adamax(Optimizer):
     def _prepare(self):
         self._step = self._lr / (1.0 - self.beta_1 ** (self.iterations + 1))
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         m, u = slots
         np.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1

@@ -32,7 +32,8 @@ class RMSprop(Optimizer):
             specs.append(("average_gradient", 0.0))
         return specs
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         v = slots[0]
         v *= self.rho
         np.square(g, out=tmp)
@@ -75,7 +76,8 @@ class Adagrad(Optimizer):
     def _slot_specs(self):
         return [("accumulator", self.initial_accumulator_value)]
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         acc = slots[0]
         np.square(g, out=tmp)
         acc += tmp                                            # acc += g^2
@@ -100,7 +102,8 @@ class Adadelta(Optimizer):
     def _slot_specs(self):
         return [("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         grads, deltas = slots
         grads *= self.rho
         np.square(g, out=tmp)

@@ -33,7 +33,8 @@ from nnx.utils.config import Configurable
 
 class Optimizer(Configurable):
     """Base class: slot bookkeeping, gradient checks, state and config. Subclasses define
-    `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots, scratch)`."""
+    `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots)` (taking a scratch
+    buffer from `_scratch_like(w)` where the rule needs one)."""
 
     def __init__(self, learning_rate, name=None, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):
@@ -101,7 +102,7 @@ class Optimizer(Configurable):
                                 f"got {pair!r}") from None
             if grad is None:
                 continue
-            w = _array_of(var, self._who())
+            w = _array_of(var, self)
             g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
             if g.shape != w.shape:
                 raise ValueError(f"{self._who()}: gradient shape {g.shape} does not match weight "
@@ -118,11 +119,11 @@ class Optimizer(Configurable):
         self._prepare()
         decay = self.weight_decay * lr if self.weight_decay else 0.0
         for g, w, slots, var in pairs:
-            tmp = self._scratch_like(w)
             if decay and self._decays(var):
+                tmp = self._scratch_like(w)
                 np.multiply(w, decay, out=tmp)
                 w -= tmp                                      # Keras: w -= w * weight_decay * lr
-            self._update(w, g, slots, tmp)
+            self._update(w, g, slots)
         self.iterations += 1
 
     def _clipped(self, pairs):
@@ -142,7 +143,7 @@ class Optimizer(Configurable):
     def _prepare(self):
         """Per-step scalars shared by every weight (computed once per apply_gradients)."""
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
         raise NotImplementedError
 
     def _slot_specs(self):
@@ -302,10 +303,10 @@ def _unit(value, what, who):
     return value
 
 
-def _array_of(var, who):
+def _array_of(var, optimizer):
     data = var.data if isinstance(var, Tensor) else var
     if not isinstance(data, np.ndarray):
-        raise TypeError(f"{who}: weights must be Tensors or NumPy arrays, got {type(var).__name__}")
+        raise TypeError(f"{optimizer._who()}: weights must be Tensors or NumPy arrays, got {type(var).__name__}")
     return data
 
 

@@ -21,7 +21,8 @@ class SGD(Optimizer):
     def _slot_specs(self):
         return [("momentum", 0.0)] if self.momentum != 0 else []
 
-    def _update(self, w, g, slots, tmp):
+    def _update(self, w, g, slots):
+        tmp = self._scratch_like(w)
         np.multiply(g, self._lr, out=tmp)                     # lr*g
         if not slots:
             w -= tmp
