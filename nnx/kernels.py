@@ -3,8 +3,8 @@
 Same names, signatures and results (to rounding) as `nnx.reference`. See docs/api.md section 4.
 Three names have no reference twin, as they compute nothing: `fma_peak()`, the multiply-add peak of the
 SIMD path in use in GFLOP/s, measured by csrc/peak.c (the ladder's "% of peak" divides by it), and
-`reusing_buffers()` / `buffer_cache_bytes()`, the cache of big freed arrays behind Model.predict
-(csrc/buffers.c).
+`reusing_buffers()` / `buffer_cache_bytes()`, the cache of big freed arrays behind Model.fit,
+evaluate and predict (csrc/buffers.c).
 
 The SIMD path: every kernel runs the widest path the CPU has ('avx512', then 'avx2+fma', then
 'portable') unless `set_simd(name)` or the environment variable NNX_SIMD (read when this module is

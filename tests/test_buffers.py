@@ -1,6 +1,6 @@
-"""The buffer cache behind Model.predict (csrc/buffers.c, nnx.kernels.reusing_buffers): big freed arrays
-come back for the next request of their size, live arrays are never handed out, everything is freed at
-the end, and predict's results do not change."""
+"""The buffer cache behind Model.fit, evaluate and predict (csrc/buffers.c, nnx.kernels.reusing_buffers):
+big freed arrays come back for the next request of their size, live arrays are never handed out,
+everything is freed at the end, and the results of training and predicting do not change."""
 import numpy as np
 import pytest
 
@@ -113,3 +113,44 @@ def test_threads_predicting_at_once_share_the_cache_safely():
         t.join()
     assert not errors, errors
     assert K.buffer_cache_bytes() == 0
+
+
+def _small_cnn(seed):
+    nnx.manual_seed(seed)
+    model = Sequential([Conv2D(16, 3, activation="relu", input_shape=(28, 28, 1)), MaxPooling2D(),
+                        Flatten(), Dense(10)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_fit_and_evaluate_reuse_buffers_and_train_the_same(monkeypatch):
+    # at batch 64 conv1's output and its gradients are 2.8 MB each: freed every step and, inside fit's
+    # epoch, kept for the next step; the weights and logs must be exactly those of a fit without it
+    import contextlib
+
+    import nnx.models.training as training
+    from nnx.callbacks import Callback
+
+    rng = np.random.default_rng(1)
+    x = rng.random((256, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 256)
+    kept = []
+
+    class Watch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kept.append(K.buffer_cache_bytes())
+
+    cached = _small_cnn(0)
+    history = cached.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False, callbacks=[Watch()])
+    assert max(kept) > 0                       # the cache was in use during the epoch's steps
+    assert K.buffer_cache_bytes() == 0         # and released when fit returned
+    scores = cached.evaluate(x, y, batch_size=64, verbose=0)
+    assert K.buffer_cache_bytes() == 0
+
+    monkeypatch.setattr(training, "_reusing_buffers", contextlib.nullcontext)
+    plain = _small_cnn(0)
+    expected = plain.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False)
+    assert history.history == expected.history
+    for a, b in zip(cached.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert scores == plain.evaluate(x, y, batch_size=64, verbose=0)
