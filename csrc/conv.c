@@ -116,7 +116,9 @@
 #define NNX_CONV_CONTRACT __attribute__((optimize("fp-contract=fast")))
 #endif
 /* Step 10 hands out blocks of whole images of about this many pixels. */
-#define NNX_CONV_IMPLICIT_ROWS 256
+#ifndef NNX_CONV_IMPLICIT_ROWS
+#define NNX_CONV_IMPLICIT_ROWS 512
+#endif
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */

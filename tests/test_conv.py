@@ -172,9 +172,10 @@ SPECIAL = {
     # gradient's implicit path on both
     "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), NO_PAD, (1, 1), 1),
     "implicit-gemm-whole-weight-tiles": ((4, 12, 11, 4), (2, 3, 4, 32), (2, 3), NO_PAD, (2, 1), 1),
-    # the implicit input gradient (step 10): KW*C = 64 whole panels on both paths; 90 pixels an image, so
-    # blocks of 3 images (256 pixels a block) end in short tiles, and with 8 images there are 3 blocks
-    "implicit-input-gradient": ((5, 21, 10, 32), (2, 2, 32, 8), (2, 1), NO_PAD, (2, 1), 1),
+    # the implicit input gradient (step 10): KW*C = 64 whole panels on both paths; 91 pixels an image, so
+    # that a block (5 images: one; 8 images: two of 4, enough work for two threads) ends in a short tile
+    # on both paths (6 and 12 pixels a tile)
+    "implicit-input-gradient": ((5, 15, 14, 32), (2, 2, 32, 16), (2, 1), NO_PAD, (2, 1), 1),
 }
 
 
