@@ -530,37 +530,31 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
     T *packed = malloc((size_t)(panels * K * NR) * sizeof(T));
     if (!packed)
         return -1;
-#pragma omp parallel if (conv_parallel(g))
-    {
-#pragma omp for schedule(static)
+    for (ptrdiff_t p = 0; p < panels; p++)
         for (ptrdiff_t k = 0; k < K; k++)
-            for (ptrdiff_t p = 0; p < panels; p++)
-                for (ptrdiff_t j = 0; j < NR; j++) {
-                    ptrdiff_t f = p * NR + j;
-                    packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
-                }
-        /* dynamic, a few tiles at a time: a thread that loses its core for a while to another process
-         * leaves its share to the others instead of holding up the call */
-#pragma omp for schedule(dynamic, 4)
-        for (ptrdiff_t t = 0; t < tiles; t++) {
-            const T *px[MR];
-            ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
-            NAME(implicit_pixels)(g, r0, rows, off);
-            for (ptrdiff_t i = 0; i < MR; i++)
-                px[i] = x + off[i];
-            for (ptrdiff_t p = 0; p < panels; p++) {
-                ptrdiff_t f0 = p * NR, cols = conv_min(NR, F - f0);
-                if (rows == MR && cols == NR) {
-                    NAME(implicit_tile)(g, px, packed + p * K * NR, y + r0 * F + f0, F);
-                } else { /* an edge tile: compute into scratch, copy the valid part */
-                    T tile[MR * NR];
-                    NAME(implicit_tile)(g, px, packed + p * K * NR, tile, NR);
-                    for (ptrdiff_t i = 0; i < rows; i++)
-                        NAME(copy)(y + (r0 + i) * F + f0, tile + i * NR, cols);
-                }
+            for (ptrdiff_t j = 0; j < NR; j++) {
+                ptrdiff_t f = p * NR + j;
+                packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
             }
-            NAME(epilogue)(y + r0 * F, rows, F, bias, relu);
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    for (ptrdiff_t t = 0; t < tiles; t++) {
+        const T *px[MR];
+        ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
+        NAME(implicit_pixels)(g, r0, rows, off);
+        for (ptrdiff_t i = 0; i < MR; i++)
+            px[i] = x + off[i];
+        for (ptrdiff_t p = 0; p < panels; p++) {
+            ptrdiff_t f0 = p * NR, cols = conv_min(NR, F - f0);
+            if (rows == MR && cols == NR) {
+                NAME(implicit_tile)(g, px, packed + p * K * NR, y + r0 * F + f0, F);
+            } else { /* an edge tile: compute into scratch, copy the valid part */
+                T tile[MR * NR];
+                NAME(implicit_tile)(g, px, packed + p * K * NR, tile, NR);
+                for (ptrdiff_t i = 0; i < rows; i++)
+                    NAME(copy)(y + (r0 + i) * F + f0, tile + i * NR, cols);
+            }
         }
+        NAME(epilogue)(y + r0 * F, rows, F, bias, relu);
     }
     free(packed);
     return 0;
