@@ -1,7 +1,7 @@
 """Print a Markdown table of convolution times: nnx vs PyTorch CPU, per layer, batch and thread count.
 
     python benchmarks/conv_table.py [--repeats 30] [--threads 1 2] [--passes forward forward+backward]
-                                    [--simd avx2+fma]
+                                    [--simd avx2+fma] [--layers conv2] [--batches 32]
 
 The reference CNN's three convolutions (benchmarks/bench_conv.py) at batch 32 and 256. nnx and PyTorch
 (NCHW and channels-last; the faster of the two is the "torch" column) are timed in turns (see
@@ -27,6 +27,8 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES + GRADIENTS)
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     args = parser.parse_args()
     if args.simd:
         nnx.kernels.set_simd(args.simd)
@@ -39,11 +41,11 @@ def main():
     for threads in args.threads:
         nnx.set_num_threads(threads)
         torch.set_num_threads(threads)
-        for layer in LAYERS:
+        for layer in args.layers:
             for pass_ in args.passes:
                 if pass_ == "input-gradient" and not needs_input_grad(layer):
                     continue
-                for batch in BATCHES:
+                for batch in args.batches:
                     t = interleaved_times_us({impl: make_call(impl, pass_, batch, layer)
                                               for impl in ("nnx", "torch_nchw", "torch_channels_last")},
                                              args.repeats)

@@ -172,9 +172,13 @@ SPECIAL = {
     # gradient's implicit path on both
     "implicit-gemm-edge-tiles": ((3, 7, 7, 5), (3, 3, 5, 21), (1, 1), NO_PAD, (1, 1), 1),
     "implicit-gemm-whole-weight-tiles": ((4, 12, 11, 4), (2, 3, 4, 32), (2, 3), NO_PAD, (2, 1), 1),
-    # the implicit input gradient (step 10): KW*C = 64 whole panels on both paths; 90 pixels an image, so
-    # blocks of 3 images (256 pixels a block) end in short tiles, and with 8 images there are 3 blocks
-    "implicit-input-gradient": ((5, 21, 10, 32), (2, 2, 32, 8), (2, 1), NO_PAD, (2, 1), 1),
+    # the implicit input gradient (step 10): KW*C = 64 whole panels on both paths; 91 pixels an image, so
+    # that a block (5 images: one; 8 images: two of 4, enough work for two threads) ends in a short tile
+    # on both paths (6 and 12 pixels a tile)
+    "implicit-input-gradient": ((5, 15, 14, 32), (2, 2, 32, 16), (2, 1), NO_PAD, (2, 1), 1),
+    # fewer pixels (72) than one block of the implicit input gradient holds, but enough work for two
+    # threads: still cut in two blocks
+    "conv3-like": ((8, 5, 5, 64), (3, 3, 64, 64), (1, 1), NO_PAD, (1, 1), 1),
 }
 
 
@@ -293,7 +297,7 @@ def test_gradients_match_finite_differences(k_shape, strides, padding, dilation,
 @pytest.mark.parametrize("name", ["conv2-like", "first-layer", "one-channel-every-option", "depthwise", "pointwise",
                                   "image-split-into-chunks", "many-images-per-chunk", "more-chunks-than-slices",
                                   "implicit-gemm-strided-dilated", "implicit-gemm-edge-tiles",
-                                  "implicit-gemm-whole-weight-tiles", "implicit-input-gradient"])
+                                  "implicit-gemm-whole-weight-tiles", "implicit-input-gradient", "conv3-like"])
 def test_bit_identical_for_one_and_two_threads(threads, name):
     x_shape, k_shape, *args = SPECIAL[name]
     x_shape = (max(x_shape[0], 8),) + x_shape[1:]  # above the single-thread cut-off
