@@ -152,6 +152,37 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t
     free(part);
 }
 
+/* Step 12: `rows` rows of F gradients of dy as the weight gradient reads them: masked by the layer's relu
+ * (dy * (y > 0), spelled as nnx_bias_relu_backward spells it, so the same numbers and the same NaNs) into
+ * `out` when y is given, else dy itself; each row also added onto db (F sums) when db is given, in row
+ * order. Returns the rows to read (out or dy). */
+TARGET static inline const T *NAME(masked_rows)(ptrdiff_t rows, ptrdiff_t F, const T *restrict dy,
+                                                const T *restrict y, T *restrict out, T *restrict db)
+{
+    const T *d = y ? out : dy;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (y)
+            for (ptrdiff_t j = 0; j < F; j++) {
+                T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
+                out[r * F + j] = dy[r * F + j] * mask;
+            }
+        if (db)
+            for (ptrdiff_t j = 0; j < F; j++)
+                db[j] += d[r * F + j];
+    }
+    return d;
+}
+
+/* Steps 2 and 12: the partials of a sliced weight (or bias) gradient: `slices` blocks of `size` numbers, or
+ * with one slice `out` itself (sum_partials then has nothing to add); NULL when out is NULL or the
+ * allocation fails. */
+TARGET static inline T *NAME(partials)(ptrdiff_t slices, ptrdiff_t size, T *out)
+{
+    if (!out || slices == 1)
+        return out;
+    return malloc((size_t)(slices * size) * sizeof(T));
+}
+
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
 
 /* The taps of output pixel (oh, ow) that land inside the image: kh in [*kh0, *kh1), kw in [*kw0, *kw1). */
@@ -220,39 +251,62 @@ TARGET static void NAME(depthwise_backward_input)(const nnx_conv_geom *g, const 
     }
 }
 
+/* Step 12: y (the relu's output) and db as in masked_rows: each image's dy masked into a buffer of the
+ * thread's, and summed into the slice's partial db, just before the image's loops read it. */
 TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                  const T *restrict dy, T *restrict dw)
+                                                  const T *restrict dy, const T *y, T *restrict dw, T *db)
 {
     const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_slices(g, g->n, sizeof(T));
-    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    if (!part)
+    const ptrdiff_t per_image = g->oh * g->ow * C;
+    T *part = NAME(partials)(slices, size, dw), *dbpart = NAME(partials)(slices, C, db);
+    if (!part || (db && !dbpart)) {
+        if (part != dw)
+            free(part);
         return -1;
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        T *restrict acc = part + s * size;
-        NAME(zero)(acc, size);
-        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-            for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
-                ptrdiff_t kh0, kh1;
-                NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
-                for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
-                    const T *restrict dyp = dy + ((n * g->oh + oh) * g->ow + ow) * C;
-                    ptrdiff_t kw0, kw1;
-                    NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
-                    for (ptrdiff_t kh = kh0; kh < kh1; kh++)
-                        for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
-                            ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh;
-                            ptrdiff_t iw = ow * g->sw - g->left + kw * g->dw;
-                            const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
-                            T *restrict ap = acc + (kh * g->kw + kw) * C;
-                            for (ptrdiff_t c = 0; c < C; c++)
-                                ap[c] += xp[c] * dyp[c];
-                        }
+    }
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
+        failed = y && !masked;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t s = 0; s < slices; s++) {
+            if (failed)
+                continue;
+            T *restrict acc = part + s * size;
+            NAME(zero)(acc, size);
+            if (db)
+                NAME(zero)(dbpart + s * C, C);
+            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++) {
+                const T *restrict dyn = NAME(masked_rows)(g->oh * g->ow, C, dy + n * per_image,
+                                                          y ? y + n * per_image : NULL, masked,
+                                                          db ? dbpart + s * C : NULL);
+                for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+                    ptrdiff_t kh0, kh1;
+                    NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+                    for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+                        const T *restrict dyp = dyn + (oh * g->ow + ow) * C;
+                        ptrdiff_t kw0, kw1;
+                        NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+                        for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                            for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                                ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh;
+                                ptrdiff_t iw = ow * g->sw - g->left + kw * g->dw;
+                                const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
+                                T *restrict ap = acc + (kh * g->kw + kw) * C;
+                                for (ptrdiff_t c = 0; c < C; c++)
+                                    ap[c] += xp[c] * dyp[c];
+                            }
+                    }
                 }
             }
+        }
+        free(masked);
     }
     NAME(sum_partials)(g, part, slices, size, dw);
-    return 0;
+    if (db)
+        NAME(sum_partials)(g, dbpart, slices, C, db);
+    return failed ? -1 : 0;
 }
 
 /* ---- step 6: one input channel (a first layer on grey images), direct loops over the filters ---------
@@ -353,11 +407,11 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
 }
 
 /* The rows of dW of taps kw .. kw+count-1 of kernel row kh (at dwp, F apart), which share their output
- * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n: count is 1, 2 or 3, a constant once
- * inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel row, not per
- * tap). */
+ * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n (whose dy is dyn): count is 1, 2 or 3, a
+ * constant once inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel
+ * row, not per tap). */
 TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(single_channel_taps)(
-    const nnx_conv_geom *g, const T *restrict x, const T *restrict dy, T *restrict dwp, ptrdiff_t n, ptrdiff_t kh,
+    const nnx_conv_geom *g, const T *restrict x, const T *restrict dyn, T *restrict dwp, ptrdiff_t n, ptrdiff_t kh,
     ptrdiff_t kw, int count, ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t ow0, ptrdiff_t ow1)
 {
     const ptrdiff_t F = g->f;
@@ -369,7 +423,7 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
         for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
             /* + ow * sw: the input of tap kw of pixel ow, inside the row for ow0 <= ow < ow1 */
             const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left + kw * g->dw;
-            const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
+            const T *dyp = dyn + oh * g->ow * F + f0;
             for (ptrdiff_t ow = ow0; ow < ow1; ow++)
                 for (int v = 0; v < NNX_CONV_FBLOCK; v++) {
                     const NAME(vec) d = VLOAD(dyp + ow * F + v * VL);
@@ -384,45 +438,67 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
 }
 
 /* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
- * the shapes) each sum in their own partial, in image, pixel order, then the partials add in order. */
+ * the shapes) each sum in their own partial, in image, pixel order, then the partials add in order.
+ * Step 12: y and db as in masked_rows, each image's dy masked (into a buffer of the thread's, which
+ * stays in L2 while the KH kernel rows read it) and summed into the slice's partial db first. */
 TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                       const T *restrict dy, T *restrict dw)
+                                                       const T *restrict dy, const T *y, T *restrict dw, T *db)
 {
     const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_slices(g, g->n, sizeof(T));
-    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    if (!part)
+    const ptrdiff_t per_image = g->oh * g->ow * F;
+    T *part = NAME(partials)(slices, size, dw), *dbpart = NAME(partials)(slices, F, db);
+    if (!part || (db && !dbpart)) {
+        if (part != dw)
+            free(part);
         return -1;
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        T *acc_s = part + s * size;
-        NAME(zero)(acc_s, size);
-        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-            for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
-                ptrdiff_t oh0, oh1;
-                NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
-                for (ptrdiff_t kw = 0; kw < g->kw;) {
-                    ptrdiff_t ow0, ow1, count = 1;
-                    NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
-                    while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
-                        ptrdiff_t next0, next1;
-                        NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
-                        if (next0 != ow0 || next1 != ow1)
-                            break;
-                        count++;
+    }
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
+        failed = y && !masked;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t s = 0; s < slices; s++) {
+            if (failed)
+                continue;
+            T *acc_s = part + s * size;
+            NAME(zero)(acc_s, size);
+            if (db)
+                NAME(zero)(dbpart + s * F, F);
+            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++) {
+                const T *dyn = NAME(masked_rows)(g->oh * g->ow, F, dy + n * per_image, y ? y + n * per_image : NULL,
+                                                 masked, db ? dbpart + s * F : NULL);
+                for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+                    ptrdiff_t oh0, oh1;
+                    NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+                    for (ptrdiff_t kw = 0; kw < g->kw;) {
+                        ptrdiff_t ow0, ow1, count = 1;
+                        NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
+                        while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
+                            ptrdiff_t next0, next1;
+                            NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
+                            if (next0 != ow0 || next1 != ow1)
+                                break;
+                            count++;
+                        }
+                        T *dwp = acc_s + (kh * g->kw + kw) * F;
+                        if (count == 3)
+                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
+                        else if (count == 2)
+                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
+                        else
+                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
+                        kw += count;
                     }
-                    T *dwp = acc_s + (kh * g->kw + kw) * F;
-                    if (count == 3)
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
-                    else if (count == 2)
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
-                    else
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
-                    kw += count;
                 }
             }
+        }
+        free(masked);
     }
     NAME(sum_partials)(g, part, slices, size, dw);
-    return 0;
+    if (db)
+        NAME(sum_partials)(g, dbpart, slices, F, db);
+    return failed ? -1 : 0;
 }
 #undef VL
 #undef VLOAD
@@ -638,32 +714,74 @@ static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
     return conv_is_implicit(g) && (g->kw * g->c) % MR == 0 && g->f % NR == 0;
 }
 
-/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
- * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0. */
-TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
-                                                                ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off,
-                                                                ptrdiff_t f0, int accumulate, T *restrict out)
+/* acc += the tile's products over the pixels of images [n0, n1): x at offset `off` of each patch, dy at
+ * filter f0. Step 12: when y is given, dy masked by the relu (dy * (y > 0), as masked_rows) as it is
+ * loaded; when dbacc is given, the (masked) dy added onto it, pixel by pixel. Inlined with y = dbacc =
+ * NULL, the plain loop. */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(implicit_weight_pixels)(
+    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbacc,
+    ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
 {
+    typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
+    const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
     const ptrdiff_t F = g->f;
-    NAME(ivec) acc[MR][NV] = {{{0}}};
-    if (accumulate)
-        NAME(tile_move)(acc, out, F, 1);
     for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
         for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
             const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-            const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
-            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
-                NAME(tile_step)(acc, xp, dyp);
+            const ptrdiff_t row = (n * g->oh + oh) * g->ow * F + f0;
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
+                const T *dyp = dy + row + ow * F;
+                if (!y && !dbacc) {
+                    NAME(tile_step)(acc, xp, dyp);
+                    continue;
+                }
+                T d[NR];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) {
+                    NAME(ivec) dv = VLOAD(dyp + v * VL);
+                    if (y) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: dy * 0 of a NaN is NaN */
+                        dv = dv * (NAME(ivec))((VLOAD(y + row + ow * F + v * VL) > 0) & one);
+                    if (dbacc)
+                        dbacc[v] += dv;
+                    VSTORE(d + v * VL, dv);
+                }
+                NAME(tile_step)(acc, xp, d);
+            }
         }
-    NAME(tile_move)(acc, out, F, 0);
+}
+
+/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
+ * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0; step 12: dy masked by y
+ * when given, and its sums added (or written) into db (NR numbers) when given. */
+TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
+                                                                const T *y, ptrdiff_t n0, ptrdiff_t n1,
+                                                                ptrdiff_t off, ptrdiff_t f0, int accumulate,
+                                                                T *restrict out, T *restrict db)
+{
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    if (accumulate)
+        NAME(tile_move)(acc, out, g->f, 1);
+    if (y || db) {
+        NAME(ivec) dbacc[NV] = {{0}};
+        for (int v = 0; v < NV && db && accumulate; v++)
+            dbacc[v] = VLOAD(db + v * VL);
+        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbacc : NULL, n0, n1, off, f0);
+        for (int v = 0; v < NV && db; v++)
+            VSTORE(db + v * VL, dbacc[v]);
+    } else {
+        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, n0, n1, off, f0);
+    }
+    NAME(tile_move)(acc, out, g->f, 0);
 }
 
 /* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
  * every element has one sum, in the same order whatever the thread count). Each thread takes one run of
  * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
  * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
- * dy again). */
-TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+ * dy again). Step 12: every tile masks dy by y itself (when given); the first tile of each panel of
+ * filters (kh = 0, the first MR numbers of the run) also sums the bias gradient of those filters. */
+TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
+                                                 T *dw, T *db)
 {
     const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
@@ -678,9 +796,9 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
                 for (ptrdiff_t tile = r * tiles / runs; tile < (r + 1) * tiles / runs; tile++) {
                     ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
                     ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
-                    NAME(implicit_weight_tile)(g, x, dy, n, conv_min(g->n, n + group),
+                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(g->n, n + group),
                                                kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
-                                               dw + k0 * g->f + p * NR);
+                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL);
                 }
     }
     return 0;
@@ -765,43 +883,56 @@ TARGET static int NAME(im2col_backward_input)(const nnx_conv_geom *g, const T *d
     return failed ? -1 : 0;
 }
 
-/* The 'im2col' rung: dW = im2col(x)^T . dY, summed over chunks in fixed slices (step 2). */
-TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* The 'im2col' rung: dW = im2col(x)^T . dY, summed over chunks in fixed slices (step 2). Step 12: y and db
+ * as in masked_rows, each chunk's rows of dy masked into a buffer of the thread's (beside its col) and
+ * summed into the slice's partial db just before its GEMMs read them. */
+TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y, T *dw,
+                                               T *db)
 {
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);
     /* step 2: slice s sums chunks [s*chunks/slices, (s+1)*chunks/slices) into its own partial */
-    T *part = p.slices > 1 ? malloc((size_t)(p.slices * size) * sizeof(T)) : dw;
-    if (!part)
+    T *part = NAME(partials)(p.slices, size, dw), *dbpart = NAME(partials)(p.slices, g->f, db);
+    if (!part || (db && !dbpart)) {
+        if (part != dw)
+            free(part);
         return -1;
+    }
     int failed = 0;
 #pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
     {
         T *col = pointwise ? NULL : malloc((size_t)(p.max_rows * p.k) * sizeof(T));
-        failed = !pointwise && !col;
+        T *masked = y ? malloc((size_t)(p.max_rows * g->f) * sizeof(T)) : NULL;
+        failed = (!pointwise && !col) || (y && !masked);
 #pragma omp for schedule(dynamic)
         for (ptrdiff_t s = 0; s < p.slices; s++) {
             if (failed)
                 continue;
             ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices;
+            if (db)
+                NAME(zero)(dbpart + s * g->f, g->f);
             for (ptrdiff_t i = first; i < last; i++) {
                 ptrdiff_t r0, r1;
                 conv_chunk(&p, g, i, &r0, &r1);
+                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked,
+                                               db ? dbpart + s * g->f : NULL);
                 for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
                     if (!pointwise)
                         NAME(im2col)(g, x, grp, r0, r1, col);
                     /* dW_g += col_g^T . dY_g, the first chunk of the slice overwriting */
                     GEMM(NNX_CONV_GEMM_RUNG, 1, 0, p.k, fg, r1 - r0, 1,
-                         pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k,
-                         dy + r0 * g->f + grp * fg, g->f, i == first ? 0 : 1, part + s * size + grp * fg,
-                         g->f);
+                         pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k, d + grp * fg, g->f,
+                         i == first ? 0 : 1, part + s * size + grp * fg, g->f);
                 }
             }
         }
         free(col);
+        free(masked);
     }
     NAME(sum_partials)(g, part, p.slices, size, dw);
+    if (db)
+        NAME(sum_partials)(g, dbpart, p.slices, g->f, db);
     return failed ? -1 : 0;
 }
 
@@ -841,19 +972,21 @@ TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *d
     return NAME(im2col_backward_input)(g, dy, w, dx);
 }
 
-TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* Step 12: y (the layer's relu output, or NULL) masks dy, and db (or NULL) receives the bias gradient. */
+TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y, T *dw,
+                                               T *db)
 {
     if (conv_is_depthwise(g))
-        return NAME(depthwise_backward_weight)(g, x, dy, dw);
+        return NAME(depthwise_backward_weight)(g, x, dy, y, dw, db);
 #ifdef NNX_CONV_VECTORS
     if (NAME(single_channel)(g))
-        return NAME(single_channel_backward_weight)(g, x, dy, dw);
+        return NAME(single_channel_backward_weight)(g, x, dy, y, dw, db);
 #endif
 #if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
     if (NAME(implicit_weight_fits)(g))
-        return NAME(implicit_backward_weight)(g, x, dy, dw);
+        return NAME(implicit_backward_weight)(g, x, dy, y, dw, db);
 #endif
-    return NAME(im2col_backward_weight)(g, x, dy, dw);
+    return NAME(im2col_backward_weight)(g, x, dy, y, dw, db);
 }
 
 #ifdef NNX_CONV_VECTORS
