@@ -16,6 +16,7 @@ implementation, and the compiled kernels check the name.
 import numpy as np
 
 from nnx.geometry import window_output
+from nnx.reference.epilogue import _dtype as _float_dtype
 from nnx.reference.epilogue import bias_relu_backward, bias_relu_forward
 
 
@@ -75,6 +76,8 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     dy * (relu_output > 0), and with bias=True the bias gradient comes too: (dkernel, dbias), both from
     bias_relu_backward's masked dy (the compiled kernel fuses that pass into its own)."""
     kernel = "conv2d_backward_weight"
+    if relu_output is not None:
+        _float_dtype(kernel, [("relu_output", relu_output)])
     if relu_output is not None and np.shape(relu_output) != np.shape(dy):
         raise ValueError(f"{kernel}: relu_output shape {np.shape(relu_output)} must equal dy shape "
                          f"{np.shape(dy)}")
@@ -85,7 +88,7 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     n, oh, ow, f = _output_shape(x.shape, kernel_shape, strides, padding, dilation, groups)
     if dy.shape != (n, oh, ow, f):
         raise ValueError(f"conv2d: dy shape {dy.shape} does not match the output shape {(n, oh, ow, f)}")
-    dy, db = bias_relu_backward(dy, None if relu_output is None else np.asarray(relu_output))
+    dy, db = bias_relu_backward(dy, relu_output)
     kh, kw, cg, _ = kernel_shape
     p = _patches(_pad(x, padding), kh, kw, oh, ow, strides, dilation).reshape(n, oh, ow, kh, kw, groups, cg)
     d = dy.reshape(n, oh, ow, groups, f // groups)
