@@ -159,18 +159,30 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t
 TARGET static inline const T *NAME(masked_rows)(ptrdiff_t rows, ptrdiff_t F, const T *restrict dy,
                                                 const T *restrict y, T *restrict out, T *restrict db)
 {
-    const T *d = y ? out : dy;
+    /* one loop a case, each vectorised over the F contiguous numbers of a row (the mask and the sum in
+     * one loop: a second loop over the row cost conv1 about 15%) */
     for (ptrdiff_t r = 0; r < rows; r++) {
-        if (y)
+        const T *restrict g = dy + r * F;
+        const T *restrict yr = y ? y + r * F : NULL;
+        T *restrict o = y ? out + r * F : NULL;
+        if (y && db) {
             for (ptrdiff_t j = 0; j < F; j++) {
-                T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
-                out[r * F + j] = dy[r * F + j] * mask;
+                T mask = yr[j] > 0 ? (T)1 : (T)0;
+                T v = g[j] * mask;
+                o[j] = v;
+                db[j] += v;
             }
-        if (db)
+        } else if (y) {
+            for (ptrdiff_t j = 0; j < F; j++) {
+                T mask = yr[j] > 0 ? (T)1 : (T)0;
+                o[j] = g[j] * mask;
+            }
+        } else if (db) {
             for (ptrdiff_t j = 0; j < F; j++)
-                db[j] += d[r * F + j];
+                db[j] += g[j];
+        }
     }
-    return d;
+    return y ? out : dy;
 }
 
 /* Steps 2 and 12: the partials of a sliced weight (or bias) gradient: `slices` blocks of `size` numbers, or
