@@ -185,14 +185,80 @@ TARGET static inline const T *NAME(masked_rows)(ptrdiff_t rows, ptrdiff_t F, con
     return y ? out : dy;
 }
 
-/* Steps 2 and 12: the partials of a sliced weight (or bias) gradient: `slices` blocks of `size` numbers, or
- * with one slice `out` itself (sum_partials then has nothing to add); NULL when out is NULL or the
- * allocation fails. */
-TARGET static inline T *NAME(partials)(ptrdiff_t slices, ptrdiff_t size, T *out)
+/* Steps 2 and 12: where the slices of a sliced weight gradient sum: slice s into dw + s * size and (when
+ * the bias gradient is wanted) db + s * F, or with one slice into the outputs themselves. */
+typedef struct {
+    T *dw, *db;
+    ptrdiff_t slices, size, f;
+} NAME(slice_sums);
+
+/* Allocates the partials (none with one slice); -1 when that fails (nothing then is allocated). */
+TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, ptrdiff_t size, ptrdiff_t F, T *dw,
+                                        T *db)
 {
-    if (!out || slices == 1)
-        return out;
-    return malloc((size_t)(slices * size) * sizeof(T));
+    p->slices = slices, p->size = size, p->f = F;
+    p->dw = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
+    p->db = db && slices > 1 ? malloc((size_t)(slices * F) * sizeof(T)) : db;
+    if (p->dw && (p->db || !db))
+        return 0;
+    if (slices > 1) {
+        free(p->dw);
+        free(p->db);
+    }
+    return -1;
+}
+
+/* Slice s's partial db, zeroed (NULL when no bias gradient is wanted). */
+TARGET static inline T *NAME(slice_db)(const NAME(slice_sums) *p, ptrdiff_t s)
+{
+    if (!p->db)
+        return NULL;
+    NAME(zero)(p->db + s * p->f, p->f);
+    return p->db + s * p->f;
+}
+
+/* dw and db = the partials added in slice order, which are freed; returns -1 if `failed`, else 0. */
+TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, T *dw, T *db, int failed)
+{
+    NAME(sum_partials)(g, p->dw, p->slices, p->size, dw);
+    if (db)
+        NAME(sum_partials)(g, p->db, p->slices, p->f, db);
+    return failed ? -1 : 0;
+}
+
+/* Adds image n's products onto acc (a partial dW), its dy (masked, when step 12 masks) at dyn. */
+typedef void (*NAME(image_weight_fn))(const nnx_conv_geom *g, const T *x, const T *dyn, ptrdiff_t n, T *acc);
+
+/* Steps 2, 5, 6 and 12: dW summed over slices of images (fixed by the shapes), each slice into its own
+ * partial in image order, the partials then added in slice order. Before `image` reads an image's dy,
+ * dy is masked by y (when given) into a buffer of the thread's, which stays in L2 while it is read, and
+ * summed into the slice's partial db (when db is wanted). F: the numbers per pixel of dy. */
+TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
+                                                     T *dw, T *db, ptrdiff_t F, NAME(image_weight_fn) image)
+{
+    const ptrdiff_t size = g->kh * g->kw * (g->c / g->groups) * g->f, slices = conv_slices(g, g->n, sizeof(T));
+    const ptrdiff_t per_image = g->oh * g->ow * F;
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, slices, size, F, dw, db))
+        return -1;
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
+        failed = y && !masked;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t s = 0; s < slices; s++) {
+            if (failed)
+                continue;
+            T *acc = sums.dw + s * size, *dbs = NAME(slice_db)(&sums, s);
+            NAME(zero)(acc, size);
+            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
+                image(g, x, NAME(masked_rows)(g->oh * g->ow, F, dy + n * per_image, y ? y + n * per_image : NULL,
+                                              masked, dbs), n, acc);
+        }
+        free(masked);
+    }
+    return NAME(slice_sums_close)(g, &sums, dw, db, failed);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -263,62 +329,28 @@ TARGET static void NAME(depthwise_backward_input)(const nnx_conv_geom *g, const 
     }
 }
 
-/* Step 12: y (the relu's output) and db as in masked_rows: each image's dy masked into a buffer of the
- * thread's, and summed into the slice's partial db, just before the image's loops read it. */
-TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                  const T *restrict dy, const T *y, T *restrict dw, T *db)
+/* Image n's products x * dy onto acc, over the contiguous channels (dy of the image at dyn). */
+TARGET static void NAME(depthwise_image_weight)(const nnx_conv_geom *g, const T *restrict x, const T *restrict dyn,
+                                                ptrdiff_t n, T *restrict acc)
 {
-    const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_slices(g, g->n, sizeof(T));
-    const ptrdiff_t per_image = g->oh * g->ow * C;
-    T *part = NAME(partials)(slices, size, dw), *dbpart = NAME(partials)(slices, C, db);
-    if (!part || (db && !dbpart)) {
-        if (part != dw)
-            free(part);
-        return -1;
-    }
-    int failed = 0;
-#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
-    {
-        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
-        failed = y && !masked;
-#pragma omp for schedule(dynamic)
-        for (ptrdiff_t s = 0; s < slices; s++) {
-            if (failed)
-                continue;
-            T *restrict acc = part + s * size;
-            NAME(zero)(acc, size);
-            if (db)
-                NAME(zero)(dbpart + s * C, C);
-            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++) {
-                const T *restrict dyn = NAME(masked_rows)(g->oh * g->ow, C, dy + n * per_image,
-                                                          y ? y + n * per_image : NULL, masked,
-                                                          db ? dbpart + s * C : NULL);
-                for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
-                    ptrdiff_t kh0, kh1;
-                    NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
-                    for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
-                        const T *restrict dyp = dyn + (oh * g->ow + ow) * C;
-                        ptrdiff_t kw0, kw1;
-                        NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
-                        for (ptrdiff_t kh = kh0; kh < kh1; kh++)
-                            for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
-                                ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh;
-                                ptrdiff_t iw = ow * g->sw - g->left + kw * g->dw;
-                                const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
-                                T *restrict ap = acc + (kh * g->kw + kw) * C;
-                                for (ptrdiff_t c = 0; c < C; c++)
-                                    ap[c] += xp[c] * dyp[c];
-                            }
-                    }
+    const ptrdiff_t C = g->c;
+    for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+        ptrdiff_t kh0, kh1;
+        NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+        for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+            const T *restrict dyp = dyn + (oh * g->ow + ow) * C;
+            ptrdiff_t kw0, kw1;
+            NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+            for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                    ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh, iw = ow * g->sw - g->left + kw * g->dw;
+                    const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
+                    T *restrict ap = acc + (kh * g->kw + kw) * C;
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        ap[c] += xp[c] * dyp[c];
                 }
-            }
         }
-        free(masked);
     }
-    NAME(sum_partials)(g, part, slices, size, dw);
-    if (db)
-        NAME(sum_partials)(g, dbpart, slices, C, db);
-    return failed ? -1 : 0;
 }
 
 /* ---- step 6: one input channel (a first layer on grey images), direct loops over the filters ---------
@@ -449,68 +481,35 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
     }
 }
 
-/* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
- * the shapes) each sum in their own partial, in image, pixel order, then the partials add in order.
- * Step 12: y and db as in masked_rows, each image's dy masked (into a buffer of the thread's, which
- * stays in L2 while the KH kernel rows read it) and summed into the slice's partial db first. */
-TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                       const T *restrict dy, const T *y, T *restrict dw, T *db)
+/* Image n's products onto acc: dw[tap, f] += x[the input of pixel p at tap] * dy[p, f] over the image's
+ * pixels p, kernel row by kernel row (dy of the image at dyn). */
+TARGET NNX_CONV_CONTRACT static void NAME(single_channel_image_weight)(const nnx_conv_geom *g, const T *restrict x,
+                                                                       const T *restrict dyn, ptrdiff_t n,
+                                                                       T *restrict acc)
 {
-    const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_slices(g, g->n, sizeof(T));
-    const ptrdiff_t per_image = g->oh * g->ow * F;
-    T *part = NAME(partials)(slices, size, dw), *dbpart = NAME(partials)(slices, F, db);
-    if (!part || (db && !dbpart)) {
-        if (part != dw)
-            free(part);
-        return -1;
-    }
-    int failed = 0;
-#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
-    {
-        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
-        failed = y && !masked;
-#pragma omp for schedule(dynamic)
-        for (ptrdiff_t s = 0; s < slices; s++) {
-            if (failed)
-                continue;
-            T *acc_s = part + s * size;
-            NAME(zero)(acc_s, size);
-            if (db)
-                NAME(zero)(dbpart + s * F, F);
-            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++) {
-                const T *dyn = NAME(masked_rows)(g->oh * g->ow, F, dy + n * per_image, y ? y + n * per_image : NULL,
-                                                 masked, db ? dbpart + s * F : NULL);
-                for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
-                    ptrdiff_t oh0, oh1;
-                    NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
-                    for (ptrdiff_t kw = 0; kw < g->kw;) {
-                        ptrdiff_t ow0, ow1, count = 1;
-                        NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
-                        while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
-                            ptrdiff_t next0, next1;
-                            NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
-                            if (next0 != ow0 || next1 != ow1)
-                                break;
-                            count++;
-                        }
-                        T *dwp = acc_s + (kh * g->kw + kw) * F;
-                        if (count == 3)
-                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
-                        else if (count == 2)
-                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
-                        else
-                            NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
-                        kw += count;
-                    }
-                }
+    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+        ptrdiff_t oh0, oh1;
+        NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+        for (ptrdiff_t kw = 0; kw < g->kw;) {
+            ptrdiff_t ow0, ow1, count = 1;
+            NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
+            while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
+                ptrdiff_t next0, next1;
+                NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
+                if (next0 != ow0 || next1 != ow1)
+                    break;
+                count++;
             }
+            T *dwp = acc + (kh * g->kw + kw) * g->f;
+            if (count == 3)
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
+            else if (count == 2)
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
+            else
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
+            kw += count;
         }
-        free(masked);
     }
-    NAME(sum_partials)(g, part, slices, size, dw);
-    if (db)
-        NAME(sum_partials)(g, dbpart, slices, F, db);
-    return failed ? -1 : 0;
 }
 #undef VL
 #undef VLOAD
@@ -905,12 +904,9 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);
     /* step 2: slice s sums chunks [s*chunks/slices, (s+1)*chunks/slices) into its own partial */
-    T *part = NAME(partials)(p.slices, size, dw), *dbpart = NAME(partials)(p.slices, g->f, db);
-    if (!part || (db && !dbpart)) {
-        if (part != dw)
-            free(part);
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, p.slices, size, g->f, dw, db))
         return -1;
-    }
     int failed = 0;
 #pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
     {
@@ -922,30 +918,25 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
             if (failed)
                 continue;
             ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices;
-            if (db)
-                NAME(zero)(dbpart + s * g->f, g->f);
+            T *dbs = NAME(slice_db)(&sums, s);
             for (ptrdiff_t i = first; i < last; i++) {
                 ptrdiff_t r0, r1;
                 conv_chunk(&p, g, i, &r0, &r1);
-                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked,
-                                               db ? dbpart + s * g->f : NULL);
+                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked, dbs);
                 for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
                     if (!pointwise)
                         NAME(im2col)(g, x, grp, r0, r1, col);
                     /* dW_g += col_g^T . dY_g, the first chunk of the slice overwriting */
                     GEMM(NNX_CONV_GEMM_RUNG, 1, 0, p.k, fg, r1 - r0, 1,
                          pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k, d + grp * fg, g->f,
-                         i == first ? 0 : 1, part + s * size + grp * fg, g->f);
+                         i == first ? 0 : 1, sums.dw + s * size + grp * fg, g->f);
                 }
             }
         }
         free(col);
         free(masked);
     }
-    NAME(sum_partials)(g, part, p.slices, size, dw);
-    if (db)
-        NAME(sum_partials)(g, dbpart, p.slices, g->f, db);
-    return failed ? -1 : 0;
+    return NAME(slice_sums_close)(g, &sums, dw, db, failed);
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
@@ -989,10 +980,10 @@ TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *
                                                T *db)
 {
     if (conv_is_depthwise(g))
-        return NAME(depthwise_backward_weight)(g, x, dy, y, dw, db);
+        return NAME(image_slices_backward_weight)(g, x, dy, y, dw, db, g->c, NAME(depthwise_image_weight));
 #ifdef NNX_CONV_VECTORS
     if (NAME(single_channel)(g))
-        return NAME(single_channel_backward_weight)(g, x, dy, y, dw, db);
+        return NAME(image_slices_backward_weight)(g, x, dy, y, dw, db, g->f, NAME(single_channel_image_weight));
 #endif
 #if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
     if (NAME(implicit_weight_fits)(g))
