@@ -152,77 +152,103 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t
     free(part);
 }
 
-/* Step 12: `rows` rows of F gradients of dy as the weight gradient reads them: masked by the layer's relu
- * (dy * (y > 0), spelled as nnx_bias_relu_backward spells it, so the same numbers and the same NaNs) into
- * `out` when y is given, else dy itself; each row also added onto db (F sums) when db is given, in row
- * order. Returns the rows to read (out or dy). */
+/* Step 12: `rows` rows of F gradients of dy (rows r0, r0 + 1, ... of the whole dy) as the weight gradient
+ * reads them: masked by the layer's relu (dy * (y > 0), spelled as nnx_bias_relu_backward spells it, so
+ * the same numbers and the same NaNs) into `out` if y is given, else dy itself; and each row added onto
+ * its block's partial bias gradient (blocks: F sums for each NNX_EPILOGUE_BLOCK rows; when not NULL),
+ * but only for the blocks that start at row `first` or later. Returns the rows to read (out or dy). */
 TARGET static inline const T *NAME(masked_rows)(ptrdiff_t rows, ptrdiff_t F, const T *restrict dy,
-                                                const T *restrict y, T *restrict out, T *restrict db)
+                                                const T *restrict y, T *restrict out, T *restrict blocks,
+                                                ptrdiff_t r0, ptrdiff_t first)
 {
-    /* one loop a case, each vectorised over the F contiguous numbers of a row (the mask and the sum in
-     * one loop: a second loop over the row cost conv1 about 15%) */
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const T *restrict g = dy + r * F;
-        const T *restrict yr = y ? y + r * F : NULL;
-        T *restrict o = y ? out + r * F : NULL;
-        if (y && db) {
-            for (ptrdiff_t j = 0; j < F; j++) {
-                T mask = yr[j] > 0 ? (T)1 : (T)0;
-                T v = g[j] * mask;
-                o[j] = v;
-                db[j] += v;
+    if (!y && !blocks)
+        return dy;
+    for (ptrdiff_t r = 0; r < rows;) {
+        const ptrdiff_t block = (r0 + r) / NNX_EPILOGUE_BLOCK;
+        const ptrdiff_t stop = conv_min(rows, (block + 1) * NNX_EPILOGUE_BLOCK - r0);
+        T *restrict db = blocks && block * NNX_EPILOGUE_BLOCK >= first ? blocks + block * F : NULL;
+        /* the rows of one block: one loop a case, each vectorised over the F contiguous numbers of a row
+         * (the mask and the sum in one loop: a second loop over the row cost conv1 about 15%) */
+        for (; r < stop; r++) {
+            const T *restrict g = dy + r * F;
+            if (y && db) {
+                for (ptrdiff_t j = 0; j < F; j++) {
+                    T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
+                    T v = g[j] * mask;
+                    out[r * F + j] = v;
+                    db[j] += v;
+                }
+            } else if (y) {
+                for (ptrdiff_t j = 0; j < F; j++) {
+                    T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
+                    out[r * F + j] = g[j] * mask;
+                }
+            } else if (db) {
+                for (ptrdiff_t j = 0; j < F; j++)
+                    db[j] += g[j];
             }
-        } else if (y) {
-            for (ptrdiff_t j = 0; j < F; j++) {
-                T mask = yr[j] > 0 ? (T)1 : (T)0;
-                o[j] = g[j] * mask;
-            }
-        } else if (db) {
-            for (ptrdiff_t j = 0; j < F; j++)
-                db[j] += g[j];
         }
     }
     return y ? out : dy;
 }
 
-/* Steps 2 and 12: where the slices of a sliced weight gradient sum: slice s into dw + s * size and (when
- * the bias gradient is wanted) db + s * F, or with one slice into the outputs themselves. */
+/* Steps 2 and 12: where the slices of a sliced weight gradient sum. Slice s sums its dW into dw + s * size
+ * (with one slice, into the output itself). The bias gradient is summed as nnx_bias_relu_backward sums
+ * it, bit for bit: the (masked) rows of each block of NNX_EPILOGUE_BLOCK rows, counted over the whole of
+ * dy, added in row order from 0 into the block's own F sums, then the blocks added in block order. A
+ * slice (a run of whole rows, on one thread) sums the blocks that start inside it; the rows such a block
+ * has in the slices after it are added afterwards, in order (slice_sums_close). */
 typedef struct {
-    T *dw, *db;
-    ptrdiff_t slices, size, f;
+    T *dw, *blocks;  /* the slices' partial dW (or dw itself); the blocks' sums, or NULL without db */
+    T *rest;         /* room for the masked rows of a block that slice_sums_close adds */
+    ptrdiff_t *ends; /* the row after each slice's last */
+    ptrdiff_t slices, size, f, rows;
 } NAME(slice_sums);
 
-/* Allocates the partials (none with one slice); -1 when that fails (nothing then is allocated). */
-TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, ptrdiff_t size, ptrdiff_t F, T *dw,
-                                        T *db)
+/* Allocates the partials (no dW partials with one slice) for `rows` rows of F gradients; -1 when that
+ * fails (nothing then is allocated). */
+TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, ptrdiff_t size, ptrdiff_t F,
+                                        ptrdiff_t rows, T *dw, int bias)
 {
-    p->slices = slices, p->size = size, p->f = F;
+    const ptrdiff_t blocks = conv_ceil_div(rows, NNX_EPILOGUE_BLOCK);
+    p->slices = slices, p->size = size, p->f = F, p->rows = rows;
     p->dw = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    p->db = db && slices > 1 ? malloc((size_t)(slices * F) * sizeof(T)) : db;
-    if (p->dw && (p->db || !db))
+    p->blocks = bias ? calloc((size_t)(blocks * F), sizeof(T)) : NULL;
+    p->rest = bias ? malloc((size_t)(NNX_EPILOGUE_BLOCK * F) * sizeof(T)) : NULL;
+    p->ends = bias ? malloc((size_t)slices * sizeof(ptrdiff_t)) : NULL;
+    if (p->dw && (!bias || (p->blocks && p->rest && p->ends)))
         return 0;
-    if (slices > 1) {
+    if (slices > 1)
         free(p->dw);
-        free(p->db);
-    }
+    free(p->blocks);
+    free(p->rest);
+    free(p->ends);
     return -1;
 }
 
-/* Slice s's partial db, zeroed (NULL when no bias gradient is wanted). */
-TARGET static inline T *NAME(slice_db)(const NAME(slice_sums) *p, ptrdiff_t s)
-{
-    if (!p->db)
-        return NULL;
-    NAME(zero)(p->db + s * p->f, p->f);
-    return p->db + s * p->f;
-}
-
-/* dw and db = the partials added in slice order, which are freed; returns -1 if `failed`, else 0. */
-TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, T *dw, T *db, int failed)
+/* dw = the partial dWs added in slice order; db (when wanted) = the blocks' sums, their rows in later
+ * slices added first, in block order. Frees the partials; returns -1 if `failed`, else 0. */
+TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, const T *dy, const T *y,
+                                         T *dw, T *db, int failed)
 {
     NAME(sum_partials)(g, p->dw, p->slices, p->size, dw);
-    if (db)
-        NAME(sum_partials)(g, p->db, p->slices, p->f, db);
+    if (!db)
+        return failed ? -1 : 0;
+    const ptrdiff_t F = p->f;
+    for (ptrdiff_t k = 0, s = 0; k * NNX_EPILOGUE_BLOCK < p->rows && !failed; k++) {
+        const ptrdiff_t start = k * NNX_EPILOGUE_BLOCK, stop = conv_min(start + NNX_EPILOGUE_BLOCK, p->rows);
+        while (p->ends[s] <= start)
+            s++;
+        if (p->ends[s] < stop) /* the block goes on past the slice it starts in */
+            NAME(masked_rows)(stop - p->ends[s], F, dy + p->ends[s] * F, y ? y + p->ends[s] * F : NULL, p->rest,
+                              p->blocks, p->ends[s], 0);
+    }
+    NAME(zero)(db, F);
+    for (ptrdiff_t k = 0; k * NNX_EPILOGUE_BLOCK < p->rows; k++)
+        NAME(add)(db, p->blocks + k * F, F);
+    free(p->blocks);
+    free(p->rest);
+    free(p->ends);
     return failed ? -1 : 0;
 }
 
@@ -237,9 +263,9 @@ TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, con
                                                      T *dw, T *db, ptrdiff_t F, NAME(image_weight_fn) image)
 {
     const ptrdiff_t size = g->kh * g->kw * (g->c / g->groups) * g->f, slices = conv_slices(g, g->n, sizeof(T));
-    const ptrdiff_t per_image = g->oh * g->ow * F;
+    const ptrdiff_t pixels = g->oh * g->ow, per_image = pixels * F;
     NAME(slice_sums) sums;
-    if (NAME(slice_sums_open)(&sums, slices, size, F, dw, db))
+    if (NAME(slice_sums_open)(&sums, slices, size, F, g->n * pixels, dw, db != NULL))
         return -1;
     int failed = 0;
 #pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
@@ -250,15 +276,18 @@ TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, con
         for (ptrdiff_t s = 0; s < slices; s++) {
             if (failed)
                 continue;
-            T *acc = sums.dw + s * size, *dbs = NAME(slice_db)(&sums, s);
+            const ptrdiff_t n0 = s * g->n / slices, n1 = (s + 1) * g->n / slices;
+            T *acc = sums.dw + s * size;
             NAME(zero)(acc, size);
-            for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-                image(g, x, NAME(masked_rows)(g->oh * g->ow, F, dy + n * per_image, y ? y + n * per_image : NULL,
-                                              masked, dbs), n, acc);
+            if (sums.ends)
+                sums.ends[s] = n1 * pixels;
+            for (ptrdiff_t n = n0; n < n1; n++)
+                image(g, x, NAME(masked_rows)(pixels, F, dy + n * per_image, y ? y + n * per_image : NULL, masked,
+                                              sums.blocks, n * pixels, n0 * pixels), n, acc);
         }
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dw, db, failed);
+    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -727,11 +756,12 @@ static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
 
 /* acc += the tile's products over the pixels of images [n0, n1): x at offset `off` of each patch, dy at
  * filter f0. Step 12: when y is given, dy masked by the relu (dy * (y > 0), as masked_rows) as it is
- * loaded; when dbacc is given, the (masked) dy added onto it, pixel by pixel. Inlined with y = dbacc =
- * NULL, the plain loop. */
+ * loaded; when dbsum is given, the (masked) dy added onto dbblock pixel by pixel, and dbblock onto
+ * dbsum (then zeroed) at the start of every block of NNX_EPILOGUE_BLOCK rows: slice_sums' order. Inlined
+ * with y = dbsum = NULL, the plain loop. */
 TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(implicit_weight_pixels)(
-    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbacc,
-    ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
+    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbsum,
+    NAME(ivec) *dbblock, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
 {
     typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
     const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
@@ -739,21 +769,26 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
     for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
         for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
             const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-            const ptrdiff_t row = (n * g->oh + oh) * g->ow * F + f0;
+            const ptrdiff_t row = (n * g->oh + oh) * g->ow;
             for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
-                const T *dyp = dy + row + ow * F;
-                if (!y && !dbacc) {
+                const T *dyp = dy + (row + ow) * F + f0;
+                if (!y && !dbsum) {
                     NAME(tile_step)(acc, xp, dyp);
                     continue;
                 }
                 T d[NR];
+                const int new_block = dbsum && (row + ow) % NNX_EPILOGUE_BLOCK == 0;
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++) {
                     NAME(ivec) dv = VLOAD(dyp + v * VL);
                     if (y) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: dy * 0 of a NaN is NaN */
-                        dv = dv * (NAME(ivec))((VLOAD(y + row + ow * F + v * VL) > 0) & one);
-                    if (dbacc)
-                        dbacc[v] += dv;
+                        dv = dv * (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one);
+                    if (new_block) {
+                        dbsum[v] += dbblock[v];
+                        dbblock[v] = (NAME(ivec)){0};
+                    }
+                    if (dbsum)
+                        dbblock[v] += dv;
                     VSTORE(d + v * VL, dv);
                 }
                 NAME(tile_step)(acc, xp, d);
@@ -763,24 +798,32 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
 
 /* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
  * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0; step 12: dy masked by y
- * when given, and its sums added (or written) into db (NR numbers) when given. */
+ * when given, and, when db is given, its NR sums carried on from (or, unless `accumulate`, started at
+ * 0 in) db and block (the sums of the blocks done, and of the block under way; the last call adds the
+ * last block onto db). */
 TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
                                                                 const T *y, ptrdiff_t n0, ptrdiff_t n1,
                                                                 ptrdiff_t off, ptrdiff_t f0, int accumulate,
-                                                                T *restrict out, T *restrict db)
+                                                                T *restrict out, T *restrict db, T *restrict block)
 {
     NAME(ivec) acc[MR][NV] = {{{0}}};
     if (accumulate)
         NAME(tile_move)(acc, out, g->f, 1);
     if (y || db) {
-        NAME(ivec) dbacc[NV] = {{0}};
-        for (int v = 0; v < NV && db && accumulate; v++)
-            dbacc[v] = VLOAD(db + v * VL);
-        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbacc : NULL, n0, n1, off, f0);
-        for (int v = 0; v < NV && db; v++)
-            VSTORE(db + v * VL, dbacc[v]);
+        NAME(ivec) dbsum[NV] = {{0}}, dbblock[NV] = {{0}};
+        for (int v = 0; v < NV && db && accumulate; v++) {
+            dbsum[v] = VLOAD(db + v * VL);
+            dbblock[v] = VLOAD(block + v * VL);
+        }
+        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbsum : NULL, dbblock, n0, n1, off, f0);
+        for (int v = 0; v < NV && db; v++) {
+            if (n1 == g->n)
+                dbsum[v] += dbblock[v];
+            VSTORE(db + v * VL, dbsum[v]);
+            VSTORE(block + v * VL, dbblock[v]);
+        }
     } else {
-        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, n0, n1, off, f0);
+        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, NULL, n0, n1, off, f0);
     }
     NAME(tile_move)(acc, out, g->f, 0);
 }
@@ -790,7 +833,8 @@ TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_g
  * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
  * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
  * dy again). Step 12: every tile masks dy by y itself (when given); the first tile of each panel of
- * filters (kh = 0, the first MR numbers of the run) also sums the bias gradient of those filters. */
+ * filters (kh = 0, the first MR numbers of the run) also sums that panel's bias gradient, in the blocks
+ * of slice_sums. */
 TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
                                                  T *dw, T *db)
 {
@@ -798,6 +842,9 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
      * the run's tiles read them, and each tile's loads and stores are spread over enough pixels */
     const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
+    T *block = db ? malloc((size_t)g->f * sizeof(T)) : NULL; /* each panel's block under way */
+    if (db && !block)
+        return -1;
 #pragma omp parallel if (conv_parallel(g))
     {
         const ptrdiff_t team = conv_thread_count(), runs = conv_min(tiles, team);
@@ -809,9 +856,11 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
                     ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
                     NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(g->n, n + group),
                                                kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
-                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL);
+                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL,
+                                               db ? block + p * NR : NULL);
                 }
     }
+    free(block);
     return 0;
 }
 #undef VL
@@ -905,7 +954,7 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
     const int pointwise = conv_is_pointwise(g);
     /* step 2: slice s sums chunks [s*chunks/slices, (s+1)*chunks/slices) into its own partial */
     NAME(slice_sums) sums;
-    if (NAME(slice_sums_open)(&sums, p.slices, size, g->f, dw, db))
+    if (NAME(slice_sums_open)(&sums, p.slices, size, g->f, g->n * g->oh * g->ow, dw, db != NULL))
         return -1;
     int failed = 0;
 #pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
@@ -917,12 +966,16 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
         for (ptrdiff_t s = 0; s < p.slices; s++) {
             if (failed)
                 continue;
-            ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices;
-            T *dbs = NAME(slice_db)(&sums, s);
+            ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices, row0, row1, end;
+            conv_chunk(&p, g, first, &row0, &end);
+            conv_chunk(&p, g, last - 1, &row1, &end);
+            if (sums.ends)
+                sums.ends[s] = end;
             for (ptrdiff_t i = first; i < last; i++) {
                 ptrdiff_t r0, r1;
                 conv_chunk(&p, g, i, &r0, &r1);
-                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked, dbs);
+                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked,
+                                               sums.blocks, r0, row0);
                 for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
                     if (!pointwise)
                         NAME(im2col)(g, x, grp, r0, r1, col);
@@ -936,7 +989,7 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
         free(col);
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dw, db, failed);
+    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------

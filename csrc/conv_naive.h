@@ -101,11 +101,16 @@ static int NAME(conv2d_naive_backward_weight)(const nnx_conv_geom *g, const T *x
                         }
                     dw[((kh * g->kw + kw) * cg + c) * g->f + f] = sum;
                 }
+    /* db as nnx_bias_relu_backward sums it: blocks of NNX_EPILOGUE_BLOCK rows, then the blocks in order */
+    const ptrdiff_t rows = g->n * g->oh * g->ow;
     for (ptrdiff_t f = 0; f < g->f && db; f++) {
-        T sum = 0;
-        for (ptrdiff_t r = 0; r < g->n * g->oh * g->ow; r++)
-            sum += NAME(naive_masked)(dy, y, r * g->f + f);
-        db[f] = sum;
+        db[f] = 0;
+        for (ptrdiff_t r0 = 0; r0 < rows; r0 += NNX_EPILOGUE_BLOCK) {
+            T sum = 0;
+            for (ptrdiff_t r = r0; r < rows && r < r0 + NNX_EPILOGUE_BLOCK; r++)
+                sum += NAME(naive_masked)(dy, y, r * g->f + f);
+            db[f] += sum;
+        }
     }
     return 0;
 }
