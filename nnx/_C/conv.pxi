@@ -150,7 +150,8 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     """dkernel (kernel_shape): the gradient of conv2d_forward with respect to the kernel. With relu_output
     (the forward's output after its relu, dy's shape) dy is first masked, dy * (relu_output > 0), as
     bias_relu_backward masks it; with bias=True returns (dkernel, dbias), dbias (F,) the (masked) dy
-    summed over N, OH, OW in a fixed order. Both fused into the one pass over dy."""
+    summed over N, OH, OW as bias_relu_backward sums it (the same numbers). Both fused into the one pass
+    over dy."""
     name = "conv2d_backward_weight"
     dt = _compute_dtype(name, [("x", x), ("dy", dy)])
     k_shape = _shape(name, "kernel_shape", kernel_shape, 4)

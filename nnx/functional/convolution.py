@@ -40,9 +40,9 @@ class Conv2DOp(Function):
         if need_kernel and not need_x:
             # a first layer: the weight-gradient kernel masks g and sums db as it reads g, so the
             # separate bias_relu_backward pass (and its masked copy of g) is not needed
-            dk = kernels.conv2d_backward_weight(x, g, kernel.shape, *ctx.args, relu_output=relu_out,
-                                                bias=bool(need_bias))
-            dk, db = dk if need_bias else (dk, None)
+            grads = kernels.conv2d_backward_weight(x, g, kernel.shape, *ctx.args, relu_output=relu_out,
+                                                   bias=need_bias)
+            dk, db = grads if need_bias else (grads, None)
             return None, dk, db, None, None, None, None, None
         if relu_out is not None or need_bias:  # the relu mask and the bias gradient in one pass
             g, db = kernels.bias_relu_backward(g, relu_out)
