@@ -258,7 +258,7 @@ typedef void (*NAME(image_weight_fn))(const nnx_conv_geom *g, const T *x, const 
 /* Steps 2, 5, 6 and 12: dW summed over slices of images (fixed by the shapes), each slice into its own
  * partial in image order, the partials then added in slice order. Before `image` reads an image's dy,
  * dy is masked by y (when given) into a buffer of the thread's, which stays in L2 while it is read, and
- * summed into the slice's partial db (when db is wanted). F: the numbers per pixel of dy. */
+ * added into db's blocks (when db is wanted; slice_sums). F: the numbers per pixel of dy. */
 TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
                                                      T *dw, T *db, ptrdiff_t F, NAME(image_weight_fn) image)
 {
