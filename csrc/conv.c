@@ -84,6 +84,19 @@
  *      block of output it has just written — a row of pixels, a register tile's rows, a chunk —
  *      while the block is in L1/L2, instead of a separate pass over the whole output from memory
  *      (4.5 ms of conv1's 29 at batch 1000 inside Model.predict, 2 Zen 4 threads).
+ *  12. Fused relu mask and bias gradient in the weight gradient: given the layer's relu output y and/or
+ *      asked for db, the weight-gradient kernel masks dy (dy * (y > 0), nnx_bias_relu_backward's
+ *      numbers) as it reads it and sums db (masked dy over N, OH, OW) beside dW, so a layer whose input
+ *      needs no gradient (a first layer) skips the separate bias_relu_backward pass that read y and dy
+ *      and wrote the masked dy to memory, only for this kernel to read it back (conv1 at batch 32, one
+ *      loaded Zen 4 core, y and dy from memory: 0.60-0.67 -> 0.54-0.58 ms, docs/convolution.md). The
+ *      sliced paths (steps 2, 5, 6) mask each image's or chunk's dy into a per-thread buffer that stays
+ *      in L2 while the loops or GEMMs read it; the implicit GEMM (step 9) masks each vector of dy as it
+ *      loads it, and the first tile of each panel of filters also sums that panel's db. db is summed
+ *      in nnx_bias_relu_backward's blocks of NNX_EPILOGUE_BLOCK rows, each from 0 in row order, then
+ *      the blocks in order; a slice sums the blocks that start in it and the rows such a block has in
+ *      later slices are added after the parallel part. So dW and db are bit-identical to the unfused
+ *      passes (the same numbers summed in the same order), for any thread count.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +344,10 @@ typedef int (*forward_f32_fn)(const nnx_conv_geom *g, const float *x, const floa
                               float *y);
 typedef int (*forward_f64_fn)(const nnx_conv_geom *g, const double *x, const double *w, const double *bias,
                               int relu, double *y);
+typedef int (*weight_f32_fn)(const nnx_conv_geom *g, const float *x, const float *dy, const float *y, float *dw,
+                             float *db);
+typedef int (*weight_f64_fn)(const nnx_conv_geom *g, const double *x, const double *dy, const double *y, double *dw,
+                             double *db);
 #ifdef NNX_CONV_X86
 #define CONV_PATHS(portable, avx2, avx512) {portable, avx2, avx512}
 #define CONV_SIMD_PATHS 3
@@ -360,13 +377,13 @@ static const conv_f64_fn backward_input_f64[][CONV_SIMD_PATHS] = {
                im2col_backward_input_f64_avx512),
     CONV_PATHS(conv2d_backward_input_f64_portable, conv2d_backward_input_f64_avx2,
                conv2d_backward_input_f64_avx512)};
-static const conv_f32_fn backward_weight_f32[][CONV_SIMD_PATHS] = {
+static const weight_f32_fn backward_weight_f32[][CONV_SIMD_PATHS] = {
     CONV_SAME_PATHS(conv2d_naive_backward_weight_f32),
     CONV_PATHS(im2col_backward_weight_f32_portable, im2col_backward_weight_f32_avx2,
                im2col_backward_weight_f32_avx512),
     CONV_PATHS(conv2d_backward_weight_f32_portable, conv2d_backward_weight_f32_avx2,
                conv2d_backward_weight_f32_avx512)};
-static const conv_f64_fn backward_weight_f64[][CONV_SIMD_PATHS] = {
+static const weight_f64_fn backward_weight_f64[][CONV_SIMD_PATHS] = {
     CONV_SAME_PATHS(conv2d_naive_backward_weight_f64),
     CONV_PATHS(im2col_backward_weight_f64_portable, im2col_backward_weight_f64_avx2,
                im2col_backward_weight_f64_avx512),
@@ -398,13 +415,13 @@ int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, co
 }
 
 int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *dy,
-                                   float *dw)
+                                   const float *y, float *dw, float *db)
 {
-    return backward_weight_f32[rung][nnx_simd_active()](g, x, dy, dw);
+    return backward_weight_f32[rung][nnx_simd_active()](g, x, dy, y, dw, db);
 }
 
 int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *dy,
-                                   double *dw)
+                                   const double *y, double *dw, double *db)
 {
-    return backward_weight_f64[rung][nnx_simd_active()](g, x, dy, dw);
+    return backward_weight_f64[rung][nnx_simd_active()](g, x, dy, y, dw, db);
 }

@@ -152,6 +152,144 @@ TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t
     free(part);
 }
 
+/* Step 12: `rows` rows of F gradients of dy (rows r0, r0 + 1, ... of the whole dy) as the weight gradient
+ * reads them: masked by the layer's relu (dy * (y > 0), spelled as nnx_bias_relu_backward spells it, so
+ * the same numbers and the same NaNs) into `out` if y is given, else dy itself; and each row added onto
+ * its block's partial bias gradient (blocks: F sums for each NNX_EPILOGUE_BLOCK rows; when not NULL),
+ * but only for the blocks that start at row `first` or later. Returns the rows to read (out or dy). */
+TARGET static inline const T *NAME(masked_rows)(ptrdiff_t rows, ptrdiff_t F, const T *restrict dy,
+                                                const T *restrict y, T *restrict out, T *restrict blocks,
+                                                ptrdiff_t r0, ptrdiff_t first)
+{
+    if (!y && !blocks)
+        return dy;
+    for (ptrdiff_t r = 0; r < rows;) {
+        const ptrdiff_t block = (r0 + r) / NNX_EPILOGUE_BLOCK;
+        const ptrdiff_t stop = conv_min(rows, (block + 1) * NNX_EPILOGUE_BLOCK - r0);
+        T *restrict db = blocks && block * NNX_EPILOGUE_BLOCK >= first ? blocks + block * F : NULL;
+        /* the rows of one block: one loop a case, each vectorised over the F contiguous numbers of a row
+         * (the mask and the sum in one loop: a second loop over the row cost conv1 about 15%) */
+        for (; r < stop; r++) {
+            const T *restrict g = dy + r * F;
+            if (y && db) {
+                for (ptrdiff_t j = 0; j < F; j++) {
+                    T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
+                    T v = g[j] * mask;
+                    out[r * F + j] = v;
+                    db[j] += v;
+                }
+            } else if (y) {
+                for (ptrdiff_t j = 0; j < F; j++) {
+                    T mask = y[r * F + j] > 0 ? (T)1 : (T)0;
+                    out[r * F + j] = g[j] * mask;
+                }
+            } else if (db) {
+                for (ptrdiff_t j = 0; j < F; j++)
+                    db[j] += g[j];
+            }
+        }
+    }
+    return y ? out : dy;
+}
+
+/* Steps 2 and 12: where the slices of a sliced weight gradient sum. Slice s sums its dW into dw + s * size
+ * (with one slice, into the output itself). The bias gradient is summed as nnx_bias_relu_backward sums
+ * it, bit for bit: the (masked) rows of each block of NNX_EPILOGUE_BLOCK rows, counted over the whole of
+ * dy, added in row order from 0 into the block's own F sums, then the blocks added in block order. A
+ * slice (a run of whole rows, on one thread) sums the blocks that start inside it; the rows such a block
+ * has in the slices after it are added afterwards, in order (slice_sums_close). */
+typedef struct {
+    T *dw, *blocks;  /* the slices' partial dW (or dw itself); the blocks' sums, or NULL without db */
+    T *rest;         /* room for the masked rows of a block that slice_sums_close adds */
+    ptrdiff_t *ends; /* the row after each slice's last */
+    ptrdiff_t slices, size, f, rows;
+} NAME(slice_sums);
+
+/* Allocates the partials (no dW partials with one slice) for `rows` rows of F gradients; -1 when that
+ * fails (nothing then is allocated). */
+TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, ptrdiff_t size, ptrdiff_t F,
+                                        ptrdiff_t rows, T *dw, int bias)
+{
+    const ptrdiff_t blocks = conv_ceil_div(rows, NNX_EPILOGUE_BLOCK);
+    p->slices = slices, p->size = size, p->f = F, p->rows = rows;
+    p->dw = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
+    p->blocks = bias ? calloc((size_t)(blocks * F), sizeof(T)) : NULL;
+    p->rest = bias ? malloc((size_t)(NNX_EPILOGUE_BLOCK * F) * sizeof(T)) : NULL;
+    p->ends = bias ? malloc((size_t)slices * sizeof(ptrdiff_t)) : NULL;
+    if (p->dw && (!bias || (p->blocks && p->rest && p->ends)))
+        return 0;
+    if (slices > 1)
+        free(p->dw);
+    free(p->blocks);
+    free(p->rest);
+    free(p->ends);
+    return -1;
+}
+
+/* dw = the partial dWs added in slice order; db (when wanted) = the blocks' sums, their rows in later
+ * slices added first, in block order. Frees the partials; returns -1 if `failed`, else 0. */
+TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, const T *dy, const T *y,
+                                         T *dw, T *db, int failed)
+{
+    NAME(sum_partials)(g, p->dw, p->slices, p->size, dw);
+    if (!db)
+        return failed ? -1 : 0;
+    const ptrdiff_t F = p->f;
+    for (ptrdiff_t k = 0, s = 0; k * NNX_EPILOGUE_BLOCK < p->rows && !failed; k++) {
+        const ptrdiff_t start = k * NNX_EPILOGUE_BLOCK, stop = conv_min(start + NNX_EPILOGUE_BLOCK, p->rows);
+        while (p->ends[s] <= start)
+            s++;
+        if (p->ends[s] < stop) /* the block goes on past the slice it starts in */
+            NAME(masked_rows)(stop - p->ends[s], F, dy + p->ends[s] * F, y ? y + p->ends[s] * F : NULL, p->rest,
+                              p->blocks, p->ends[s], 0);
+    }
+    NAME(zero)(db, F);
+    for (ptrdiff_t k = 0; k * NNX_EPILOGUE_BLOCK < p->rows; k++)
+        NAME(add)(db, p->blocks + k * F, F);
+    free(p->blocks);
+    free(p->rest);
+    free(p->ends);
+    return failed ? -1 : 0;
+}
+
+/* Adds image n's products onto acc (a partial dW), its dy (masked, when step 12 masks) at dyn. */
+typedef void (*NAME(image_weight_fn))(const nnx_conv_geom *g, const T *x, const T *dyn, ptrdiff_t n, T *acc);
+
+/* Steps 2, 5, 6 and 12: dW summed over slices of images (fixed by the shapes), each slice into its own
+ * partial in image order, the partials then added in slice order. Before `image` reads an image's dy,
+ * dy is masked by y (when given) into a buffer of the thread's, which stays in L2 while it is read, and
+ * added into db's blocks (when db is wanted; slice_sums). F: the numbers per pixel of dy. */
+TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
+                                                     T *dw, T *db, ptrdiff_t F, NAME(image_weight_fn) image)
+{
+    const ptrdiff_t size = g->kh * g->kw * (g->c / g->groups) * g->f, slices = conv_slices(g, g->n, sizeof(T));
+    const ptrdiff_t pixels = g->oh * g->ow, per_image = pixels * F;
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, slices, size, F, g->n * pixels, dw, db != NULL))
+        return -1;
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
+    {
+        T *masked = y ? malloc((size_t)per_image * sizeof(T)) : NULL;
+        failed = y && !masked;
+#pragma omp for schedule(dynamic)
+        for (ptrdiff_t s = 0; s < slices; s++) {
+            if (failed)
+                continue;
+            const ptrdiff_t n0 = s * g->n / slices, n1 = (s + 1) * g->n / slices;
+            T *acc = sums.dw + s * size;
+            NAME(zero)(acc, size);
+            if (sums.ends)
+                sums.ends[s] = n1 * pixels;
+            for (ptrdiff_t n = n0; n < n1; n++)
+                image(g, x, NAME(masked_rows)(pixels, F, dy + n * per_image, y ? y + n * per_image : NULL, masked,
+                                              sums.blocks, n * pixels, n0 * pixels), n, acc);
+        }
+        free(masked);
+    }
+    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+}
+
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
 
 /* The taps of output pixel (oh, ow) that land inside the image: kh in [*kh0, *kh1), kw in [*kw0, *kw1). */
@@ -220,39 +358,28 @@ TARGET static void NAME(depthwise_backward_input)(const nnx_conv_geom *g, const 
     }
 }
 
-TARGET static int NAME(depthwise_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                  const T *restrict dy, T *restrict dw)
+/* Image n's products x * dy onto acc, over the contiguous channels (dy of the image at dyn). */
+TARGET static void NAME(depthwise_image_weight)(const nnx_conv_geom *g, const T *restrict x, const T *restrict dyn,
+                                                ptrdiff_t n, T *restrict acc)
 {
-    const ptrdiff_t C = g->c, size = g->kh * g->kw * C, slices = conv_slices(g, g->n, sizeof(T));
-    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    if (!part)
-        return -1;
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        T *restrict acc = part + s * size;
-        NAME(zero)(acc, size);
-        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-            for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
-                ptrdiff_t kh0, kh1;
-                NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
-                for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
-                    const T *restrict dyp = dy + ((n * g->oh + oh) * g->ow + ow) * C;
-                    ptrdiff_t kw0, kw1;
-                    NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
-                    for (ptrdiff_t kh = kh0; kh < kh1; kh++)
-                        for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
-                            ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh;
-                            ptrdiff_t iw = ow * g->sw - g->left + kw * g->dw;
-                            const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
-                            T *restrict ap = acc + (kh * g->kw + kw) * C;
-                            for (ptrdiff_t c = 0; c < C; c++)
-                                ap[c] += xp[c] * dyp[c];
-                        }
+    const ptrdiff_t C = g->c;
+    for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
+        ptrdiff_t kh0, kh1;
+        NAME(taps)(oh, g->sh, g->top, g->dh, g->kh, g->h, &kh0, &kh1);
+        for (ptrdiff_t ow = 0; ow < g->ow; ow++) {
+            const T *restrict dyp = dyn + (oh * g->ow + ow) * C;
+            ptrdiff_t kw0, kw1;
+            NAME(taps)(ow, g->sw, g->left, g->dw, g->kw, g->w, &kw0, &kw1);
+            for (ptrdiff_t kh = kh0; kh < kh1; kh++)
+                for (ptrdiff_t kw = kw0; kw < kw1; kw++) {
+                    ptrdiff_t ih = oh * g->sh - g->top + kh * g->dh, iw = ow * g->sw - g->left + kw * g->dw;
+                    const T *restrict xp = x + ((n * g->h + ih) * g->w + iw) * C;
+                    T *restrict ap = acc + (kh * g->kw + kw) * C;
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        ap[c] += xp[c] * dyp[c];
                 }
-            }
+        }
     }
-    NAME(sum_partials)(g, part, slices, size, dw);
-    return 0;
 }
 
 /* ---- step 6: one input channel (a first layer on grey images), direct loops over the filters ---------
@@ -353,11 +480,11 @@ TARGET NNX_CONV_CONTRACT static void NAME(single_channel_forward)(const nnx_conv
 }
 
 /* The rows of dW of taps kw .. kw+count-1 of kernel row kh (at dwp, F apart), which share their output
- * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n: count is 1, 2 or 3, a constant once
- * inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel row, not per
- * tap). */
+ * pixels [oh0, oh1) x [ow0, ow1), plus the sums over image n (whose dy is dyn): count is 1, 2 or 3, a
+ * constant once inlined, so each vector of dy loaded feeds count sums (and dy is read once per kernel
+ * row, not per tap). */
 TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(single_channel_taps)(
-    const nnx_conv_geom *g, const T *restrict x, const T *restrict dy, T *restrict dwp, ptrdiff_t n, ptrdiff_t kh,
+    const nnx_conv_geom *g, const T *restrict x, const T *restrict dyn, T *restrict dwp, ptrdiff_t n, ptrdiff_t kh,
     ptrdiff_t kw, int count, ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t ow0, ptrdiff_t ow1)
 {
     const ptrdiff_t F = g->f;
@@ -369,7 +496,7 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
         for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
             /* + ow * sw: the input of tap kw of pixel ow, inside the row for ow0 <= ow < ow1 */
             const ptrdiff_t at = (n * g->h + oh * g->sh - g->top + kh * g->dh) * g->w - g->left + kw * g->dw;
-            const T *dyp = dy + ((n * g->oh + oh) * g->ow) * F + f0;
+            const T *dyp = dyn + oh * g->ow * F + f0;
             for (ptrdiff_t ow = ow0; ow < ow1; ow++)
                 for (int v = 0; v < NNX_CONV_FBLOCK; v++) {
                     const NAME(vec) d = VLOAD(dyp + ow * F + v * VL);
@@ -383,46 +510,35 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
     }
 }
 
-/* dw[tap, f] = sum over the output pixels p of x[p's input at tap] * dy[p, f]: slices of images (fixed by
- * the shapes) each sum in their own partial, in image, pixel order, then the partials add in order. */
-TARGET NNX_CONV_CONTRACT static int NAME(single_channel_backward_weight)(const nnx_conv_geom *g, const T *restrict x,
-                                                       const T *restrict dy, T *restrict dw)
+/* Image n's products onto acc: dw[tap, f] += x[the input of pixel p at tap] * dy[p, f] over the image's
+ * pixels p, kernel row by kernel row (dy of the image at dyn). */
+TARGET NNX_CONV_CONTRACT static void NAME(single_channel_image_weight)(const nnx_conv_geom *g, const T *restrict x,
+                                                                       const T *restrict dyn, ptrdiff_t n,
+                                                                       T *restrict acc)
 {
-    const ptrdiff_t F = g->f, size = g->kh * g->kw * F, slices = conv_slices(g, g->n, sizeof(T));
-    T *part = slices > 1 ? malloc((size_t)(slices * size) * sizeof(T)) : dw;
-    if (!part)
-        return -1;
-#pragma omp parallel for schedule(dynamic) if (conv_parallel(g))
-    for (ptrdiff_t s = 0; s < slices; s++) {
-        T *acc_s = part + s * size;
-        NAME(zero)(acc_s, size);
-        for (ptrdiff_t n = s * g->n / slices; n < (s + 1) * g->n / slices; n++)
-            for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
-                ptrdiff_t oh0, oh1;
-                NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
-                for (ptrdiff_t kw = 0; kw < g->kw;) {
-                    ptrdiff_t ow0, ow1, count = 1;
-                    NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
-                    while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
-                        ptrdiff_t next0, next1;
-                        NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
-                        if (next0 != ow0 || next1 != ow1)
-                            break;
-                        count++;
-                    }
-                    T *dwp = acc_s + (kh * g->kw + kw) * F;
-                    if (count == 3)
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
-                    else if (count == 2)
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
-                    else
-                        NAME(single_channel_taps)(g, x, dy, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
-                    kw += count;
-                }
+    for (ptrdiff_t kh = 0; kh < g->kh; kh++) {
+        ptrdiff_t oh0, oh1;
+        NAME(tap_outputs)(kh, g->sh, g->top, g->dh, g->h, g->oh, &oh0, &oh1);
+        for (ptrdiff_t kw = 0; kw < g->kw;) {
+            ptrdiff_t ow0, ow1, count = 1;
+            NAME(tap_outputs)(kw, g->sw, g->left, g->dw, g->w, g->ow, &ow0, &ow1);
+            while (count < 3 && kw + count < g->kw) { /* neighbours with the same pixels: no padding */
+                ptrdiff_t next0, next1;
+                NAME(tap_outputs)(kw + count, g->sw, g->left, g->dw, g->w, g->ow, &next0, &next1);
+                if (next0 != ow0 || next1 != ow1)
+                    break;
+                count++;
             }
+            T *dwp = acc + (kh * g->kw + kw) * g->f;
+            if (count == 3)
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 3, oh0, oh1, ow0, ow1);
+            else if (count == 2)
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 2, oh0, oh1, ow0, ow1);
+            else
+                NAME(single_channel_taps)(g, x, dyn, dwp, n, kh, kw, 1, oh0, oh1, ow0, ow1);
+            kw += count;
+        }
     }
-    NAME(sum_partials)(g, part, slices, size, dw);
-    return 0;
 }
 #undef VL
 #undef VLOAD
@@ -649,37 +765,97 @@ static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
     return conv_is_implicit(g) && (g->kw * g->c) % MR == 0 && g->f % NR == 0;
 }
 
-/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
- * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0. */
-TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
-                                                                ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off,
-                                                                ptrdiff_t f0, int accumulate, T *restrict out)
+/* acc += the tile's products over the pixels of images [n0, n1): x at offset `off` of each patch, dy at
+ * filter f0. Step 12: when y is given, dy masked by the relu (dy * (y > 0), as masked_rows) as it is
+ * loaded; when dbsum is given, the (masked) dy added onto dbblock pixel by pixel, and dbblock onto
+ * dbsum (then zeroed) at the start of every block of NNX_EPILOGUE_BLOCK rows: slice_sums' order. Inlined
+ * with y = dbsum = NULL, the plain loop. */
+TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(implicit_weight_pixels)(
+    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbsum,
+    NAME(ivec) *dbblock, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
 {
+    typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
+    const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
     const ptrdiff_t F = g->f;
-    NAME(ivec) acc[MR][NV] = {{{0}}};
-    if (accumulate)
-        NAME(tile_move)(acc, out, F, 1);
     for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
         for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
             const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-            const T *dyp = dy + (n * g->oh + oh) * g->ow * F + f0;
-            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c, dyp += F)
-                NAME(tile_step)(acc, xp, dyp);
+            const ptrdiff_t row = (n * g->oh + oh) * g->ow;
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
+                const T *dyp = dy + (row + ow) * F + f0;
+                if (!y && !dbsum) {
+                    NAME(tile_step)(acc, xp, dyp);
+                    continue;
+                }
+                T d[NR];
+                const int new_block = dbsum && (row + ow) % NNX_EPILOGUE_BLOCK == 0;
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) {
+                    NAME(ivec) dv = VLOAD(dyp + v * VL);
+                    if (y) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: dy * 0 of a NaN is NaN */
+                        dv = dv * (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one);
+                    if (new_block) {
+                        dbsum[v] += dbblock[v];
+                        dbblock[v] = (NAME(ivec)){0};
+                    }
+                    if (dbsum)
+                        dbblock[v] += dv;
+                    VSTORE(d + v * VL, dv);
+                }
+                NAME(tile_step)(acc, xp, d);
+            }
         }
-    NAME(tile_move)(acc, out, F, 0);
+}
+
+/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
+ * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0; step 12: dy masked by y
+ * when given, and, when db is given, its NR sums carried on from (or, unless `accumulate`, started at
+ * 0 in) db and block (the sums of the blocks done, and of the block under way; the last call adds the
+ * last block onto db). */
+TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
+                                                                const T *y, ptrdiff_t n0, ptrdiff_t n1,
+                                                                ptrdiff_t off, ptrdiff_t f0, int accumulate,
+                                                                T *restrict out, T *restrict db, T *restrict block)
+{
+    NAME(ivec) acc[MR][NV] = {{{0}}};
+    if (accumulate)
+        NAME(tile_move)(acc, out, g->f, 1);
+    if (y || db) {
+        NAME(ivec) dbsum[NV] = {{0}}, dbblock[NV] = {{0}};
+        for (int v = 0; v < NV && db && accumulate; v++) {
+            dbsum[v] = VLOAD(db + v * VL);
+            dbblock[v] = VLOAD(block + v * VL);
+        }
+        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbsum : NULL, dbblock, n0, n1, off, f0);
+        for (int v = 0; v < NV && db; v++) {
+            if (n1 == g->n)
+                dbsum[v] += dbblock[v];
+            VSTORE(db + v * VL, dbsum[v]);
+            VSTORE(block + v * VL, dbblock[v]);
+        }
+    } else {
+        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, NULL, n0, n1, off, f0);
+    }
+    NAME(tile_move)(acc, out, g->f, 0);
 }
 
 /* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
  * every element has one sum, in the same order whatever the thread count). Each thread takes one run of
  * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
  * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
- * dy again). */
-TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+ * dy again). Step 12: every tile masks dy by y itself (when given); the first tile of each panel of
+ * filters (kh = 0, the first MR numbers of the run) also sums that panel's bias gradient, in the blocks
+ * of slice_sums. */
+TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
+                                                 T *dw, T *db)
 {
     const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
      * the run's tiles read them, and each tile's loads and stores are spread over enough pixels */
     const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
+    T *block = db ? malloc((size_t)g->f * sizeof(T)) : NULL; /* each panel's block under way */
+    if (db && !block)
+        return -1;
 #pragma omp parallel if (conv_parallel(g))
     {
         const ptrdiff_t team = conv_thread_count(), runs = conv_min(tiles, team);
@@ -689,11 +865,13 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
                 for (ptrdiff_t tile = r * tiles / runs; tile < (r + 1) * tiles / runs; tile++) {
                     ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
                     ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
-                    NAME(implicit_weight_tile)(g, x, dy, n, conv_min(g->n, n + group),
+                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(g->n, n + group),
                                                kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
-                                               dw + k0 * g->f + p * NR);
+                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL,
+                                               db ? block + p * NR : NULL);
                 }
     }
+    free(block);
     return 0;
 }
 #undef VL
@@ -776,44 +954,53 @@ TARGET static int NAME(im2col_backward_input)(const nnx_conv_geom *g, const T *d
     return failed ? -1 : 0;
 }
 
-/* The 'im2col' rung: dW = im2col(x)^T . dY, summed over chunks in fixed slices (step 2). */
-TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* The 'im2col' rung: dW = im2col(x)^T . dY, summed over chunks in fixed slices (step 2). Step 12: y and db
+ * as in masked_rows, each chunk's rows of dy masked into a buffer of the thread's (beside its col) and
+ * summed into the slice's partial db just before its GEMMs read them. */
+TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y, T *dw,
+                                               T *db)
 {
     const conv_plan p = conv_make_plan(g, sizeof(T));
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups, size = p.k * g->f;
     const int pointwise = conv_is_pointwise(g);
     /* step 2: slice s sums chunks [s*chunks/slices, (s+1)*chunks/slices) into its own partial */
-    T *part = p.slices > 1 ? malloc((size_t)(p.slices * size) * sizeof(T)) : dw;
-    if (!part)
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, p.slices, size, g->f, g->n * g->oh * g->ow, dw, db != NULL))
         return -1;
     int failed = 0;
 #pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
     {
         T *col = pointwise ? NULL : malloc((size_t)(p.max_rows * p.k) * sizeof(T));
-        failed = !pointwise && !col;
+        T *masked = y ? malloc((size_t)(p.max_rows * g->f) * sizeof(T)) : NULL;
+        failed = (!pointwise && !col) || (y && !masked);
 #pragma omp for schedule(dynamic)
         for (ptrdiff_t s = 0; s < p.slices; s++) {
             if (failed)
                 continue;
-            ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices;
+            ptrdiff_t first = s * p.chunks / p.slices, last = (s + 1) * p.chunks / p.slices, row0, row1, end;
+            conv_chunk(&p, g, first, &row0, &end);
+            conv_chunk(&p, g, last - 1, &row1, &end);
+            if (sums.ends)
+                sums.ends[s] = end;
             for (ptrdiff_t i = first; i < last; i++) {
                 ptrdiff_t r0, r1;
                 conv_chunk(&p, g, i, &r0, &r1);
+                const T *d = NAME(masked_rows)(r1 - r0, g->f, dy + r0 * g->f, y ? y + r0 * g->f : NULL, masked,
+                                               sums.blocks, r0, row0);
                 for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
                     if (!pointwise)
                         NAME(im2col)(g, x, grp, r0, r1, col);
                     /* dW_g += col_g^T . dY_g, the first chunk of the slice overwriting */
                     GEMM(NNX_CONV_GEMM_RUNG, 1, 0, p.k, fg, r1 - r0, 1,
-                         pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k,
-                         dy + r0 * g->f + grp * fg, g->f, i == first ? 0 : 1, part + s * size + grp * fg,
-                         g->f);
+                         pointwise ? x + r0 * g->c + grp * cg : col, pointwise ? g->c : p.k, d + grp * fg, g->f,
+                         i == first ? 0 : 1, sums.dw + s * size + grp * fg, g->f);
                 }
             }
         }
         free(col);
+        free(masked);
     }
-    NAME(sum_partials)(g, part, p.slices, size, dw);
-    return failed ? -1 : 0;
+    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
@@ -852,19 +1039,21 @@ TARGET static int NAME(conv2d_backward_input)(const nnx_conv_geom *g, const T *d
     return NAME(im2col_backward_input)(g, dy, w, dx);
 }
 
-TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* Step 12: y (the layer's relu output, or NULL) masks dy, and db (or NULL) receives the bias gradient. */
+TARGET static int NAME(conv2d_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y, T *dw,
+                                               T *db)
 {
     if (conv_is_depthwise(g))
-        return NAME(depthwise_backward_weight)(g, x, dy, dw);
+        return NAME(image_slices_backward_weight)(g, x, dy, y, dw, db, g->c, NAME(depthwise_image_weight));
 #ifdef NNX_CONV_VECTORS
     if (NAME(single_channel)(g))
-        return NAME(single_channel_backward_weight)(g, x, dy, dw);
+        return NAME(image_slices_backward_weight)(g, x, dy, y, dw, db, g->f, NAME(single_channel_image_weight));
 #endif
 #if defined(NNX_CONV_VECTORS) && defined(IMPLICIT_MR)
     if (NAME(implicit_weight_fits)(g))
-        return NAME(implicit_backward_weight)(g, x, dy, dw);
+        return NAME(implicit_backward_weight)(g, x, dy, y, dw, db);
 #endif
-    return NAME(im2col_backward_weight)(g, x, dy, dw);
+    return NAME(im2col_backward_weight)(g, x, dy, y, dw, db);
 }
 
 #ifdef NNX_CONV_VECTORS

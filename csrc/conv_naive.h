@@ -71,8 +71,17 @@ static int NAME(conv2d_naive_backward_input)(const nnx_conv_geom *g, const T *dy
     return 0;
 }
 
-/* dw[kh, kw, c, f] = sum over n, oh, ow of x[n, ih, iw, g*Cg + c] * dy[n, oh, ow, f]. */
-static int NAME(conv2d_naive_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, T *dw)
+/* The gradient at output element i: dy[i], or dy[i] * (y[i] > 0) when the layer's relu output y is given
+ * (nnx_bias_relu_backward's mask, as a 0/1 factor so that NaN and inf propagate alike). */
+static inline T NAME(naive_masked)(const T *dy, const T *y, ptrdiff_t i)
+{
+    return y ? dy[i] * (y[i] > 0 ? (T)1 : (T)0) : dy[i];
+}
+
+/* dw[kh, kw, c, f] = sum over n, oh, ow of x[n, ih, iw, g*Cg + c] * dy[n, oh, ow, f], dy masked by y (when
+ * given); db[f] (when given) = the sum of the (masked) dy[n, oh, ow, f]. */
+static int NAME(conv2d_naive_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y, T *dw,
+                                              T *db)
 {
     const ptrdiff_t cg = g->c / g->groups, fg = g->f / g->groups;
     for (ptrdiff_t kh = 0; kh < g->kh; kh++)
@@ -87,11 +96,22 @@ static int NAME(conv2d_naive_backward_weight)(const nnx_conv_geom *g, const T *x
                                 ptrdiff_t iw = NAME(naive_input_index)(ow, g->sw, g->left, kw, g->dw, g->w);
                                 if (iw >= 0)
                                     sum += x[((n * g->h + ih) * g->w + iw) * g->c + f / fg * cg + c] *
-                                           dy[((n * g->oh + oh) * g->ow + ow) * g->f + f];
+                                           NAME(naive_masked)(dy, y, ((n * g->oh + oh) * g->ow + ow) * g->f + f);
                             }
                         }
                     dw[((kh * g->kw + kw) * cg + c) * g->f + f] = sum;
                 }
+    /* db as nnx_bias_relu_backward sums it: blocks of NNX_EPILOGUE_BLOCK rows, then the blocks in order */
+    const ptrdiff_t rows = g->n * g->oh * g->ow;
+    for (ptrdiff_t f = 0; f < g->f && db; f++) {
+        db[f] = 0;
+        for (ptrdiff_t r0 = 0; r0 < rows; r0 += NNX_EPILOGUE_BLOCK) {
+            T sum = 0;
+            for (ptrdiff_t r = r0; r < rows && r < r0 + NNX_EPILOGUE_BLOCK; r++)
+                sum += NAME(naive_masked)(dy, y, r * g->f + f);
+            db[f] += sum;
+        }
+    }
     return 0;
 }
 

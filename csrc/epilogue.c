@@ -29,7 +29,6 @@
 
 #include "nnx.h"
 
-#define NNX_EPILOGUE_BLOCK 256
 #define NNX_EPILOGUE_PARALLEL_MIN 65536
 
 #define NNX_IMPL "epilogue_impl.h"

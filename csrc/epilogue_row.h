@@ -3,6 +3,12 @@
  * epilogue_impl.h, and of conv_impl.h and conv_naive.h, whose forward passes apply it to each block of
  * output while the block is still in cache (conv.c, step 11). No include guard on purpose. */
 
+/* Step 2: the backward sums the bias gradient in blocks of this many rows (conv.c's step 12 sums the
+ * same blocks in the same order, for the same numbers). */
+#ifndef NNX_EPILOGUE_BLOCK
+#define NNX_EPILOGUE_BLOCK 256
+#endif
+
 /* Step 1: one row, vectorised over the c channels. */
 TARGET static inline void NAME(bias_relu_row)(ptrdiff_t c, const T *x, const T *bias, int relu,
                                               T *y)

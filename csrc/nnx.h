@@ -92,10 +92,13 @@ int nnx_conv2d_backward_input_f32(nnx_conv_rung rung, const nnx_conv_geom *g, co
                                   float *dx);
 int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy, const double *w,
                                   double *dx);
+/* The weight gradient dw; with y (the forward's output after its relu; NULL: no relu) dy is masked first,
+ * dy * (y > 0) as nnx_bias_relu_backward computes it, and db (NULL: not wanted) receives the bias
+ * gradient, the (masked) dy summed over N, OH, OW. */
 int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x, const float *dy,
-                                   float *dw);
+                                   const float *y, float *dw, float *db);
 int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x, const double *dy,
-                                   double *dw);
+                                   const double *y, double *dw, double *db);
 
 /* ---- pool.c: 2-D max / average pooling on channels-last (N, H, W, C) images -----------------------
  * Output (oh, ow) pools input rows [oh*sh - top, +ph) and columns [ow*sw - left, +pw), clipped to the

@@ -145,8 +145,13 @@ def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, group
     return DX
 
 
-def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None):
-    """dkernel (kernel_shape): the gradient of conv2d_forward with respect to the kernel."""
+def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None, relu_output=None,
+                           bias=False):
+    """dkernel (kernel_shape): the gradient of conv2d_forward with respect to the kernel. With relu_output
+    (the forward's output after its relu, dy's shape) dy is first masked, dy * (relu_output > 0), as
+    bias_relu_backward masks it; with bias=True returns (dkernel, dbias), dbias (F,) the (masked) dy
+    summed over N, OH, OW as bias_relu_backward sums it (the same numbers). Both fused into the one pass
+    over dy."""
     name = "conv2d_backward_weight"
     dt = _compute_dtype(name, [("x", x), ("dy", dy)])
     k_shape = _shape(name, "kernel_shape", kernel_shape, 4)
@@ -154,18 +159,30 @@ def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, grou
     dy_shape = _rank4(name, "dy", dy, "(N, OH, OW, F)")
     cdef nnx_conv_geom g = _conv_geom(name, x_shape, k_shape, strides, padding, dilation, groups)
     _check_conv_dy(name, dy_shape, g, x_shape)
+    if relu_output is not None:
+        _compute_dtype(name, [("relu_output", relu_output)])   # checked; read in the gradient's dtype
+        if tuple(relu_output.shape) != dy_shape:
+            raise ValueError(f"{name}: relu_output shape {relu_output.shape} must equal dy shape {dy_shape}")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"{name}: bias must be a bool, got {bias!r}")
     X = _contiguous(x, dt)
     DY = _contiguous(dy, dt)
+    Yo = None if relu_output is None else _contiguous(relu_output, dt)
     DW = np.empty(k_shape, dtype=dt)
+    DB = np.empty(g.f, dtype=dt) if bias else None
     cdef cnp.ndarray cX = X, cDY = DY, cDW = DW
+    cdef cnp.ndarray cYo = Yo, cDB = DB   # None allowed: then their data is never read
+    cdef void *yp = NULL if Yo is None else cYo.data
+    cdef void *dbp = NULL if DB is None else cDB.data
     cdef int status
     cdef nnx_conv_rung r = _conv_rung(name, rung)
     if dt == np.float32:
         with nogil:
-            status = nnx_conv2d_backward_weight_f32(r, &g, <float*>cX.data, <float*>cDY.data, <float*>cDW.data)
+            status = nnx_conv2d_backward_weight_f32(r, &g, <float*>cX.data, <float*>cDY.data, <float*>yp,
+                                                    <float*>cDW.data, <float*>dbp)
     else:
         with nogil:
-            status = nnx_conv2d_backward_weight_f64(r, &g, <double*>cX.data, <double*>cDY.data,
-                                                    <double*>cDW.data)
+            status = nnx_conv2d_backward_weight_f64(r, &g, <double*>cX.data, <double*>cDY.data, <double*>yp,
+                                                    <double*>cDW.data, <double*>dbp)
     _check_status(name, status)
-    return DW
+    return (DW, DB) if bias else DW

@@ -62,9 +62,9 @@ cdef extern from "nnx.h" nogil:
     int nnx_conv2d_backward_input_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *dy,
                                       const double *w, double *dx)
     int nnx_conv2d_backward_weight_f32(nnx_conv_rung rung, const nnx_conv_geom *g, const float *x,
-                                       const float *dy, float *dw)
+                                       const float *dy, const float *y, float *dw, float *db)
     int nnx_conv2d_backward_weight_f64(nnx_conv_rung rung, const nnx_conv_geom *g, const double *x,
-                                       const double *dy, double *dw)
+                                       const double *dy, const double *y, double *dw, double *db)
 
     ctypedef struct nnx_pool_geom:
         Py_ssize_t n, h, w, c

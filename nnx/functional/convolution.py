@@ -37,6 +37,13 @@ class Conv2DOp(Function):
         x, kernel, relu_out = ctx.saved_tensors
         need_x, need_kernel, need_bias = ctx.needs_input_grad[:3]
         db = None
+        if need_kernel and not need_x:
+            # a first layer: the weight-gradient kernel masks g and sums db as it reads g, so the
+            # separate bias_relu_backward pass (and its masked copy of g) is not needed
+            grads = kernels.conv2d_backward_weight(x, g, kernel.shape, *ctx.args, relu_output=relu_out,
+                                                   bias=need_bias)
+            dk, db = grads if need_bias else (grads, None)
+            return None, dk, db, None, None, None, None, None
         if relu_out is not None or need_bias:  # the relu mask and the bias gradient in one pass
             g, db = kernels.bias_relu_backward(g, relu_out)
         dx = (kernels.conv2d_backward_input(g, kernel, x.shape, *ctx.args) if need_x else None)

@@ -16,7 +16,8 @@ implementation, and the compiled kernels check the name.
 import numpy as np
 
 from nnx.geometry import window_output
-from nnx.reference.epilogue import bias_relu_forward
+from nnx.reference.epilogue import _dtype as _float_dtype
+from nnx.reference.epilogue import bias_relu_backward, bias_relu_forward
 
 
 def _dtype(*arrays):
@@ -69,17 +70,31 @@ def conv2d_forward(x, kernel, strides, padding, dilation, groups, rung=None, bia
     return bias_relu_forward(y, bias, relu, out=y)
 
 
-def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None):
+def conv2d_backward_weight(x, dy, kernel_shape, strides, padding, dilation, groups, rung=None, relu_output=None,
+                           bias=False):
+    """The kernel's gradient; with relu_output (the forward's output after its relu) dy is masked first,
+    dy * (relu_output > 0), and with bias=True the bias gradient comes too: (dkernel, dbias), both from
+    bias_relu_backward's masked dy (the compiled kernel fuses that pass into its own)."""
+    kernel = "conv2d_backward_weight"
+    if relu_output is not None:
+        _float_dtype(kernel, [("relu_output", relu_output)])
+    if relu_output is not None and np.shape(relu_output) != np.shape(dy):
+        raise ValueError(f"{kernel}: relu_output shape {np.shape(relu_output)} must equal dy shape "
+                         f"{np.shape(dy)}")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"{kernel}: bias must be a bool, got {bias!r}")
     dt = _dtype(x, dy)
     x, dy = np.asarray(x, dt), np.asarray(dy, dt)
     n, oh, ow, f = _output_shape(x.shape, kernel_shape, strides, padding, dilation, groups)
     if dy.shape != (n, oh, ow, f):
         raise ValueError(f"conv2d: dy shape {dy.shape} does not match the output shape {(n, oh, ow, f)}")
+    dy, db = bias_relu_backward(dy, relu_output)
     kh, kw, cg, _ = kernel_shape
     p = _patches(_pad(x, padding), kh, kw, oh, ow, strides, dilation).reshape(n, oh, ow, kh, kw, groups, cg)
     d = dy.reshape(n, oh, ow, groups, f // groups)
     dk = np.einsum("nhwijgc,nhwgf->ijcgf", p, d, optimize=True)
-    return np.ascontiguousarray(dk.reshape(kh, kw, cg, f), dtype=dt)
+    dk = np.ascontiguousarray(dk.reshape(kh, kw, cg, f), dtype=dt)
+    return (dk, db) if bias else dk
 
 
 def conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation, groups, rung=None):
