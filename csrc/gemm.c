@@ -42,6 +42,7 @@
  * buffer of threads*(KC*NC + MC*KC) elements per call, sized down for small problems. Block sizes (MC, KC, NC) are tuned for this project's reference CPU (AMD Zen: L1d 32 KiB,
  * L2 512 KiB per core, 8 MiB L3): KC*NR*4 = 16 KiB of B in L1, MC*KC*4 = 144 KiB of A in L2.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "nnx.h"
@@ -57,6 +58,8 @@
 
 #define GEMM_MAX_TILE (12 * 32) /* largest MR * NR of any micro-kernel: edge-tile scratch */
 #define GEMM_MIN_FLOPS 1.0e6    /* a thread costs a few microseconds to wake: give it at least this */
+#define GEMM_UNITS_PER_THREAD 4 /* C units per thread of the parallel rung: slack for a slowed core */
+#define GEMM_B_SHARED_MAX ((ptrdiff_t)1 << 22) /* elements of op(B) packed at once (16 MiB of float) */
 
 /* ---- micro-kernels: gemm_ukernel.h instantiated per (type, SIMD path) ---------------------------- */
 /* portable: one "vector" is one scalar, 4 x 8 accumulators the compiler may vectorise */

@@ -239,19 +239,43 @@ static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, p
     *kc = K->kc < k ? K->kc : k;
 }
 
+/* The B micro-panel `panel` (kc x nr, at op(B)[pc][j]) of the shared buffer, packed by whichever
+ * thread needs it first. state is 2g + 2 once the panel is packed in the g-th call on this buffer
+ * (k group, below), 2g + 1 while a thread packs it; a thread that finds it being packed waits. */
+static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g, int tb, ptrdiff_t kc,
+                                     ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
+                                     T *panel)
+{
+    int expected = 2 * g;
+    if (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2) {
+        if (atomic_compare_exchange_strong_explicit(state, &expected, 2 * g + 1, memory_order_acquire,
+                                                    memory_order_acquire)) {
+            NAME(pack_b)(K, tb, kc, cols, b, ldb, pc, j, panel);
+            atomic_store_explicit(state, 2 * g + 2, memory_order_release);
+        } else {
+            while (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2)
+                ; /* another thread is packing it: a few microseconds */
+        }
+    }
+}
+
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
- * The threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so that the
- * busiest thread has the fewest micro-tiles: tall C (im2col forward) splits over M, wide C over N.
- * Each thread then runs the five loops on its own rectangle with its own packing buffers: it packs
- * the B panels it needs (threads in one grid column pack the same panels, which costs k*n copies per
- * thread against 2*m*n*k/threads flops) and its own A blocks. No thread ever waits for another until
- * the end, which matters on a busy 2-core machine, where every barrier can cost a time slice.
- * Each C element belongs to one thread and is accumulated over the same kc blocks in the same order
- * whatever the grid: results are bit-identical for any thread count.
- * With bpacked (all of op(B) packed beforehand by pack_b_whole) the threads read their B panels from
- * it and pack only A; the result is bit-identical to packing B here.
- * Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
+ * The threads share out C in units of one mc_max-row block by one column chunk (whole micro-tiles,
+ * inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread): each takes
+ * the next unit from a shared counter and, for each kc block, packs the unit's A block into its own
+ * buffer and runs the macro-kernel on it. No thread owns a fixed share, so a thread on a core that
+ * another process slows down just takes fewer units, and the others wait for it only at the end, for
+ * its last unit. op(B) is packed once, into one buffer shared by all threads, micro-panel by
+ * micro-panel by the first unit that needs each (a per-panel flag), so there is no barrier between
+ * packing and multiplying either. The buffer holds all of k (for huge B, GEMM_B_SHARED_MAX elements'
+ * depth: a group of kc blocks, then a barrier before the next group).
+ * Every unit starts on a multiple of mr rows and nr columns, so every C element lies in the same
+ * micro-tile (and edge tile) whoever computes it, and is accumulated over the same kc blocks in the
+ * same order: results are bit-identical for any thread count.
+ * With bpacked (all of op(B) packed beforehand by pack_b_whole, in the same layout) the threads read
+ * their B panels from it and pack only A; the result is bit-identical to packing B here.
+ * Returns -1 (having done nothing) if the buffers cannot be allocated. */
 static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
                              ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
                              ptrdiff_t ldb, const T *bpacked, T beta, T *c, ptrdiff_t ldc)
@@ -270,61 +294,67 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     if (nthreads < 1)
         nthreads = 1;
 
-    /* Per thread: one B slice (kc x nc, none when B comes packed) then one A block (mc x kc); both
-     * multiples of 64 bytes. */
-    size_t b_len = bpacked ? 0 : (size_t)(kc_max * nc_max + 15) / 16 * 16;
+    /* The k group packed at once (a multiple of kc_max): all of k unless that is too much. */
+    ptrdiff_t kg_max = k;
+    if (!bpacked && k * tiles_n * nr > GEMM_B_SHARED_MAX) {
+        kg_max = GEMM_B_SHARED_MAX / (tiles_n * nr) / kc_max * kc_max;
+        kg_max = kg_max > kc_max ? kg_max : kc_max;
+    }
+    const ptrdiff_t blocks_kg = (kg_max + kc_max - 1) / kc_max, blocks_m = (m + mc_max - 1) / mc_max;
+    /* The shared B group (none when B comes packed) and its panel flags, then one A block (mc x kc)
+     * per thread; each a multiple of 64 bytes. */
+    size_t b_len = bpacked ? 0 : (size_t)(kg_max * tiles_n * nr + 15) / 16 * 16;
     size_t a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
-    T *buf = aligned_alloc(64, (size_t)nthreads * (b_len + a_len) * sizeof(T));
+    size_t flags = bpacked ? 0 : (size_t)(blocks_kg * tiles_n);
+    size_t flag_len = (flags * sizeof(atomic_int) + 63) / 64 * 64;
+    char *buf = aligned_alloc(64, (b_len + (size_t)nthreads * a_len) * sizeof(T) + flag_len);
     if (!buf)
         return -1;
+    T *bshared = (T *)buf;
+    atomic_int *ready = (atomic_int *)(buf + (b_len + (size_t)nthreads * a_len) * sizeof(T));
+    for (size_t f = 0; f < flags; f++)
+        atomic_init(&ready[f], 0);
+
+    /* the units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks of chunk_w */
+    ptrdiff_t slice_panels = (n < nc_max ? n + nr - 1 : nc_max) / nr;
+    ptrdiff_t chunks = (GEMM_UNITS_PER_THREAD * nthreads + blocks_m - 1) / blocks_m;
+    chunks = nthreads == 1 ? 1 : chunks < slice_panels ? chunks : slice_panels;
+    const ptrdiff_t chunk_w = (slice_panels + chunks - 1) / chunks * nr;
+    chunks = (slice_panels * nr + chunk_w - 1) / chunk_w;
+    const ptrdiff_t slices = (n + nc_max - 1) / nc_max, units = slices * blocks_m * chunks;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
-        int nt = gemm_thread_count(), tid = gemm_thread_id();
-        T *bpack = buf + (size_t)tid * (b_len + a_len), *apack = bpack + b_len;
-        /* The grid: the divisor wm of nt that minimises the busiest thread's work, its rows (as the
-         * edge kernels compute them) times its column tiles (ties: split M, where no thread packs the
-         * same B panels as another). */
-        ptrdiff_t wm = 1, best = -1;
-        for (ptrdiff_t d = 1; d <= nt; d++) {
-            if (nt % d)
-                continue;
-            ptrdiff_t rows = 0, step = K->edge_step ? K->edge_step : mr;
-            for (ptrdiff_t t = 0; t < d; t++) {
-                ptrdiff_t r1 = tiles_m * (t + 1) / d * mr, r = (r1 < m ? r1 : m) - tiles_m * t / d * mr;
-                r = (r + step - 1) / step * step;
-                rows = r > rows ? r : rows;
-            }
-            ptrdiff_t load = rows * ((tiles_n + nt / d - 1) / (nt / d));
-            if (best < 0 || load <= best)
-                best = load, wm = d;
-        }
-        ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
-        ptrdiff_t m0 = tiles_m * tm / wm * mr, m1 = tiles_m * (tm + 1) / wm * mr;
-        ptrdiff_t n0 = tiles_n * tn / wn * nr, n1 = tiles_n * (tn + 1) / wn * nr;
-        m1 = m1 < m ? m1 : m;
-        n1 = n1 < n ? n1 : n;
-
-        /* loop 5: this thread's columns, cut where the nc_max-wide slices of the whole of B end */
-        for (ptrdiff_t jc = n0, jc_end; jc < n1; jc = jc_end) {
-            ptrdiff_t slice = jc / nc_max * nc_max; /* the slice holding column jc */
-            jc_end = slice + nc_max < n1 ? slice + nc_max : n1;
-            ptrdiff_t nc = jc_end - jc;
-            for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {                 /* loop 4: KC depth */
-                ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
-                T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-                const T *bp = bpack;
-                if (bpacked)
-                    bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, slice, pc) + (jc - slice) * kc;
-                else
-                    NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
-                for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {           /* loop 3: MC rows */
-                    ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
-                    NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
-                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bp, beta_pc,  /* loops 2, 1 */
-                                       c + ic * ldc + jc, ldc);
+        T *apack = bshared + b_len + (size_t)gemm_thread_id() * a_len;
+        for (ptrdiff_t pg = 0, g = 0; pg < k; pg += kg_max, g++) {
+            ptrdiff_t kg = k - pg < kg_max ? k - pg : kg_max;
+#pragma omp for schedule(dynamic)
+            for (ptrdiff_t unit = 0; unit < units; unit++) {
+                ptrdiff_t per_slice = blocks_m * chunks, in_slice = unit % per_slice;
+                ptrdiff_t jc = unit / per_slice * nc_max, ic = in_slice / chunks * mc_max;
+                ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max, jr = in_slice % chunks * chunk_w;
+                if (jr >= nc)
+                    continue; /* the last slice is narrower */
+                ptrdiff_t mc = m - ic < mc_max ? m - ic : mc_max, w = nc - jr < chunk_w ? nc - jr : chunk_w;
+                for (ptrdiff_t pc = pg; pc < pg + kg; pc += kc_max) {  /* loop 4: KC depth */
+                    ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+                    T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
+                    const T *bp;
+                    if (bpacked) {
+                        bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc) + jr * kc;
+                    } else { /* the same layout, for the k group only; pack the unit's panels */
+                        bp = bshared + NAME(packed_b_offset)(K, kg, n, nc_max, jc, pc - pg) + jr * kc;
+                        for (ptrdiff_t jp = 0; jp < w; jp += nr) {
+                            ptrdiff_t flag = (pc - pg) / kc_max * tiles_n + (jc + jr + jp) / nr;
+                            NAME(shared_b_panel)(K, &ready[flag], (int)g, tb, kc, w - jp < nr ? w - jp : nr,
+                                                 b, ldb, pc, jc + jr + jp, (T *)bp + jp * kc);
+                        }
+                    }
+                    NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack); /* loop 3: one MC block */
+                    NAME(macro_kernel)(K, mc, w, kc, alpha, apack, bp, beta_pc, c + ic * ldc + jc + jr, /* 2, 1 */
+                                       ldc);
                 }
-            }
+            } /* implicit barrier: the next k group may refill the B buffer */
         }
     }
     free(buf);
