@@ -58,15 +58,14 @@
 
 #define GEMM_MAX_TILE (12 * 32) /* largest MR * NR of any micro-kernel: edge-tile scratch */
 #define GEMM_MIN_FLOPS 1.0e6    /* a thread costs a few microseconds to wake: give it at least this */
+#define GEMM_DIRECT_A_PANELS 4  /* A is read in place by C units at most this many B panels wide */
 #define GEMM_UNITS_PER_THREAD 4 /* C units per thread of the parallel rung: slack for a slowed core */
 #define GEMM_B_SHARED_MAX ((ptrdiff_t)1 << 22) /* elements of op(B) packed at once (16 MiB of float) */
 
 /* ---- micro-kernels: gemm_ukernel.h instantiated per (type, SIMD path) ---------------------------- */
 /* portable: one "vector" is one scalar, 4 x 8 accumulators the compiler may vectorise */
 
-#define UK_NAME ukernel_f32_portable
 #define UK_T float
-#define UK_MR 4
 #define UK_NV 8
 #define UK_TARGET
 #define V float
@@ -79,11 +78,17 @@
 #define V_SET1(x) (x)
 #define V_FMA(x, y, z) ((x) * (y) + (z))
 #define V_MUL(x, y) ((x) * (y))
+#define UK_KEEP
+#define UK_NAME ukernel_f32_portable_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_portable
+#define UK_MR 4
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_portable
 #define UK_T double
-#define UK_MR 4
 #define UK_NV 8
 #define UK_TARGET
 #define V double
@@ -96,6 +101,14 @@
 #define V_SET1(x) (x)
 #define V_FMA(x, y, z) ((x) * (y) + (z))
 #define V_MUL(x, y) ((x) * (y))
+#define UK_KEEP
+#define UK_NAME ukernel_f64_portable_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_portable
+#define UK_MR 4
 #include "gemm_ukernel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -114,7 +127,7 @@
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm256_mul_ps(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f32_avx2_2
 #define UK_MR 2
 #define UK_ASTRIDE 6
@@ -122,6 +135,18 @@
 #define UK_NAME ukernel_f32_avx2_4
 #define UK_MR 4
 #define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_direct
+#define UK_MR 6
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_2_direct
+#define UK_MR 2
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_4_direct
+#define UK_MR 4
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f32_avx2
@@ -141,7 +166,7 @@
 #define V_SET1(x) _mm256_set1_pd(x)
 #define V_FMA(x, y, z) _mm256_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm256_mul_pd(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f64_avx2_2
 #define UK_MR 2
 #define UK_ASTRIDE 6
@@ -149,6 +174,18 @@
 #define UK_NAME ukernel_f64_avx2_4
 #define UK_MR 4
 #define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_direct
+#define UK_MR 6
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_2_direct
+#define UK_MR 2
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_4_direct
+#define UK_MR 4
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f64_avx2
@@ -168,7 +205,7 @@
 #define V_SET1(x) _mm512_set1_ps(x)
 #define V_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm512_mul_ps(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f32_avx512_4
 #define UK_MR 4
 #define UK_ASTRIDE 12
@@ -176,6 +213,18 @@
 #define UK_NAME ukernel_f32_avx512_8
 #define UK_MR 8
 #define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_direct
+#define UK_MR 12
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_4_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_8_direct
+#define UK_MR 8
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f32_avx512
@@ -195,7 +244,7 @@
 #define V_SET1(x) _mm512_set1_pd(x)
 #define V_FMA(x, y, z) _mm512_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm512_mul_pd(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f64_avx512_4
 #define UK_MR 4
 #define UK_ASTRIDE 12
@@ -204,33 +253,46 @@
 #define UK_MR 8
 #define UK_ASTRIDE 12
 #include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_direct
+#define UK_MR 12
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_4_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_8_direct
+#define UK_MR 8
+#define UK_DIRECT
+#include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f64_avx512
 #define UK_MR 12
 #include "gemm_ukernel.h"
 
-/* {kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}} of each path */
-#define UKERNEL_F32_AVX2 ukernel_f32_avx2, 6, 16
-#define UKERNEL_F64_AVX2 ukernel_f64_avx2, 6, 8
-#define UKERNEL_F32_AVX512 ukernel_f32_avx512, 12, 32
-#define UKERNEL_F64_AVX512 ukernel_f64_avx512, 12, 16
-#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}
-#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}
-#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}
-#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}
+/* {kernel, direct kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}, {their direct
+ * kernels}} of each path */
+#define UKERNEL_F32_AVX2 ukernel_f32_avx2, ukernel_f32_avx2_direct, 6, 16
+#define UKERNEL_F64_AVX2 ukernel_f64_avx2, ukernel_f64_avx2_direct, 6, 8
+#define UKERNEL_F32_AVX512 ukernel_f32_avx512, ukernel_f32_avx512_direct, 12, 32
+#define UKERNEL_F64_AVX512 ukernel_f64_avx512, ukernel_f64_avx512_direct, 12, 16
+#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}, {ukernel_f32_avx2_2_direct, ukernel_f32_avx2_4_direct}
+#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}, {ukernel_f64_avx2_2_direct, ukernel_f64_avx2_4_direct}
+#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}, {ukernel_f32_avx512_4_direct, ukernel_f32_avx512_8_direct}
+#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}, {ukernel_f64_avx512_4_direct, ukernel_f64_avx512_8_direct}
 #else /* no x86 SIMD: every path runs the portable micro-kernel */
-#define UKERNEL_F32_AVX2 ukernel_f32_portable, 4, 8
-#define UKERNEL_F64_AVX2 ukernel_f64_portable, 4, 8
-#define UKERNEL_F32_AVX512 ukernel_f32_portable, 4, 8
-#define UKERNEL_F64_AVX512 ukernel_f64_portable, 4, 8
-#define EDGES_F32_AVX2 0, {NULL, NULL}
-#define EDGES_F64_AVX2 0, {NULL, NULL}
-#define EDGES_F32_AVX512 0, {NULL, NULL}
-#define EDGES_F64_AVX512 0, {NULL, NULL}
+#define UKERNEL_F32_AVX2 ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8
+#define UKERNEL_F64_AVX2 ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8
+#define UKERNEL_F32_AVX512 ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8
+#define UKERNEL_F64_AVX512 ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8
+#define EDGES_F32_AVX2 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F64_AVX2 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F32_AVX512 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F64_AVX512 0, {NULL, NULL}, {NULL, NULL}
 #endif
 
-/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC, edge step, edge kernels} for portable,
- * AVX2, AVX-512 ------------------------------------------------------------------------------------ */
+/* ---- the ladder, per type: {micro-kernel, direct kernel, MR, NR, MC, KC, NC, edge step, edge kernels, direct edge kernels}
+ * for portable, AVX2, AVX-512 --------------------------------------------------------------------- */
 #define T float
 #define NAME(f) f##_f32
 #define GEMM_PUBLIC nnx_sgemm
@@ -239,7 +301,7 @@
 #define GEMM_WITH_PACKED_B nnx_sgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f32_portable, 4, 8, 128, 256, 4096, 0, {NULL, NULL}},                              \
+        {ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8, 128, 256, 4096, 0, {NULL, NULL}, {NULL, NULL}},                              \
             {UKERNEL_F32_AVX2, 144, 256, 4080, EDGES_F32_AVX2},                                     \
             {UKERNEL_F32_AVX512, 144, 384, 4096, EDGES_F32_AVX512}                                  \
     }
@@ -260,7 +322,7 @@
 #define GEMM_WITH_PACKED_B nnx_dgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f64_portable, 4, 8, 128, 128, 4096, 0, {NULL, NULL}},                              \
+        {ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8, 128, 128, 4096, 0, {NULL, NULL}, {NULL, NULL}},                              \
             {UKERNEL_F64_AVX2, 72, 256, 4080, EDGES_F64_AVX2},                                      \
             {UKERNEL_F64_AVX512, 144, 256, 4096, EDGES_F64_AVX512}                                  \
     }

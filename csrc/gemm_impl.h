@@ -4,7 +4,7 @@
  *   T              the element type
  *   NAME(f)        f with a type suffix (static helpers)
  *   GEMM_PUBLIC    the exported function (nnx_sgemm / nnx_dgemm)
- *   GEMM_KERNELS   the micro-kernel table, indexed by nnx_simd: {run, mr, nr, mc, kc, nc} per path
+ *   GEMM_KERNELS   the micro-kernel table, indexed by nnx_simd: {run, direct, mr, nr, mc, kc, nc, edges}
  * See gemm.c for the algorithm, its cost and the list of optimisation steps.
  */
 
@@ -13,12 +13,17 @@
 
 typedef void (*NAME(ukernel_fn))(ptrdiff_t kc, T alpha, const T *a, const T *b, T beta, T *c, ptrdiff_t ldc);
 
+typedef void (*NAME(direct_fn))(ptrdiff_t kc, T alpha, const T *a, ptrdiff_t a_rs, ptrdiff_t a_ks, const T *b,
+                                ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc);
+
 typedef struct {
     NAME(ukernel_fn) run;
+    NAME(direct_fn) direct; /* the same tile, A and B read in place (gemm_ukernel.h, UK_DIRECT) */
     ptrdiff_t mr, nr;     /* register tile */
     ptrdiff_t mc, kc, nc; /* cache blocks: A block mc x kc in L2, B panel kc x nc in L3 */
     ptrdiff_t edge_step;  /* edge[q] computes only (q + 1) * edge_step rows of a tile (0: no edge kernels) */
     NAME(ukernel_fn) edge[2];
+    NAME(direct_fn) direct_edge[2];
 } NAME(kernel);
 
 static const NAME(kernel) NAME(kernels)[3] = GEMM_KERNELS;
@@ -188,28 +193,48 @@ static void NAME(pack_b)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t 
     }
 }
 
+/* Where a macro-kernel reads A and B from: packed panels (a, b NULL), or the operands in place: tile
+ * row r of A at a + r * a_rs, step a_ks along k; row p of the B block at b + p * ldb. */
+typedef struct {
+    const T *a, *b;
+    ptrdiff_t a_rs, a_ks, ldb;
+} NAME(operands);
+
 /* The two inner loops, jr over the B micro-panels and ir over the A micro-panels: an mc x nc block
  * of C tile by tile. Full tiles go straight to C; edge tiles are computed into a small buffer and
- * their real part merged, so the micro-kernel never reads or writes outside C. */
+ * their real part merged, so the micro-kernel never reads or writes outside C. With A or B in place
+ * (d), the full tiles and panels read them there (the direct kernel) and only the edge panels, where
+ * a tile would read past the operand, come packed (zero-padded). */
 static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, T alpha,
-                               const T *apack, const T *bpack, T beta, T *c, ptrdiff_t ldc)
+                               const T *apack, const T *bpack, const NAME(operands) *d, T beta, T *c,
+                               ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
     for (ptrdiff_t j = 0; j < nc; j += nr) {
         ptrdiff_t cols = nc - j < nr ? nc - j : nr;
-        const T *bp = bpack + j * kc;
+        int direct_b = d->b && cols == nr;
+        const T *bp = direct_b ? d->b + j : bpack + j * kc;
+        ptrdiff_t ldb = direct_b ? d->ldb : nr;
         for (ptrdiff_t i = 0; i < mc; i += mr) {
             ptrdiff_t rows = mc - i < mr ? mc - i : mr;
+            int direct_a = d->a && rows == mr, direct = direct_a || direct_b;
+            const T *ap = direct_a ? d->a + i * d->a_rs : apack + i * kc;
+            ptrdiff_t a_rs = direct_a ? d->a_rs : 1, a_ks = direct_a ? d->a_ks : mr;
             T *cij = c + i * ldc + j;
             if (rows == mr && cols == nr) {
-                K->run(kc, alpha, apack + i * kc, bp, beta, cij, ldc);
+                if (direct)
+                    K->direct(kc, alpha, ap, a_rs, a_ks, bp, ldb, beta, cij, ldc);
+                else
+                    K->run(kc, alpha, ap, bp, beta, cij, ldc);
             } else {
                 /* the bottom edge: a shorter kernel where one covers the rows (64 rows of 12-row tiles
                  * would otherwise compute 72) */
-                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
-                NAME(ukernel_fn) run = q < 2 ? K->edge[q] : K->run;
                 _Alignas(64) T tile[GEMM_MAX_TILE];
-                run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
+                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
+                if (direct)
+                    (q < 2 ? K->direct_edge[q] : K->direct)(kc, alpha, ap, a_rs, a_ks, bp, ldb, 0, tile, nr);
+                else
+                    (q < 2 ? K->edge[q] : K->run)(kc, alpha, ap, bp, 0, tile, nr);
                 for (ptrdiff_t r = 0; r < rows; r++)
                     for (ptrdiff_t q = 0; q < cols; q++) {
                         T *cp = cij + r * ldc + q;
@@ -259,6 +284,80 @@ static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g
     }
 }
 
+/* One call of the parallel rung, as every thread sees it (gemm_packed sets it up). */
+typedef struct {
+    const NAME(kernel) *K;
+    int ta, tb;
+    ptrdiff_t m, n, k, lda, ldb, ldc;
+    T alpha, beta;
+    const T *a, *b, *bpacked;
+    T *c;
+    ptrdiff_t mc_max, nc_max, kc_max, kg_max;  /* block sizes; kg_max: the k depth of one B group */
+    ptrdiff_t blocks_m, chunks, chunk_w, units; /* the units of C, per k group */
+    T *bshared, *apacks;                        /* the shared B group; one A block per thread */
+    size_t a_len;
+    atomic_int *ready;                          /* one flag per micro-panel of the B group */
+    atomic_ptrdiff_t *next;                     /* per k group: the next unit to hand out */
+} NAME(job);
+
+/* One unit of C, rows ic.. (one mc_max block) by columns jc + jr.. (w of them), over the k group
+ * pg..pg+kg: the loops pc / ic / jr / ir. */
+static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, ptrdiff_t kg, ptrdiff_t ic,
+                            ptrdiff_t jc, ptrdiff_t jr, ptrdiff_t w)
+{
+    const NAME(kernel) *K = J->K;
+    const ptrdiff_t mr = K->mr, nr = K->nr, k = J->k, kc_max = J->kc_max, lda = J->lda, ldb = J->ldb;
+    const ptrdiff_t mc = J->m - ic < J->mc_max ? J->m - ic : J->mc_max, tiles_n = (J->n + nr - 1) / nr;
+    /* Small products read A or B in place: A when this unit's few B panels would reuse a packed copy
+     * little, B when a single row block of C uses its panels once. */
+    int direct_a = w <= GEMM_DIRECT_A_PANELS * nr, direct_b = !J->bpacked && !J->tb && J->blocks_m == 1;
+    ptrdiff_t full_rows = direct_a ? mc / mr * mr : 0; /* the A rows not packed */
+    for (ptrdiff_t pc = pg; pc < pg + kg; pc += kc_max) {    /* loop 4: KC depth */
+        ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+        T beta_pc = pc == 0 ? J->beta : 1; /* later k blocks accumulate onto the first */
+        NAME(operands) d = {NULL, NULL, J->ta ? 1 : lda, J->ta ? lda : 1, ldb};
+        if (direct_a)
+            d.a = J->ta ? J->a + pc * lda + ic : J->a + ic * lda + pc;
+        if (direct_b)
+            d.b = J->b + pc * ldb + jc + jr;
+        const T *bp;
+        if (J->bpacked) {
+            bp = J->bpacked + NAME(packed_b_offset)(K, k, J->n, J->nc_max, jc, pc) + jr * kc;
+        } else { /* the same layout, for the k group only; pack the unit's panels not read in place */
+            bp = J->bshared + NAME(packed_b_offset)(K, kg, J->n, J->nc_max, jc, pc - pg) + jr * kc;
+            for (ptrdiff_t jp = 0; jp < w; jp += nr)
+                if (!direct_b || w - jp < nr)
+                    NAME(shared_b_panel)(K, &J->ready[(pc - pg) / kc_max * tiles_n + (jc + jr + jp) / nr], g,
+                                         J->tb, kc, w - jp < nr ? w - jp : nr, J->b, ldb, pc, jc + jr + jp,
+                                         (T *)bp + jp * kc);
+        }
+        if (full_rows < mc) /* loop 3: one MC block of A (with A in place, its bottom edge) */
+            NAME(pack_a)(K, J->ta, mc - full_rows, kc, J->a, lda, ic + full_rows, pc, apack + full_rows * kc);
+        NAME(macro_kernel)(K, mc, w, kc, J->alpha, apack, bp, &d, beta_pc, /* loops 2, 1 */
+                           J->c + ic * J->ldc + jc + jr, J->ldc);
+    }
+}
+
+/* What each of nt threads runs: units from the shared counter until none are left, per k group. */
+static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
+{
+    T *apack = J->apacks + (size_t)tid * J->a_len;
+    const ptrdiff_t per_slice = J->blocks_m * J->chunks;
+    for (ptrdiff_t pg = 0, g = 0; pg < J->k; pg += J->kg_max, g++) {
+        ptrdiff_t kg = J->k - pg < J->kg_max ? J->k - pg : J->kg_max, unit;
+        if (g > 0 && nt > 1) {
+#pragma omp barrier /* every unit of the last group is done: its B buffer may be refilled */
+        }
+        while ((unit = atomic_fetch_add_explicit(&J->next[g], 1, memory_order_relaxed)) < J->units) {
+            ptrdiff_t jc = unit / per_slice * J->nc_max, in_slice = unit % per_slice;
+            ptrdiff_t ic = in_slice / J->chunks * J->mc_max, jr = in_slice % J->chunks * J->chunk_w;
+            ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max;
+            if (jr < nc) /* (the last slice may be narrower) */
+                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, jc, jr, nc - jr < J->chunk_w ? nc - jr : J->chunk_w);
+        }
+    }
+}
+
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
  * The threads share out C in units of one mc_max-row block by one column chunk (whole micro-tiles,
@@ -269,7 +368,8 @@ static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g
  * its last unit. op(B) is packed once, into one buffer shared by all threads, micro-panel by
  * micro-panel by the first unit that needs each (a per-panel flag), so there is no barrier between
  * packing and multiplying either. The buffer holds all of k (for huge B, GEMM_B_SHARED_MAX elements'
- * depth: a group of kc blocks, then a barrier before the next group).
+ * depth: a group of kc blocks, then a barrier before the next group). One thread runs without any
+ * OpenMP construct (each costs system calls, which matter for small products).
  * Every unit starts on a multiple of mr rows and nr columns, so every C element lies in the same
  * micro-tile (and edge tile) whoever computes it, and is accumulated over the same kc blocks in the
  * same order: results are bit-identical for any thread count.
@@ -281,8 +381,8 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
                              ptrdiff_t ldb, const T *bpacked, T beta, T *c, ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
-    ptrdiff_t mc_max, nc_max, kc_max;
-    NAME(block_sizes)(K, m, n, k, &mc_max, &nc_max, &kc_max);
+    NAME(job) J = {K, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, bpacked, c};
+    NAME(block_sizes)(K, m, n, k, &J.mc_max, &J.nc_max, &J.kc_max);
     const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (n + nr - 1) / nr;
 
     /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and at least one tile. */
@@ -295,67 +395,45 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
         nthreads = 1;
 
     /* The k group packed at once (a multiple of kc_max): all of k unless that is too much. */
-    ptrdiff_t kg_max = k;
+    J.kg_max = k;
     if (!bpacked && k * tiles_n * nr > GEMM_B_SHARED_MAX) {
-        kg_max = GEMM_B_SHARED_MAX / (tiles_n * nr) / kc_max * kc_max;
-        kg_max = kg_max > kc_max ? kg_max : kc_max;
+        J.kg_max = GEMM_B_SHARED_MAX / (tiles_n * nr) / J.kc_max * J.kc_max;
+        J.kg_max = J.kg_max > J.kc_max ? J.kg_max : J.kc_max;
     }
-    const ptrdiff_t blocks_kg = (kg_max + kc_max - 1) / kc_max, blocks_m = (m + mc_max - 1) / mc_max;
-    /* The shared B group (none when B comes packed) and its panel flags, then one A block (mc x kc)
-     * per thread; each a multiple of 64 bytes. */
-    size_t b_len = bpacked ? 0 : (size_t)(kg_max * tiles_n * nr + 15) / 16 * 16;
-    size_t a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
-    size_t flags = bpacked ? 0 : (size_t)(blocks_kg * tiles_n);
-    size_t flag_len = (flags * sizeof(atomic_int) + 63) / 64 * 64;
-    char *buf = aligned_alloc(64, (b_len + (size_t)nthreads * a_len) * sizeof(T) + flag_len);
+    const ptrdiff_t groups = (k + J.kg_max - 1) / J.kg_max;
+    /* The units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks of chunk_w. */
+    const ptrdiff_t slice_panels = (n < J.nc_max ? n + nr - 1 : J.nc_max) / nr;
+    J.blocks_m = (m + J.mc_max - 1) / J.mc_max;
+    J.chunks = (GEMM_UNITS_PER_THREAD * nthreads + J.blocks_m - 1) / J.blocks_m;
+    J.chunks = nthreads == 1 ? 1 : J.chunks < slice_panels ? J.chunks : slice_panels;
+    J.chunk_w = (slice_panels + J.chunks - 1) / J.chunks * nr;
+    J.chunks = (slice_panels * nr + J.chunk_w - 1) / J.chunk_w;
+    J.units = (n + J.nc_max - 1) / J.nc_max * J.blocks_m * J.chunks;
+
+    /* One buffer: the shared B group (none when B comes packed), one A block (mc x kc) per thread, the
+     * panel flags and the unit counters; each part a multiple of 64 bytes. */
+    size_t b_len = bpacked ? 0 : (size_t)(J.kg_max * tiles_n * nr + 15) / 16 * 16;
+    J.a_len = (size_t)(J.kc_max * J.mc_max + 15) / 16 * 16;
+    size_t flags = bpacked ? 0 : (size_t)((J.kg_max + J.kc_max - 1) / J.kc_max * tiles_n);
+    size_t t_bytes = (b_len + (size_t)nthreads * J.a_len) * sizeof(T);
+    size_t f_bytes = (flags * sizeof(atomic_int) + 63) / 64 * 64;
+    char *buf = aligned_alloc(64, t_bytes + f_bytes + (size_t)groups * sizeof(atomic_ptrdiff_t));
     if (!buf)
         return -1;
-    T *bshared = (T *)buf;
-    atomic_int *ready = (atomic_int *)(buf + (b_len + (size_t)nthreads * a_len) * sizeof(T));
+    J.bshared = (T *)buf;
+    J.apacks = J.bshared + b_len;
+    J.ready = (atomic_int *)(buf + t_bytes);
+    J.next = (atomic_ptrdiff_t *)(buf + t_bytes + f_bytes);
     for (size_t f = 0; f < flags; f++)
-        atomic_init(&ready[f], 0);
+        atomic_init(&J.ready[f], 0);
+    for (ptrdiff_t g = 0; g < groups; g++)
+        atomic_init(&J.next[g], 0);
 
-    /* the units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks of chunk_w */
-    ptrdiff_t slice_panels = (n < nc_max ? n + nr - 1 : nc_max) / nr;
-    ptrdiff_t chunks = (GEMM_UNITS_PER_THREAD * nthreads + blocks_m - 1) / blocks_m;
-    chunks = nthreads == 1 ? 1 : chunks < slice_panels ? chunks : slice_panels;
-    const ptrdiff_t chunk_w = (slice_panels + chunks - 1) / chunks * nr;
-    chunks = (slice_panels * nr + chunk_w - 1) / chunk_w;
-    const ptrdiff_t slices = (n + nc_max - 1) / nc_max, units = slices * blocks_m * chunks;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-        T *apack = bshared + b_len + (size_t)gemm_thread_id() * a_len;
-        for (ptrdiff_t pg = 0, g = 0; pg < k; pg += kg_max, g++) {
-            ptrdiff_t kg = k - pg < kg_max ? k - pg : kg_max;
-#pragma omp for schedule(dynamic)
-            for (ptrdiff_t unit = 0; unit < units; unit++) {
-                ptrdiff_t per_slice = blocks_m * chunks, in_slice = unit % per_slice;
-                ptrdiff_t jc = unit / per_slice * nc_max, ic = in_slice / chunks * mc_max;
-                ptrdiff_t nc = n - jc < nc_max ? n - jc : nc_max, jr = in_slice % chunks * chunk_w;
-                if (jr >= nc)
-                    continue; /* the last slice is narrower */
-                ptrdiff_t mc = m - ic < mc_max ? m - ic : mc_max, w = nc - jr < chunk_w ? nc - jr : chunk_w;
-                for (ptrdiff_t pc = pg; pc < pg + kg; pc += kc_max) {  /* loop 4: KC depth */
-                    ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
-                    T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-                    const T *bp;
-                    if (bpacked) {
-                        bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, jc, pc) + jr * kc;
-                    } else { /* the same layout, for the k group only; pack the unit's panels */
-                        bp = bshared + NAME(packed_b_offset)(K, kg, n, nc_max, jc, pc - pg) + jr * kc;
-                        for (ptrdiff_t jp = 0; jp < w; jp += nr) {
-                            ptrdiff_t flag = (pc - pg) / kc_max * tiles_n + (jc + jr + jp) / nr;
-                            NAME(shared_b_panel)(K, &ready[flag], (int)g, tb, kc, w - jp < nr ? w - jp : nr,
-                                                 b, ldb, pc, jc + jr + jp, (T *)bp + jp * kc);
-                        }
-                    }
-                    NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack); /* loop 3: one MC block */
-                    NAME(macro_kernel)(K, mc, w, kc, alpha, apack, bp, beta_pc, c + ic * ldc + jc + jr, /* 2, 1 */
-                                       ldc);
-                }
-            } /* implicit barrier: the next k group may refill the B buffer */
-        }
+    if (nthreads == 1) {
+        NAME(gemm_worker)(&J, 1, 0);
+    } else {
+#pragma omp parallel num_threads(nthreads)
+        NAME(gemm_worker)(&J, gemm_thread_count(), gemm_thread_id());
     }
     free(buf);
     return 0;
