@@ -332,7 +332,8 @@ static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, p
                                          (T *)bp + jp * kc);
         }
         if (full_rows < mc) /* loop 3: one MC block of A (with A in place, its bottom edge) */
-            NAME(pack_a)(K, J->ta, mc - full_rows, kc, J->a, lda, ic + full_rows, pc, apack + full_rows * kc);
+            NAME(pack_a)(K, J->ta, mc - full_rows, kc, J->a, lda, ic + full_rows, pc,
+                         apack + full_rows * kc);
         NAME(macro_kernel)(K, mc, w, kc, J->alpha, apack, bp, &d, beta_pc, /* loops 2, 1 */
                            J->c + ic * J->ldc + jc + jr, J->ldc);
     }
@@ -352,8 +353,9 @@ static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
             ptrdiff_t jc = unit / per_slice * J->nc_max, in_slice = unit % per_slice;
             ptrdiff_t ic = in_slice / J->chunks * J->mc_max, jr = in_slice % J->chunks * J->chunk_w;
             ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max;
-            if (jr < nc) /* (the last slice may be narrower) */
-                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, jc, jr, nc - jr < J->chunk_w ? nc - jr : J->chunk_w);
+            ptrdiff_t w = nc - jr < J->chunk_w ? nc - jr : J->chunk_w;
+            if (w > 0) /* (the last slice may be narrower) */
+                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, jc, jr, w);
         }
     }
 }

@@ -11,8 +11,8 @@
  * touch C only once at the end. AVX2 float: 6 x 16 = 12 ymm accumulators + 2 for B + 1 broadcast,
  * i.e. 15 of the 16 registers, 12 FMAs per 3 loads.
  *
- * Parameters (UK_NAME, UK_MR, UK_ASTRIDE and UK_DIRECT are #undef'd at the end, the rest too unless UK_KEEP is
- * defined, so that one path's macros serve several tile heights):
+ * Parameters (UK_NAME, UK_MR, UK_ASTRIDE and UK_DIRECT are #undef'd at the end, the rest too unless
+ * UK_KEEP is defined, so that one path's macros serve several tile heights and the direct kernels):
  *   UK_NAME      the function's name          UK_T        float or double
  *   UK_MR        rows of the tile             UK_NV       vectors per row (NR = UK_NV * V_LANES)
  *   UK_ASTRIDE   values per k in Apanel (the path's full MR; default UK_MR): a kernel for the short
@@ -33,8 +33,9 @@
 #define UK_ASTEP a_ks
 #define UK_BSTEP ldb
 #define UK_BLOAD(p) V_LOADU(p)
-UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, ptrdiff_t a_rs, ptrdiff_t a_ks,
-                              const UK_T *restrict b, ptrdiff_t ldb, UK_T beta, UK_T *restrict c, ptrdiff_t ldc)
+UK_TARGET static void UK_NAME(ptrdiff_t kc, UK_T alpha, const UK_T *restrict a, ptrdiff_t a_rs,
+                              ptrdiff_t a_ks, const UK_T *restrict b, ptrdiff_t ldb, UK_T beta,
+                              UK_T *restrict c, ptrdiff_t ldc)
 #else
 #define UK_A(r) (a + (r))
 #define UK_ASTEP UK_ASTRIDE
