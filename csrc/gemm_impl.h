@@ -264,12 +264,12 @@ static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, p
     *kc = K->kc < k ? K->kc : k;
 }
 
-/* The B micro-panel `panel` (kc x nr, at op(B)[pc][j]) of the shared buffer, packed by whichever
- * thread needs it first. state is 2g + 2 once the panel is packed in the g-th call on this buffer
- * (k group, below), 2g + 1 while a thread packs it; a thread that finds it being packed waits. */
+/* Make sure the B micro-panel `panel` (kc x cols, at op(B)[pc][j]) of the shared buffer is packed: by
+ * this thread if it is the first to need it. *state is 2g + 2 once the panel is packed for k group g,
+ * 2g + 1 while a thread packs it; a thread that finds it being packed waits (a few microseconds). */
 static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g, int tb, ptrdiff_t kc,
-                                     ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
-                                     T *panel)
+                                 ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
+                                 T *panel)
 {
     int expected = 2 * g;
     if (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2) {
@@ -279,7 +279,7 @@ static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g
             atomic_store_explicit(state, 2 * g + 2, memory_order_release);
         } else {
             while (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2)
-                ; /* another thread is packing it: a few microseconds */
+                ; /* another thread is packing it */
         }
     }
 }
@@ -419,7 +419,8 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     size_t flags = bpacked ? 0 : (size_t)((J.kg_max + J.kc_max - 1) / J.kc_max * tiles_n);
     size_t t_bytes = (b_len + (size_t)nthreads * J.a_len) * sizeof(T);
     size_t f_bytes = (flags * sizeof(atomic_int) + 63) / 64 * 64;
-    char *buf = aligned_alloc(64, t_bytes + f_bytes + (size_t)groups * sizeof(atomic_ptrdiff_t));
+    size_t c_bytes = ((size_t)groups * sizeof(atomic_ptrdiff_t) + 63) / 64 * 64;
+    char *buf = aligned_alloc(64, t_bytes + f_bytes + c_bytes);
     if (!buf)
         return -1;
     J.bshared = (T *)buf;
