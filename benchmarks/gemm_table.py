@@ -39,6 +39,8 @@ CONV_SHAPES = [
     ("conv2 weight grad", 288, 32 * 11 * 11, 64, True, False),
     ("conv2 input grad: dY @ W^T", 32 * 11 * 11, 64, 288, False, True),
     ("dense 576 -> 64", 32, 576, 64, False, False),
+    ("dense 64 -> 10", 32, 64, 10, False, False),
+    ("dense 576 -> 64 input grad: dY @ W^T", 32, 64, 576, False, True),
 ]
 
 # (what, m, k, n): one time step of the LSTM benchmark (batch 64, 256 units), forward and backward

@@ -27,21 +27,34 @@
  *                   portable  4 x 8 in plain C, which the compiler vectorises for SSE2
  *                 picked per call from nnx_simd_active(). A bottom edge tile runs a shorter
  *                 instance of the same template (1/3 or 2/3 of MR rows) where one covers its rows.
- *   4. parallel   rung 3 on OpenMP threads: C is split into a grid of rectangles (over M for tall C,
- *                 over N for wide C), one per thread, and each thread runs the five loops on its own
- *                 rectangle with its own packing buffers: no barrier between fork and join. Every C
- *                 element belongs to one thread and is summed over the same KC slices in the same
- *                 order whatever the grid, so results are bit-identical for any thread count.
+ *   4. parallel   rung 3 on OpenMP threads. C is cut into units (an MC-row block by a column chunk of
+ *                 whole micro-tiles, about GEMM_UNITS_PER_THREAD per thread) that the threads take
+ *                 from a shared counter, so a thread on a core another process slows just takes fewer
+ *                 (a fixed split made the slowed thread set the pace). op(B) is packed once into one
+ *                 shared buffer, each micro-panel by the first unit that needs it (a per-panel flag):
+ *                 no barrier between packing and multiplying. Every unit starts on a tile boundary and
+ *                 sums each C element over the same KC slices in the same order, so results are
+ *                 bit-identical for any thread count. One thread runs without OpenMP constructs.
  *   5. pre-packed B  for a B that multiplies many A (an RNN's recurrent weights at every time step):
  *                 nnx_*gemm_pack_b packs all of op(B) once in the layout rung 3 packs it slice by
  *                 slice, and nnx_*gemm_with_packed_b runs rung 4 on it, packing only A. Same result,
  *                 bit for bit; it saves the k*n copies per call (a fifth of an LSTM step's GEMM).
+ *   6. small products  A or B read where they lie by a direct micro-kernel (the same template with
+ *                 run-time strides): A when a unit spans at most GEMM_DIRECT_A_PANELS B panels (a
+ *                 packed copy of A, a transpose for row-major A, would be reused that few times), B
+ *                 when all of m fits one MC block (each B panel is used by one unit). Only edge panels,
+ *                 where a tile would read past the operand, are packed. Same arithmetic, same bits.
+ *                 With the binding's checks done at C level, a Dense layer's (32,576)x(576,64) went
+ *                 from 37-41 to 28-31 us of CPU time on one Zen 4 thread (numpy 30-31).
  *
- * Cost of the packed rungs: 2*m*n*k flops; packing reads A n/NC times and B once per thread row of
- * the grid (O(mk*n/NC + kn*wm)), the micro-kernel loads/stores C k/KC times; one 64-byte aligned
- * buffer of threads*(KC*NC + MC*KC) elements per call, sized down for small problems. Block sizes (MC, KC, NC) are tuned for this project's reference CPU (AMD Zen: L1d 32 KiB,
- * L2 512 KiB per core, 8 MiB L3): KC*NR*4 = 16 KiB of B in L1, MC*KC*4 = 144 KiB of A in L2.
+ * Cost of the packed rungs: 2*m*n*k flops; packing reads A once per column chunk (O(mk * n/chunk))
+ * and B once (O(kn)); the micro-kernel loads/stores C k/KC times; one 64-byte aligned buffer per call
+ * of k*n (rounded up to NR; at most GEMM_B_SHARED_MAX, else k is taken in groups with a barrier
+ * between) + threads*MC*KC elements, sized down for small problems. Block sizes (MC, KC, NC) are tuned
+ * for this project's reference CPU (AMD Zen: L1d 32 KiB, L2 512 KiB per core, 8 MiB L3): KC*NR*4 =
+ * 16 KiB of B in L1, MC*KC*4 = 144 KiB of A in L2.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "nnx.h"
@@ -57,13 +70,14 @@
 
 #define GEMM_MAX_TILE (12 * 32) /* largest MR * NR of any micro-kernel: edge-tile scratch */
 #define GEMM_MIN_FLOPS 1.0e6    /* a thread costs a few microseconds to wake: give it at least this */
+#define GEMM_DIRECT_A_PANELS 4  /* A is read in place by C units at most this many B panels wide */
+#define GEMM_UNITS_PER_THREAD 4 /* C units per thread of the parallel rung: slack for a slowed core */
+#define GEMM_B_SHARED_MAX ((ptrdiff_t)1 << 22) /* elements of op(B) packed at once (16 MiB of float) */
 
 /* ---- micro-kernels: gemm_ukernel.h instantiated per (type, SIMD path) ---------------------------- */
 /* portable: one "vector" is one scalar, 4 x 8 accumulators the compiler may vectorise */
 
-#define UK_NAME ukernel_f32_portable
 #define UK_T float
-#define UK_MR 4
 #define UK_NV 8
 #define UK_TARGET
 #define V float
@@ -76,11 +90,17 @@
 #define V_SET1(x) (x)
 #define V_FMA(x, y, z) ((x) * (y) + (z))
 #define V_MUL(x, y) ((x) * (y))
+#define UK_KEEP
+#define UK_NAME ukernel_f32_portable_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f32_portable
+#define UK_MR 4
 #include "gemm_ukernel.h"
 
-#define UK_NAME ukernel_f64_portable
 #define UK_T double
-#define UK_MR 4
 #define UK_NV 8
 #define UK_TARGET
 #define V double
@@ -93,6 +113,14 @@
 #define V_SET1(x) (x)
 #define V_FMA(x, y, z) ((x) * (y) + (z))
 #define V_MUL(x, y) ((x) * (y))
+#define UK_KEEP
+#define UK_NAME ukernel_f64_portable_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#undef UK_KEEP
+#define UK_NAME ukernel_f64_portable
+#define UK_MR 4
 #include "gemm_ukernel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -111,7 +139,7 @@
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm256_mul_ps(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f32_avx2_2
 #define UK_MR 2
 #define UK_ASTRIDE 6
@@ -119,6 +147,18 @@
 #define UK_NAME ukernel_f32_avx2_4
 #define UK_MR 4
 #define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_direct
+#define UK_MR 6
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_2_direct
+#define UK_MR 2
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx2_4_direct
+#define UK_MR 4
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f32_avx2
@@ -138,7 +178,7 @@
 #define V_SET1(x) _mm256_set1_pd(x)
 #define V_FMA(x, y, z) _mm256_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm256_mul_pd(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f64_avx2_2
 #define UK_MR 2
 #define UK_ASTRIDE 6
@@ -146,6 +186,18 @@
 #define UK_NAME ukernel_f64_avx2_4
 #define UK_MR 4
 #define UK_ASTRIDE 6
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_direct
+#define UK_MR 6
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_2_direct
+#define UK_MR 2
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx2_4_direct
+#define UK_MR 4
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f64_avx2
@@ -165,7 +217,7 @@
 #define V_SET1(x) _mm512_set1_ps(x)
 #define V_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
 #define V_MUL(x, y) _mm512_mul_ps(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f32_avx512_4
 #define UK_MR 4
 #define UK_ASTRIDE 12
@@ -173,6 +225,18 @@
 #define UK_NAME ukernel_f32_avx512_8
 #define UK_MR 8
 #define UK_ASTRIDE 12
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_direct
+#define UK_MR 12
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_4_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f32_avx512_8_direct
+#define UK_MR 8
+#define UK_DIRECT
 #include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f32_avx512
@@ -192,7 +256,7 @@
 #define V_SET1(x) _mm512_set1_pd(x)
 #define V_FMA(x, y, z) _mm512_fmadd_pd(x, y, z)
 #define V_MUL(x, y) _mm512_mul_pd(x, y)
-#define UK_KEEP /* the edge-tile kernels first, sharing the path's macros */
+#define UK_KEEP /* the edge-tile and direct kernels first, sharing the path's macros */
 #define UK_NAME ukernel_f64_avx512_4
 #define UK_MR 4
 #define UK_ASTRIDE 12
@@ -201,33 +265,50 @@
 #define UK_MR 8
 #define UK_ASTRIDE 12
 #include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_direct
+#define UK_MR 12
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_4_direct
+#define UK_MR 4
+#define UK_DIRECT
+#include "gemm_ukernel.h"
+#define UK_NAME ukernel_f64_avx512_8_direct
+#define UK_MR 8
+#define UK_DIRECT
+#include "gemm_ukernel.h"
 #undef UK_KEEP
 #define UK_NAME ukernel_f64_avx512
 #define UK_MR 12
 #include "gemm_ukernel.h"
 
-/* {kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}} of each path */
-#define UKERNEL_F32_AVX2 ukernel_f32_avx2, 6, 16
-#define UKERNEL_F64_AVX2 ukernel_f64_avx2, 6, 8
-#define UKERNEL_F32_AVX512 ukernel_f32_avx512, 12, 32
-#define UKERNEL_F64_AVX512 ukernel_f64_avx512, 12, 16
-#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}
-#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}
-#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}
-#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}
+/* {kernel, direct kernel, MR, NR} and {edge step, {kernels for 1 and 2 edge steps}, {their direct
+ * kernels}} of each path */
+#define UKERNEL_F32_AVX2 ukernel_f32_avx2, ukernel_f32_avx2_direct, 6, 16
+#define UKERNEL_F64_AVX2 ukernel_f64_avx2, ukernel_f64_avx2_direct, 6, 8
+#define UKERNEL_F32_AVX512 ukernel_f32_avx512, ukernel_f32_avx512_direct, 12, 32
+#define UKERNEL_F64_AVX512 ukernel_f64_avx512, ukernel_f64_avx512_direct, 12, 16
+#define EDGES_F32_AVX2 2, {ukernel_f32_avx2_2, ukernel_f32_avx2_4}, \
+    {ukernel_f32_avx2_2_direct, ukernel_f32_avx2_4_direct}
+#define EDGES_F64_AVX2 2, {ukernel_f64_avx2_2, ukernel_f64_avx2_4}, \
+    {ukernel_f64_avx2_2_direct, ukernel_f64_avx2_4_direct}
+#define EDGES_F32_AVX512 4, {ukernel_f32_avx512_4, ukernel_f32_avx512_8}, \
+    {ukernel_f32_avx512_4_direct, ukernel_f32_avx512_8_direct}
+#define EDGES_F64_AVX512 4, {ukernel_f64_avx512_4, ukernel_f64_avx512_8}, \
+    {ukernel_f64_avx512_4_direct, ukernel_f64_avx512_8_direct}
 #else /* no x86 SIMD: every path runs the portable micro-kernel */
-#define UKERNEL_F32_AVX2 ukernel_f32_portable, 4, 8
-#define UKERNEL_F64_AVX2 ukernel_f64_portable, 4, 8
-#define UKERNEL_F32_AVX512 ukernel_f32_portable, 4, 8
-#define UKERNEL_F64_AVX512 ukernel_f64_portable, 4, 8
-#define EDGES_F32_AVX2 0, {NULL, NULL}
-#define EDGES_F64_AVX2 0, {NULL, NULL}
-#define EDGES_F32_AVX512 0, {NULL, NULL}
-#define EDGES_F64_AVX512 0, {NULL, NULL}
+#define UKERNEL_F32_AVX2 ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8
+#define UKERNEL_F64_AVX2 ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8
+#define UKERNEL_F32_AVX512 ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8
+#define UKERNEL_F64_AVX512 ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8
+#define EDGES_F32_AVX2 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F64_AVX2 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F32_AVX512 0, {NULL, NULL}, {NULL, NULL}
+#define EDGES_F64_AVX512 0, {NULL, NULL}, {NULL, NULL}
 #endif
 
-/* ---- the ladder, per type: {micro-kernel, MR, NR, MC, KC, NC, edge step, edge kernels} for portable,
- * AVX2, AVX-512 ------------------------------------------------------------------------------------ */
+/* ---- the ladder, per type: {micro-kernel, direct kernel, MR, NR, MC, KC, NC, edge step, edge kernels,
+ * direct edge kernels} for portable, AVX2, AVX-512 ------------------------------------------------- */
 #define T float
 #define NAME(f) f##_f32
 #define GEMM_PUBLIC nnx_sgemm
@@ -236,7 +317,8 @@
 #define GEMM_WITH_PACKED_B nnx_sgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f32_portable, 4, 8, 128, 256, 4096, 0, {NULL, NULL}},                              \
+        {ukernel_f32_portable, ukernel_f32_portable_direct, 4, 8, 128, 256, 4096, 0, {NULL, NULL}, \
+         {NULL, NULL}},                                                                              \
             {UKERNEL_F32_AVX2, 144, 256, 4080, EDGES_F32_AVX2},                                     \
             {UKERNEL_F32_AVX512, 144, 384, 4096, EDGES_F32_AVX512}                                  \
     }
@@ -257,7 +339,8 @@
 #define GEMM_WITH_PACKED_B nnx_dgemm_with_packed_b
 #define GEMM_KERNELS                                                                                \
     {                                                                                               \
-        {ukernel_f64_portable, 4, 8, 128, 128, 4096, 0, {NULL, NULL}},                              \
+        {ukernel_f64_portable, ukernel_f64_portable_direct, 4, 8, 128, 128, 4096, 0, {NULL, NULL}, \
+         {NULL, NULL}},                                                                              \
             {UKERNEL_F64_AVX2, 72, 256, 4080, EDGES_F64_AVX2},                                      \
             {UKERNEL_F64_AVX512, 144, 256, 4096, EDGES_F64_AVX512}                                  \
     }

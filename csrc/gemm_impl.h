@@ -4,7 +4,7 @@
  *   T              the element type
  *   NAME(f)        f with a type suffix (static helpers)
  *   GEMM_PUBLIC    the exported function (nnx_sgemm / nnx_dgemm)
- *   GEMM_KERNELS   the micro-kernel table, indexed by nnx_simd: {run, mr, nr, mc, kc, nc} per path
+ *   GEMM_KERNELS   the micro-kernel table, indexed by nnx_simd: {run, direct, mr, nr, mc, kc, nc, edges}
  * See gemm.c for the algorithm, its cost and the list of optimisation steps.
  */
 
@@ -13,12 +13,17 @@
 
 typedef void (*NAME(ukernel_fn))(ptrdiff_t kc, T alpha, const T *a, const T *b, T beta, T *c, ptrdiff_t ldc);
 
+typedef void (*NAME(direct_fn))(ptrdiff_t kc, T alpha, const T *a, ptrdiff_t a_rs, ptrdiff_t a_ks, const T *b,
+                                ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc);
+
 typedef struct {
     NAME(ukernel_fn) run;
+    NAME(direct_fn) direct; /* the same tile, A and B read in place (gemm_ukernel.h, UK_DIRECT) */
     ptrdiff_t mr, nr;     /* register tile */
     ptrdiff_t mc, kc, nc; /* cache blocks: A block mc x kc in L2, B panel kc x nc in L3 */
     ptrdiff_t edge_step;  /* edge[q] computes only (q + 1) * edge_step rows of a tile (0: no edge kernels) */
     NAME(ukernel_fn) edge[2];
+    NAME(direct_fn) direct_edge[2];
 } NAME(kernel);
 
 static const NAME(kernel) NAME(kernels)[3] = GEMM_KERNELS;
@@ -188,28 +193,48 @@ static void NAME(pack_b)(const NAME(kernel) *K, int tb, ptrdiff_t kc, ptrdiff_t 
     }
 }
 
+/* Where a macro-kernel reads A and B from: packed panels (a, b NULL), or the operands in place: tile
+ * row r of A at a + r * a_rs, step a_ks along k; row p of the B block at b + p * ldb. */
+typedef struct {
+    const T *a, *b;
+    ptrdiff_t a_rs, a_ks, ldb;
+} NAME(operands);
+
 /* The two inner loops, jr over the B micro-panels and ir over the A micro-panels: an mc x nc block
  * of C tile by tile. Full tiles go straight to C; edge tiles are computed into a small buffer and
- * their real part merged, so the micro-kernel never reads or writes outside C. */
+ * their real part merged, so the micro-kernel never reads or writes outside C. With A or B in place
+ * (d), the full tiles and panels read them there (the direct kernel) and only the edge panels, where
+ * a tile would read past the operand, come packed (zero-padded). */
 static void NAME(macro_kernel)(const NAME(kernel) *K, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, T alpha,
-                               const T *apack, const T *bpack, T beta, T *c, ptrdiff_t ldc)
+                               const T *apack, const T *bpack, const NAME(operands) *d, T beta, T *c,
+                               ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
     for (ptrdiff_t j = 0; j < nc; j += nr) {
         ptrdiff_t cols = nc - j < nr ? nc - j : nr;
-        const T *bp = bpack + j * kc;
+        int direct_b = d->b && cols == nr;
+        const T *bp = direct_b ? d->b + j : bpack + j * kc;
+        ptrdiff_t ldb = direct_b ? d->ldb : nr;
         for (ptrdiff_t i = 0; i < mc; i += mr) {
             ptrdiff_t rows = mc - i < mr ? mc - i : mr;
+            int direct_a = d->a && rows == mr, direct = direct_a || direct_b;
+            const T *ap = direct_a ? d->a + i * d->a_rs : apack + i * kc;
+            ptrdiff_t a_rs = direct_a ? d->a_rs : 1, a_ks = direct_a ? d->a_ks : mr;
             T *cij = c + i * ldc + j;
             if (rows == mr && cols == nr) {
-                K->run(kc, alpha, apack + i * kc, bp, beta, cij, ldc);
+                if (direct)
+                    K->direct(kc, alpha, ap, a_rs, a_ks, bp, ldb, beta, cij, ldc);
+                else
+                    K->run(kc, alpha, ap, bp, beta, cij, ldc);
             } else {
                 /* the bottom edge: a shorter kernel where one covers the rows (64 rows of 12-row tiles
                  * would otherwise compute 72) */
-                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
-                NAME(ukernel_fn) run = q < 2 ? K->edge[q] : K->run;
                 _Alignas(64) T tile[GEMM_MAX_TILE];
-                run(kc, alpha, apack + i * kc, bp, 0, tile, nr);
+                ptrdiff_t q = K->edge_step ? (rows - 1) / K->edge_step : 2;
+                if (direct)
+                    (q < 2 ? K->direct_edge[q] : K->direct)(kc, alpha, ap, a_rs, a_ks, bp, ldb, 0, tile, nr);
+                else
+                    (q < 2 ? K->edge[q] : K->run)(kc, alpha, ap, bp, 0, tile, nr);
                 for (ptrdiff_t r = 0; r < rows; r++)
                     for (ptrdiff_t q = 0; q < cols; q++) {
                         T *cp = cij + r * ldc + q;
@@ -239,26 +264,127 @@ static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, p
     *kc = K->kc < k ? K->kc : k;
 }
 
+/* Make sure the B micro-panel `panel` (kc x cols, at op(B)[pc][j]) of the shared buffer is packed: by
+ * this thread if it is the first to need it. *state is 2g + 2 once the panel is packed for k group g,
+ * 2g + 1 while a thread packs it; a thread that finds it being packed waits (a few microseconds). */
+static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g, int tb, ptrdiff_t kc,
+                                 ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
+                                 T *panel)
+{
+    int expected = 2 * g;
+    if (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2) {
+        if (atomic_compare_exchange_strong_explicit(state, &expected, 2 * g + 1, memory_order_acquire,
+                                                    memory_order_acquire)) {
+            NAME(pack_b)(K, tb, kc, cols, b, ldb, pc, j, panel);
+            atomic_store_explicit(state, 2 * g + 2, memory_order_release);
+        } else {
+            while (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2)
+                ; /* another thread is packing it */
+        }
+    }
+}
+
+/* One call of the parallel rung, as every thread sees it (gemm_packed sets it up). */
+typedef struct {
+    const NAME(kernel) *K;
+    int ta, tb;
+    ptrdiff_t m, n, k, lda, ldb, ldc;
+    T alpha, beta;
+    const T *a, *b, *bpacked;
+    T *c;
+    ptrdiff_t mc_max, nc_max, kc_max, kg_max;  /* block sizes; kg_max: the k depth of one B group */
+    ptrdiff_t blocks_m, chunks, chunk_w, units; /* the units of C, per k group */
+    T *bshared, *apacks;                        /* the shared B group; one A block per thread */
+    size_t a_len;
+    atomic_int *ready;                          /* one flag per micro-panel of the B group */
+    atomic_ptrdiff_t *next;                     /* per k group: the next unit to hand out */
+} NAME(job);
+
+/* One unit of C, rows ic.. (one mc_max block) by columns jc + jr.. (w of them), over the k group
+ * pg..pg+kg: the loops pc / ic / jr / ir. */
+static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, ptrdiff_t kg, ptrdiff_t ic,
+                            ptrdiff_t jc, ptrdiff_t jr, ptrdiff_t w)
+{
+    const NAME(kernel) *K = J->K;
+    const ptrdiff_t mr = K->mr, nr = K->nr, k = J->k, kc_max = J->kc_max, lda = J->lda, ldb = J->ldb;
+    const ptrdiff_t mc = J->m - ic < J->mc_max ? J->m - ic : J->mc_max, tiles_n = (J->n + nr - 1) / nr;
+    /* Small products read A or B in place: A when this unit's few B panels would reuse a packed copy
+     * little, B when a single row block of C uses its panels once. */
+    int direct_a = w <= GEMM_DIRECT_A_PANELS * nr, direct_b = !J->bpacked && !J->tb && J->blocks_m == 1;
+    ptrdiff_t full_rows = direct_a ? mc / mr * mr : 0; /* the A rows not packed */
+    for (ptrdiff_t pc = pg; pc < pg + kg; pc += kc_max) {    /* loop 4: KC depth */
+        ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+        T beta_pc = pc == 0 ? J->beta : 1; /* later k blocks accumulate onto the first */
+        NAME(operands) d = {NULL, NULL, J->ta ? 1 : lda, J->ta ? lda : 1, ldb};
+        if (direct_a)
+            d.a = J->ta ? J->a + pc * lda + ic : J->a + ic * lda + pc;
+        if (direct_b)
+            d.b = J->b + pc * ldb + jc + jr;
+        const T *bp;
+        if (J->bpacked) {
+            bp = J->bpacked + NAME(packed_b_offset)(K, k, J->n, J->nc_max, jc, pc) + jr * kc;
+        } else { /* the same layout, for the k group only; pack the unit's panels not read in place */
+            bp = J->bshared + NAME(packed_b_offset)(K, kg, J->n, J->nc_max, jc, pc - pg) + jr * kc;
+            for (ptrdiff_t jp = 0; jp < w; jp += nr)
+                if (!direct_b || w - jp < nr)
+                    NAME(shared_b_panel)(K, &J->ready[(pc - pg) / kc_max * tiles_n + (jc + jr + jp) / nr], g,
+                                         J->tb, kc, w - jp < nr ? w - jp : nr, J->b, ldb, pc, jc + jr + jp,
+                                         (T *)bp + jp * kc);
+        }
+        if (full_rows < mc) /* loop 3: one MC block of A (with A in place, its bottom edge) */
+            NAME(pack_a)(K, J->ta, mc - full_rows, kc, J->a, lda, ic + full_rows, pc,
+                         apack + full_rows * kc);
+        NAME(macro_kernel)(K, mc, w, kc, J->alpha, apack, bp, &d, beta_pc, /* loops 2, 1 */
+                           J->c + ic * J->ldc + jc + jr, J->ldc);
+    }
+}
+
+/* What each of nt threads runs: units from the shared counter until none are left, per k group. */
+static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
+{
+    T *apack = J->apacks + (size_t)tid * J->a_len;
+    const ptrdiff_t per_slice = J->blocks_m * J->chunks;
+    for (ptrdiff_t pg = 0, g = 0; pg < J->k; pg += J->kg_max, g++) {
+        ptrdiff_t kg = J->k - pg < J->kg_max ? J->k - pg : J->kg_max, unit;
+        if (g > 0 && nt > 1) {
+#pragma omp barrier /* every unit of the last group is done: its B buffer may be refilled */
+        }
+        while ((unit = atomic_fetch_add_explicit(&J->next[g], 1, memory_order_relaxed)) < J->units) {
+            ptrdiff_t jc = unit / per_slice * J->nc_max, in_slice = unit % per_slice;
+            ptrdiff_t ic = in_slice / J->chunks * J->mc_max, jr = in_slice % J->chunks * J->chunk_w;
+            ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max;
+            ptrdiff_t w = nc - jr < J->chunk_w ? nc - jr : J->chunk_w;
+            if (w > 0) /* (the last slice may be narrower) */
+                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, jc, jr, w);
+        }
+    }
+}
+
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
- * The threads split C into a wm x wn grid of rectangles (wm * wn = threads), chosen so that the
- * busiest thread has the fewest micro-tiles: tall C (im2col forward) splits over M, wide C over N.
- * Each thread then runs the five loops on its own rectangle with its own packing buffers: it packs
- * the B panels it needs (threads in one grid column pack the same panels, which costs k*n copies per
- * thread against 2*m*n*k/threads flops) and its own A blocks. No thread ever waits for another until
- * the end, which matters on a busy 2-core machine, where every barrier can cost a time slice.
- * Each C element belongs to one thread and is accumulated over the same kc blocks in the same order
- * whatever the grid: results are bit-identical for any thread count.
- * With bpacked (all of op(B) packed beforehand by pack_b_whole) the threads read their B panels from
- * it and pack only A; the result is bit-identical to packing B here.
- * Returns -1 (having done nothing) if the packing buffers cannot be allocated. */
+ * The threads share out C in units of one mc_max-row block by one column chunk (whole micro-tiles,
+ * inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread): each takes
+ * the next unit from a shared counter and, for each kc block, packs the unit's A block into its own
+ * buffer and runs the macro-kernel on it. No thread owns a fixed share, so a thread on a core that
+ * another process slows down just takes fewer units, and the others wait for it only at the end, for
+ * its last unit. op(B) is packed once, into one buffer shared by all threads, micro-panel by
+ * micro-panel by the first unit that needs each (a per-panel flag), so there is no barrier between
+ * packing and multiplying either. The buffer holds all of k (for huge B, GEMM_B_SHARED_MAX elements'
+ * depth: a group of kc blocks, then a barrier before the next group). One thread runs without any
+ * OpenMP construct (each costs system calls, which matter for small products).
+ * Every unit starts on a multiple of mr rows and nr columns, so every C element lies in the same
+ * micro-tile (and edge tile) whoever computes it, and is accumulated over the same kc blocks in the
+ * same order: results are bit-identical for any thread count.
+ * With bpacked (all of op(B) packed beforehand by pack_b_whole, in the same layout) the threads read
+ * their B panels from it and pack only A; the result is bit-identical to packing B here.
+ * Returns -1 (having done nothing) if the buffers cannot be allocated. */
 static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb, ptrdiff_t m,
                              ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, const T *b,
                              ptrdiff_t ldb, const T *bpacked, T beta, T *c, ptrdiff_t ldc)
 {
     const ptrdiff_t mr = K->mr, nr = K->nr;
-    ptrdiff_t mc_max, nc_max, kc_max;
-    NAME(block_sizes)(K, m, n, k, &mc_max, &nc_max, &kc_max);
+    NAME(job) J = {K, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, bpacked, c};
+    NAME(block_sizes)(K, m, n, k, &J.mc_max, &J.nc_max, &J.kc_max);
     const ptrdiff_t tiles_m = (m + mr - 1) / mr, tiles_n = (n + nr - 1) / nr;
 
     /* Threads only for enough work: each should get >= GEMM_MIN_FLOPS and at least one tile. */
@@ -270,62 +396,47 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
     if (nthreads < 1)
         nthreads = 1;
 
-    /* Per thread: one B slice (kc x nc, none when B comes packed) then one A block (mc x kc); both
-     * multiples of 64 bytes. */
-    size_t b_len = bpacked ? 0 : (size_t)(kc_max * nc_max + 15) / 16 * 16;
-    size_t a_len = (size_t)(kc_max * mc_max + 15) / 16 * 16;
-    T *buf = aligned_alloc(64, (size_t)nthreads * (b_len + a_len) * sizeof(T));
+    /* The k group packed at once (a multiple of kc_max): all of k unless that is too much. */
+    J.kg_max = k;
+    if (!bpacked && k * tiles_n * nr > GEMM_B_SHARED_MAX) {
+        J.kg_max = GEMM_B_SHARED_MAX / (tiles_n * nr) / J.kc_max * J.kc_max;
+        J.kg_max = J.kg_max > J.kc_max ? J.kg_max : J.kc_max;
+    }
+    const ptrdiff_t groups = (k + J.kg_max - 1) / J.kg_max;
+    /* The units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks of chunk_w. */
+    const ptrdiff_t slice_panels = (n < J.nc_max ? n + nr - 1 : J.nc_max) / nr;
+    J.blocks_m = (m + J.mc_max - 1) / J.mc_max;
+    J.chunks = (GEMM_UNITS_PER_THREAD * nthreads + J.blocks_m - 1) / J.blocks_m;
+    J.chunks = nthreads == 1 ? 1 : J.chunks < slice_panels ? J.chunks : slice_panels;
+    J.chunk_w = (slice_panels + J.chunks - 1) / J.chunks * nr;
+    J.chunks = (slice_panels * nr + J.chunk_w - 1) / J.chunk_w;
+    J.units = (n + J.nc_max - 1) / J.nc_max * J.blocks_m * J.chunks;
+
+    /* One buffer: the shared B group (none when B comes packed), one A block (mc x kc) per thread, the
+     * panel flags and the unit counters; each part a multiple of 64 bytes. */
+    size_t b_len = bpacked ? 0 : (size_t)(J.kg_max * tiles_n * nr + 15) / 16 * 16;
+    J.a_len = (size_t)(J.kc_max * J.mc_max + 15) / 16 * 16;
+    size_t flags = bpacked ? 0 : (size_t)((J.kg_max + J.kc_max - 1) / J.kc_max * tiles_n);
+    size_t t_bytes = (b_len + (size_t)nthreads * J.a_len) * sizeof(T);
+    size_t f_bytes = (flags * sizeof(atomic_int) + 63) / 64 * 64;
+    size_t c_bytes = ((size_t)groups * sizeof(atomic_ptrdiff_t) + 63) / 64 * 64;
+    char *buf = aligned_alloc(64, t_bytes + f_bytes + c_bytes);
     if (!buf)
         return -1;
+    J.bshared = (T *)buf;
+    J.apacks = J.bshared + b_len;
+    J.ready = (atomic_int *)(buf + t_bytes);
+    J.next = (atomic_ptrdiff_t *)(buf + t_bytes + f_bytes);
+    for (size_t f = 0; f < flags; f++)
+        atomic_init(&J.ready[f], 0);
+    for (ptrdiff_t g = 0; g < groups; g++)
+        atomic_init(&J.next[g], 0);
 
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-        int nt = gemm_thread_count(), tid = gemm_thread_id();
-        T *bpack = buf + (size_t)tid * (b_len + a_len), *apack = bpack + b_len;
-        /* The grid: the divisor wm of nt that minimises the busiest thread's work, its rows (as the
-         * edge kernels compute them) times its column tiles (ties: split M, where no thread packs the
-         * same B panels as another). */
-        ptrdiff_t wm = 1, best = -1;
-        for (ptrdiff_t d = 1; d <= nt; d++) {
-            if (nt % d)
-                continue;
-            ptrdiff_t rows = 0, step = K->edge_step ? K->edge_step : mr;
-            for (ptrdiff_t t = 0; t < d; t++) {
-                ptrdiff_t r1 = tiles_m * (t + 1) / d * mr, r = (r1 < m ? r1 : m) - tiles_m * t / d * mr;
-                r = (r + step - 1) / step * step;
-                rows = r > rows ? r : rows;
-            }
-            ptrdiff_t load = rows * ((tiles_n + nt / d - 1) / (nt / d));
-            if (best < 0 || load <= best)
-                best = load, wm = d;
-        }
-        ptrdiff_t wn = nt / wm, tm = tid / wn, tn = tid % wn;
-        ptrdiff_t m0 = tiles_m * tm / wm * mr, m1 = tiles_m * (tm + 1) / wm * mr;
-        ptrdiff_t n0 = tiles_n * tn / wn * nr, n1 = tiles_n * (tn + 1) / wn * nr;
-        m1 = m1 < m ? m1 : m;
-        n1 = n1 < n ? n1 : n;
-
-        /* loop 5: this thread's columns, cut where the nc_max-wide slices of the whole of B end */
-        for (ptrdiff_t jc = n0, jc_end; jc < n1; jc = jc_end) {
-            ptrdiff_t slice = jc / nc_max * nc_max; /* the slice holding column jc */
-            jc_end = slice + nc_max < n1 ? slice + nc_max : n1;
-            ptrdiff_t nc = jc_end - jc;
-            for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {                 /* loop 4: KC depth */
-                ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
-                T beta_pc = pc == 0 ? beta : 1; /* later k blocks accumulate onto the first */
-                const T *bp = bpack;
-                if (bpacked)
-                    bp = bpacked + NAME(packed_b_offset)(K, k, n, nc_max, slice, pc) + (jc - slice) * kc;
-                else
-                    NAME(pack_b)(K, tb, kc, nc, b, ldb, pc, jc, bpack);
-                for (ptrdiff_t ic = m0; ic < m1; ic += mc_max) {           /* loop 3: MC rows */
-                    ptrdiff_t mc = m1 - ic < mc_max ? m1 - ic : mc_max;
-                    NAME(pack_a)(K, ta, mc, kc, a, lda, ic, pc, apack);
-                    NAME(macro_kernel)(K, mc, nc, kc, alpha, apack, bp, beta_pc,  /* loops 2, 1 */
-                                       c + ic * ldc + jc, ldc);
-                }
-            }
-        }
+    if (nthreads == 1) {
+        NAME(gemm_worker)(&J, 1, 0);
+    } else {
+#pragma omp parallel num_threads(nthreads)
+        NAME(gemm_worker)(&J, gemm_thread_count(), gemm_thread_id());
     }
     free(buf);
     return 0;

@@ -200,6 +200,30 @@ def test_out_aliasing_an_input():
     np.testing.assert_allclose(a, want, rtol=1e-13, atol=1e-13)
 
 
+def test_out_overlapping_an_input_part_way():
+    """out sharing some rows with a (or b) is written only after the product is computed; out beside
+    them in the same buffer is written in place."""
+    rng = np.random.default_rng(5)
+    for dtype in DTYPES:
+        buf, b = random(rng, (24, 16), dtype), random(rng, (16, 16), dtype)
+        a, out = buf[:16], buf[8:]
+        want = R.gemm(a.copy(), b)
+        assert K.gemm(a, b, out=out) is out
+        assert_close(out, a, b, want=want)
+        buf = random(rng, (40, 16), dtype)
+        a, out = buf[:16], buf[24:]
+        a_before, want = a.copy(), R.gemm(a, b)
+        K.gemm(a, b, out=out)
+        assert_close(out, a, b, want=want)
+        np.testing.assert_array_equal(a, a_before)
+        cols = random(rng, (16, 40), dtype)  # out overlapping b, both column slices of one array
+        b, out = cols[:, :20], cols[:, 10:30]
+        a, b_before = random(rng, (16, 16), dtype), b.copy()
+        want = R.gemm(a, b_before)
+        K.gemm(a, b, out=out)
+        assert_close(out, a, b_before, want=want)
+
+
 def test_beta_zero_never_reads_out():
     a, b = np.ones((5, 7), np.float32), np.ones((7, 9), np.float32)
     for rung in RUNGS:
@@ -263,6 +287,46 @@ def test_threads_bit_identical(dtype, m, k, n, ta):
     np.testing.assert_array_equal(one, three)
     np.testing.assert_array_equal(one, packed)
     assert_close(two, a, b, c, 0.75, -0.5)
+
+
+# ---- small products: A and B read where they lie (the direct micro-kernels) ---------------------
+
+def operand(rng, shape, dtype, layout):
+    """A (rows, cols) operand in one of the layouts the C code reads without a copy."""
+    rows, cols = shape
+    if layout == "C":
+        return random(rng, shape, dtype)
+    if layout == "F":  # a transposed view
+        return random(rng, (cols, rows), dtype).T
+    if layout == "rows of a wider C array":
+        return random(rng, (rows, cols + 5), dtype)[:, 2:cols + 2]
+    return random(rng, (cols, rows + 4), dtype)[:, 1:rows + 1].T  # columns of a wider F array
+
+
+LAYOUTS = ("C", "F", "rows of a wider C array", "columns of a wider F array")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(m=st.integers(1, 150), k=st.integers(1, 400), n=st.integers(1, 300), seed=st.integers(0, 2**32 - 1),
+       layouts=st.tuples(st.sampled_from(LAYOUTS), st.sampled_from(LAYOUTS)), beta=st.sampled_from([0.0, -0.5]))
+@settings(max_examples=10, deadline=None)
+def test_small_products_read_operands_in_place(dtype, m, k, n, seed, layouts, beta):
+    """One row block of C (m <= MC) reads B in place, a unit of C a few B panels wide reads A in place
+    (csrc/gemm_ukernel.h, UK_DIRECT); more threads narrow the units, so A switches between packed and
+    in place, and a pre-packed B is never read in place: every variant bit-identical, all of them
+    within the rounding bound."""
+    rng = np.random.default_rng(seed)
+    a, b = operand(rng, (m, k), dtype, layouts[0]), operand(rng, (k, n), dtype, layouts[1])
+    c = random(rng, (m, n), dtype)
+    packed = K.gemm_pack_b(b)
+    results = []
+    for count in (1, 2, 3):
+        with threads(count):
+            results.append(K.gemm(a, b, out=c.copy(), alpha=0.75, beta=beta))
+            results.append(K.gemm(a, packed, out=c.copy(), alpha=0.75, beta=beta))
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+    assert_close(results[0], a, b, c, 0.75, beta)
 
 
 # ---- bad input: always a clean TypeError / ValueError naming gemm -----------------------------

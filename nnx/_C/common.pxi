@@ -77,12 +77,16 @@ def compiler():
     return nnx_compiler().decode()
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
 cdef object _compute_dtype(str kernel, arrays):
     """The dtype a kernel computes in: float32 or float64 (float16 computes in float32).
 
     Raises TypeError naming the kernel for anything that is not a floating NumPy-convertible array.
     Every kernel calls this first, so it also gives the calling thread the kernel thread count."""
-    dtypes = []
+    cdef Py_ssize_t widest = 0   # the floats' result type is the widest of them (np.result_type, faster)
     for name, a in arrays:
         dt = getattr(a, "dtype", None)
         if dt is None:
@@ -90,10 +94,9 @@ cdef object _compute_dtype(str kernel, arrays):
         if dt.kind != "f" or dt.itemsize > 8:
             raise TypeError(f"{kernel}: {name} must be float32 or float64 (float16 is computed in "
                             f"float32), got dtype {dt}")
-        dtypes.append(dt)
-    dt = np.result_type(*dtypes)
+        widest = max(widest, dt.itemsize)
     _use_thread_count()
-    return np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
+    return _FLOAT32 if widest <= 4 else _FLOAT64
 
 
 cdef object _contiguous(object a, object dtype):

@@ -7,22 +7,48 @@
 from nnx.rungs import GEMM_RUNGS
 
 
-cdef tuple _gemm_operand(object x, object dtype):
+cdef tuple _gemm_operand(cnp.ndarray x, object dtype):
     """(array, transposed, ld): a view or copy of x in `dtype` that C can read as row-major
     (transposed == 0) or as the transpose of a row-major matrix (transposed == 1)."""
-    if x.dtype == dtype and x.flags.aligned:
-        rows, cols = x.shape
-        s0, s1 = x.strides
-        size = x.itemsize
-        if x.flags.c_contiguous:
+    cdef Py_ssize_t rows, cols, s0, s1, size
+    if x.dtype == dtype and cnp.PyArray_ISALIGNED(x):
+        rows, cols = cnp.PyArray_DIMS(x)[0], cnp.PyArray_DIMS(x)[1]
+        s0, s1 = cnp.PyArray_STRIDES(x)[0], cnp.PyArray_STRIDES(x)[1]
+        size = cnp.PyArray_ITEMSIZE(x)
+        if cnp.PyArray_IS_C_CONTIGUOUS(x):
             return x, 0, max(cols, 1)
-        if x.flags.f_contiguous:
+        if cnp.PyArray_IS_F_CONTIGUOUS(x):
             return x, 1, max(rows, 1)
         if s1 == size and s0 % size == 0 and s0 >= cols * size:  # rows of a wider C array
             return x, 0, s0 // size
         if s0 == size and s1 % size == 0 and s1 >= rows * size:  # columns of a wider F array
             return x, 1, s1 // size
     return _contiguous(x, dtype), 0, max(x.shape[1], 1)
+
+
+cdef bint _byte_span(cnp.ndarray x, Py_ssize_t *lo, Py_ssize_t *hi) noexcept:
+    """The bytes [lo, hi) the elements of x lie in; False when x has no elements."""
+    cdef Py_ssize_t start = <Py_ssize_t>cnp.PyArray_BYTES(x), end = start + cnp.PyArray_ITEMSIZE(x), reach
+    cdef int d
+    for d in range(cnp.PyArray_NDIM(x)):
+        if cnp.PyArray_DIMS(x)[d] == 0:
+            return False
+        reach = cnp.PyArray_STRIDES(x)[d] * (cnp.PyArray_DIMS(x)[d] - 1)
+        if reach < 0:
+            start += reach
+        else:
+            end += reach
+    lo[0], hi[0] = start, end
+    return True
+
+
+cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y) noexcept:
+    """Whether the byte spans of x and y overlap: numpy.may_share_memory's bounds test, without its
+    Python-level cost (a few hundred ns, which counts in the small GEMMs of a training step)."""
+    cdef Py_ssize_t xlo, xhi, ylo, yhi
+    if not _byte_span(x, &xlo, &xhi) or not _byte_span(y, &ylo, &yhi):
+        return False
+    return xlo < yhi and ylo < xhi
 
 
 cdef void _gemm_call(object dtype, int r, int ta, int tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -32,7 +58,7 @@ cdef void _gemm_call(object dtype, int r, int ta, int tb, Py_ssize_t m, Py_ssize
     cdef char *pb = B.data
     cdef char *pc = C.data
     cdef nnx_gemm_rung rung = <nnx_gemm_rung>r
-    if dtype == np.float32:
+    if dtype.itemsize == 4:
         with nogil:
             nnx_sgemm(rung, ta, tb, m, n, k, <float>alpha, <float*>pa, lda, <float*>pb, ldb,
                       <float>beta, <float*>pc, ldc)
@@ -77,7 +103,7 @@ def gemm_pack_b(b):
     matrix.flags.writeable = False
     cdef Py_ssize_t k = matrix.shape[0], n = matrix.shape[1]
     cdef nnx_simd path = nnx_simd_active()
-    cdef Py_ssize_t size = (nnx_sgemm_packed_b_size(path, k, n) if dt == np.float32
+    cdef Py_ssize_t size = (nnx_sgemm_packed_b_size(path, k, n) if dt.itemsize == 4
                             else nnx_dgemm_packed_b_size(path, k, n))
     cdef Py_ssize_t lanes = 64 // dt.itemsize
     raw = np.empty(size + lanes, dtype=dt)
@@ -87,7 +113,7 @@ def gemm_pack_b(b):
     cdef cnp.ndarray P = panels
     cdef char *pm = M.data
     cdef char *pp = P.data
-    if dt == np.float32:
+    if dt.itemsize == 4:
         with nogil:
             nnx_sgemm_pack_b(path, 0, k, n, <float*>pm, max(n, 1), <float*>pp)
     else:
@@ -108,7 +134,7 @@ cdef int _gemm_with_packed_b(object dtype, int threads, int ta, Py_ssize_t m, Py
     cdef char *pc = C.data
     cdef nnx_simd path = packed._path
     cdef int status
-    if dtype == np.float32:
+    if dtype.itemsize == 4:
         with nogil:
             status = nnx_sgemm_with_packed_b(path, threads, ta, m, n, k, <float>alpha, <float*>pa, lda,
                                              <float*>pp, <float>beta, <float*>pc, ldc)
@@ -158,16 +184,16 @@ def gemm(a, b, out=None, alpha=1.0, beta=0.0, rung="parallel"):
         if out.shape != (m, n):
             raise ValueError(f"gemm: out must have shape {(m, n)} for a {a.shape} @ b {b.shape}, "
                              f"got {out.shape}")
-        if not out.flags.writeable:
+        if not cnp.PyArray_ISWRITEABLE(out):
             raise ValueError(f"gemm: out {out.shape} is read-only")
     A, ta, lda = _gemm_operand(a, dt)
     B, tb, ldb = _gemm_operand(b, dt)
 
     # C: out itself when C can write it as row-major and it overlaps neither input; else a temporary.
     C = None
-    if (out is not None and out.dtype == dt and out.flags.aligned
-            and not np.may_share_memory(out, A) and not np.may_share_memory(out, B)):
-        if out.flags.c_contiguous:
+    if (out is not None and out.dtype == dt and cnp.PyArray_ISALIGNED(out)
+            and not _may_overlap(out, A) and not _may_overlap(out, B)):
+        if cnp.PyArray_IS_C_CONTIGUOUS(out):
             C, ldc = out, max(n, 1)
         elif out.strides[1] == out.itemsize and out.strides[0] % out.itemsize == 0 \
                 and out.strides[0] >= n * out.itemsize:
