@@ -6,9 +6,9 @@ op); PyTorch runs with the same thread count. Run either
     pytest benchmarks/bench_lstm.py --benchmark-group-by=group
 or  python benchmarks/bench_lstm.py [--turns 7] [--threads 1] [--simd avx2+fma] [--clock cpu]
     (the installed nnx: `PYTHONPATH=.` measures the checkout).
-The script takes turns, so that a spell of machine noise hits every contender alike: after one
-warm-up each, every turn times one forward + backward of each contender, one after the other
-(a fraction of a second each). It prints each one's best turn, the ratio of the bests to torch,
+The script takes turns, so that a spell of machine noise hits every contender alike: every turn
+times one forward + backward of each contender, one after the other (a fraction of a second each),
+each right after an untimed call of its own (see timed_in_turns for why). It prints each one's best turn, the ratio of the bests to torch,
 and the per-turn ratios to torch (median, min, max: their spread shows how noisy the machine was).
 pytest-benchmark instead runs each contender's rounds in a block of its own: use the script for
 ratios on a shared machine.
@@ -190,14 +190,17 @@ def test_torch_lstm(benchmark):
 
 
 def timed_in_turns(contenders, turns, clock):
-    """{name: seconds of each turn}: after one warm-up each, every turn times each contender once,
-    one after the other (one forward + backward, a fraction of a second), so that a spell of
-    machine noise hits all of them alike."""
-    for run in contenders.values():
-        run()
+    """{name: seconds of each turn}: every turn times each contender once, one after the other (one
+    forward + backward, a fraction of a second), so that a spell of machine noise hits all of them
+    alike. Each timed call follows an untimed one of the same contender: three thread pools share
+    this process (nnx's OpenMP, PyTorch's own OpenMP runtime, OpenBLAS), and after a contender's call
+    its pool's threads keep spinning for a while, which slows whichever pool runs next (timed
+    without the untimed call, the OpenBLAS row took 10x its time at 2 threads and PyTorch 1.6x) —
+    a cost no program that uses one of them pays."""
     seconds = {name: [] for name in contenders}
     for _ in range(turns):
         for name, run in contenders.items():
+            run()                           # lets the previous contender's pool fall asleep
             start = clock()
             run()
             seconds[name].append(clock() - start)
