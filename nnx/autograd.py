@@ -78,8 +78,10 @@ class Context:
 
     Holds the op (`fn`), the forward arguments (`parents`: the args tuple itself; the engine follows
     only its Tensors), the arrays saved by `save_for_backward`, and any attribute forward sets
-    (`ctx.k = 3`)."""
-    __slots__ = ("fn", "parents", "saved_tensors", "n_outputs", "output_meta", "__dict__")
+    (`ctx.k = 3`). `recording`, set before forward runs, says whether the graph records this call
+    (grad mode on and some Tensor argument requiring grad): when it is False backward never runs, so
+    forward may skip what only backward reads."""
+    __slots__ = ("fn", "parents", "saved_tensors", "n_outputs", "output_meta", "recording", "__dict__")
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -125,8 +127,9 @@ class Function:
                 arrays.append(a)
         ctx = _new(Context)
         ctx.saved_tensors = ()
+        ctx.recording = recording = track and _state.enabled
         out = cls.forward(ctx, *arrays)
-        if not (track and _state.enabled):
+        if not recording:
             if type(out) is tuple:
                 return tuple([_wrap(o, False, None) for o in out])
             return _wrap(out, False, None)

@@ -249,3 +249,25 @@ def test_one_gradient_array_returned_for_two_inputs_is_not_aliased():
     Twice.apply(a, b).sum().backward()
     a.grad[0] = 7.0
     assert b.grad[0] == 1.0
+
+
+def test_forward_sees_whether_the_graph_records_the_call():
+    seen = []
+
+    class Probe(nnx.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(ctx.recording)
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2.0
+
+    w = nnx.Tensor(np.ones(3), requires_grad=True)
+    Probe.apply(w)                                   # recorded
+    Probe.apply(nnx.Tensor(np.ones(3)))              # no argument requires grad
+    Probe.apply(np.ones(3))                          # a plain array
+    with nnx.no_grad():
+        Probe.apply(w)                               # grad mode off
+    assert seen == [True, False, False, False]

@@ -6,7 +6,7 @@ also holds the 'same' rule and Keras' transposed-convolution lengths), checks sh
 that name the op, and wires the forward and backward kernels of the current backend into autograd.
 """
 from nnx import backend
-from nnx.autograd import Function, is_grad_enabled
+from nnx.autograd import Function
 from nnx.functional.activations import fused_relu
 from nnx.functional.math import _t
 from nnx.geometry import (check_pool_padding, output_padding_arg, padding_arg, padding_mode, pair, per_side,
@@ -170,9 +170,10 @@ def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_
 # --- pooling ------------------------------------------------------------------------------------
 class MaxPool2D(Function):
     @staticmethod
-    def forward(ctx, x, pool_size, strides, padding, need_argmax):
-        # argmax only feeds backward: without a gradient to compute (inference), the kernel skips it
-        y, argmax = backend.kernels().max_pool2d_forward(x, pool_size, strides, padding, argmax=need_argmax)
+    def forward(ctx, x, pool_size, strides, padding):
+        # argmax only feeds backward: when the graph does not record this call (inference), the kernel
+        # skips it
+        y, argmax = backend.kernels().max_pool2d_forward(x, pool_size, strides, padding, argmax=ctx.recording)
         ctx.saved_tensors = (argmax,)
         ctx.x_shape = x.shape
         return y
@@ -180,7 +181,7 @@ class MaxPool2D(Function):
     @staticmethod
     def backward(ctx, g):
         (argmax,) = ctx.saved_tensors
-        return backend.kernels().max_pool2d_backward(g, argmax, ctx.x_shape), None, None, None, None
+        return backend.kernels().max_pool2d_backward(g, argmax, ctx.x_shape), None, None, None
 
 
 class AvgPool2D(Function):
@@ -207,10 +208,7 @@ def _pool_args(x, pool_size, strides, padding, op):
 
 def max_pool2d(x, pool_size, strides=None, padding="valid"):
     """Max pooling; ties send the gradient to the first maximum of the window (row-major)."""
-    x, pool_size, strides, pads = _pool_args(x, pool_size, strides, padding, "max_pool2d")
-    # the graph records this op, and backward needs argmax, exactly when both hold
-    need_argmax = x.requires_grad and is_grad_enabled()
-    return MaxPool2D.apply(x, pool_size, strides, pads, need_argmax)
+    return MaxPool2D.apply(*_pool_args(x, pool_size, strides, padding, "max_pool2d"))
 
 
 def avg_pool2d(x, pool_size, strides=None, padding="valid"):
