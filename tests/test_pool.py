@@ -362,6 +362,14 @@ def test_prefetched_inputs_match_the_reference_and_small_batches(simd, dtype, n,
     # image by image (no prefetch): the same bits
     one_by_one = [K.avg_pool2d_forward(x[i:i + 1], pool, strides, padding) for i in range(n)]
     assert np.concatenate(one_by_one).tobytes() == avg.tobytes()
+    before = _native.get_num_threads()
+    try:
+        for threads in (1, 2):
+            _native.set_num_threads(threads)
+            assert K.max_pool2d_forward(x, pool, strides, padding)[0].tobytes() == y.tobytes()
+            assert K.avg_pool2d_forward(x, pool, strides, padding).tobytes() == avg.tobytes()
+    finally:
+        _native.set_num_threads(before)
 
 
 # ---- bad input: a clean exception naming the kernel, never a crash ----------------------------------
