@@ -337,7 +337,7 @@ def test_bit_identical_for_one_and_two_threads(pool, strides):
         assert one.tobytes() == two.tobytes()
 
 
-# Forward inputs of at least 8 MiB are prefetched ahead of the loops (csrc/pool.c,
+# Forward inputs of at least 8 MiB with disjoint windows are prefetched ahead of the loops (csrc/pool.c,
 # NNX_POOL_PREFETCH_MIN_BYTES): the last windows' prefetches would reach past the end of x and are skipped.
 PREFETCH_MIN_BYTES = 8 << 20
 
@@ -345,8 +345,9 @@ PREFETCH_MIN_BYTES = 8 << 20
 @pytest.mark.parametrize("dtype,n", [(np.float32, 9), (np.float64, 5)])
 @pytest.mark.parametrize("pool,strides,padding", [
     ((2, 2), (2, 2), NO_PAD),                 # the 2x2 fast path
-    ((3, 3), (2, 2), ((1, 1), (1, 1))),       # the general path, clipped windows
-    ((2, 2), (1, 1), ((1, 0), (0, 1))),       # overlapping windows, both paths
+    ((2, 2), (2, 2), ((1, 0), (0, 1))),       # both paths: clipped windows at the borders
+    ((3, 3), (3, 3), ((1, 1), (2, 0))),       # the general path
+    ((3, 3), (2, 2), ((1, 1), (1, 1))),       # overlapping windows: not prefetched
 ])
 def test_prefetched_inputs_match_the_reference_and_small_batches(simd, dtype, n, pool, strides, padding):
     x = make_input((n, 121, 119, 17), dtype, "C", 8)   # odd sizes: rows and windows straddle cache lines
