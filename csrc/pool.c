@@ -39,9 +39,8 @@
  *      21.6 MB less (y 21.6 MB, x 86.5 MB read).
  *   9. Software prefetch for big forward inputs (>= NNX_POOL_PREFETCH_MIN_BYTES) with disjoint
  *      windows (stride >= pool, which read x once, in order): each window asks for the lines of the
- *      window two output rows down. At batch 1000 pool1 reads 86.5 MB that
- *      conv1 wrote long ago (out of cache), and one core waited on memory: 12 GB/s where a plain
- *      read streams 21 GB/s. Inside predict (loaded machine, 25% quantiles, ms per 1000 images)
+ *      window two output rows down. At batch 1000 pool1 reads 86.5 MB that conv1 wrote long ago
+ *      (out of cache), and one core waited on memory: 12 GB/s where a plain read streams 21 GB/s. Inside predict (loaded machine, 25% quantiles, ms per 1000 images)
  *      pool1 13.4 -> 11.8 at 1 thread and 14.0 -> 12.2 at 2, pool2 3.7 -> 3.2 and 6.0 -> 3.7; the
  *      portable path 21.9 -> 16.0. Smaller inputs come from cache, where the prefetches only cost
  *      time (+12% at batch 32), so they get none. More figures in docs/pooling.md.

@@ -20,7 +20,7 @@ TARGET static inline void NAME(window)(ptrdiff_t o, ptrdiff_t stride, ptrdiff_t 
 
 /* Step 9: ask for the input rows the window `ahead` elements later will read (the same columns two
  * output rows down: the loops walk x in order), one prefetch per cache line, when that lies inside x
- * (`total` elements). Only for inputs too big to be in cache (see NNX_POOL_PREFETCH_MIN_BYTES). */
+ * (`total` elements). Only where prefetch_distance below says so. */
 TARGET static inline void NAME(prefetch_window)(const T *x, ptrdiff_t at, ptrdiff_t W, ptrdiff_t C,
                                                 ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ahead,
                                                 ptrdiff_t total)
@@ -128,19 +128,18 @@ TARGET NNX_POOL_INLINE void NAME(max_row)(const nnx_pool_geom *g, const T *x, pt
     }
 }
 
-/* argmax NULL: y only (step 8). */
 /* How far ahead (in elements of x) the forward passes prefetch: two output rows, or 0 for none. Only
  * big inputs, and only disjoint windows (stride >= pool): those read x once, in order. Overlapping
  * windows re-read rows the previous output row brought in, and the prefetches were pure cost there
  * (3x3 stride 1 on (64, 56, 56, 64): 32 -> 53 ms, one thread). */
 TARGET static ptrdiff_t NAME(prefetch_distance)(const nnx_pool_geom *g)
 {
-    ptrdiff_t total = g->n * g->h * g->w * g->c;
-    int disjoint = g->sh >= g->ph && g->sw >= g->pw;
-    return disjoint && total * (ptrdiff_t)sizeof(T) >= NNX_POOL_PREFETCH_MIN_BYTES ? 2 * g->sh * g->w * g->c
-                                                                                  : 0;
+    const int disjoint = g->sh >= g->ph && g->sw >= g->pw;
+    const int big = g->n * g->h * g->w * g->c * (ptrdiff_t)sizeof(T) >= NNX_POOL_PREFETCH_MIN_BYTES;
+    return disjoint && big ? 2 * g->sh * g->w * g->c : 0;
 }
 
+/* argmax NULL: y only (step 8). */
 TARGET static void NAME(max_pool2d_forward)(const nnx_pool_geom *g, const T *x, T *y, int32_t *argmax)
 {
     const ptrdiff_t ahead = NAME(prefetch_distance)(g), total = g->n * g->h * g->w * g->c;
