@@ -129,7 +129,7 @@ def main():
 
     print(f"Reference CNN inference at batch {BATCH}; ms per 1000 images, median (25%); {load_text()}\n")
     scale = 1e3 * 1000 / BATCH
-    head = "".join(f" | {t} thr {s}: layer (kernel)" for t, s in configs)
+    head = "".join(f" | {t} thr {s}: layer (25%), kernels" for t, s in configs)
     print(f"| layer{head} |")
     print("|---" + "|---:" * len(configs) + "|")
     for layer in model.layers:
