@@ -337,6 +337,42 @@ def test_bit_identical_for_one_and_two_threads(pool, strides):
         assert one.tobytes() == two.tobytes()
 
 
+# Forward inputs of at least 8 MiB with disjoint windows are prefetched ahead of the loops (csrc/pool.c,
+# NNX_POOL_PREFETCH_MIN_BYTES): the last windows' prefetches would reach past the end of x and are skipped.
+PREFETCH_MIN_BYTES = 8 << 20
+
+
+@pytest.mark.parametrize("dtype,n", [(np.float32, 9), (np.float64, 5)])
+@pytest.mark.parametrize("pool,strides,padding", [
+    ((2, 2), (2, 2), NO_PAD),                 # the 2x2 fast path
+    ((2, 2), (2, 2), ((1, 0), (0, 1))),       # both paths: clipped windows at the borders
+    ((3, 3), (3, 3), ((1, 1), (2, 0))),       # the general path
+    ((3, 3), (2, 2), ((1, 1), (1, 1))),       # overlapping windows: not prefetched
+])
+def test_prefetched_inputs_match_the_reference_and_small_batches(simd, dtype, n, pool, strides, padding):
+    x = make_input((n, 121, 119, 17), dtype, "C", 8)   # odd sizes: rows and windows straddle cache lines
+    assert x.nbytes >= PREFETCH_MIN_BYTES > x[:1].nbytes
+    y, a = K.max_pool2d_forward(x, pool, strides, padding)
+    y_ref, a_ref = R.max_pool2d_forward(x, pool, strides, padding)
+    assert y.tobytes() == y_ref.tobytes()
+    np.testing.assert_array_equal(a, a_ref)
+    assert K.max_pool2d_forward(x, pool, strides, padding, argmax=False)[0].tobytes() == y.tobytes()
+    avg = K.avg_pool2d_forward(x, pool, strides, padding)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(avg, R.avg_pool2d_forward(x, pool, strides, padding), rtol=tol, atol=tol)
+    # image by image (no prefetch): the same bits
+    one_by_one = [K.avg_pool2d_forward(x[i:i + 1], pool, strides, padding) for i in range(n)]
+    assert np.concatenate(one_by_one).tobytes() == avg.tobytes()
+    before = _native.get_num_threads()
+    try:
+        for threads in (1, 2):
+            _native.set_num_threads(threads)
+            assert K.max_pool2d_forward(x, pool, strides, padding)[0].tobytes() == y.tobytes()
+            assert K.avg_pool2d_forward(x, pool, strides, padding).tobytes() == avg.tobytes()
+    finally:
+        _native.set_num_threads(before)
+
+
 # ---- bad input: a clean exception naming the kernel, never a crash ----------------------------------
 
 X = np.zeros((2, 6, 6, 3), np.float32)
