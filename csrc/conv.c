@@ -137,6 +137,10 @@
 /* Step 10 hands out blocks of whole images of about this many pixels: each block ends in a short register
  * tile (computed in full), so bigger blocks waste less (256 -> 512: AVX-512 conv2 dx about 3% faster). */
 #define NNX_CONV_IMPLICIT_ROWS 512
+/* Step 9: at most this many partial weight gradients (units of work: slices x runs of tiles). */
+#define NNX_CONV_IMPLICIT_SLICES 8
+/* Step 8: register tiles per unit of work handed out to a thread. */
+#define NNX_CONV_FORWARD_TILES 8
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */

@@ -652,7 +652,9 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
                 ptrdiff_t f = p * NR + j;
                 packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
             }
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    /* handed out a few at a time as threads come free: a core lost to another process for a while
+     * costs the call only that core's share of the while */
+#pragma omp parallel for schedule(dynamic, NNX_CONV_FORWARD_TILES) if (conv_parallel(g))
     for (ptrdiff_t t = 0; t < tiles; t++) {
         const T *px[MR];
         ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
@@ -767,12 +769,10 @@ static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
 
 /* acc += the tile's products over the pixels of images [n0, n1): x at offset `off` of each patch, dy at
  * filter f0. Step 12: when y is given, dy masked by the relu (dy * (y > 0), as masked_rows) as it is
- * loaded; when dbsum is given, the (masked) dy added onto dbblock pixel by pixel, and dbblock onto
- * dbsum (then zeroed) at the start of every block of NNX_EPILOGUE_BLOCK rows: slice_sums' order. Inlined
- * with y = dbsum = NULL, the plain loop. */
+ * loaded. Inlined with y = NULL, the plain loop. */
 TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(implicit_weight_pixels)(
-    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbsum,
-    NAME(ivec) *dbblock, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
+    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, ptrdiff_t n0, ptrdiff_t n1,
+    ptrdiff_t off, ptrdiff_t f0)
 {
     typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
     const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
@@ -783,96 +783,90 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
             const ptrdiff_t row = (n * g->oh + oh) * g->ow;
             for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
                 const T *dyp = dy + (row + ow) * F + f0;
-                if (!y && !dbsum) {
+                if (!y) {
                     NAME(tile_step)(acc, xp, dyp);
                     continue;
                 }
                 T d[NR];
-                const int new_block = dbsum && (row + ow) % NNX_EPILOGUE_BLOCK == 0;
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) {
-                    NAME(ivec) dv = VLOAD(dyp + v * VL);
-                    if (y) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: dy * 0 of a NaN is NaN */
-                        dv = dv * (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one);
-                    if (new_block) {
-                        dbsum[v] += dbblock[v];
-                        dbblock[v] = (NAME(ivec)){0};
-                    }
-                    if (dbsum)
-                        dbblock[v] += dv;
-                    VSTORE(d + v * VL, dv);
-                }
+                for (int v = 0; v < NV; v++) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: NaN stays */
+                    VSTORE(d + v * VL, VLOAD(dyp + v * VL) *
+                                           (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one));
                 NAME(tile_step)(acc, xp, d);
             }
         }
 }
 
-/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
- * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0; step 12: dy masked by y
- * when given, and, when db is given, its NR sums carried on from (or, unless `accumulate`, started at
- * 0 in) db and block (the sums of the blocks done, and of the block under way; the last call adds the
- * last block onto db). */
+/* Writes into out (MR rows of dW at stride F), or, when `accumulate`, adds onto what it holds, the tile's
+ * sum over the pixels of images [n0, n1): x at offset `off` of each patch, dy (masked by y when given) at
+ * filter f0. */
 TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
                                                                 const T *y, ptrdiff_t n0, ptrdiff_t n1,
                                                                 ptrdiff_t off, ptrdiff_t f0, int accumulate,
-                                                                T *restrict out, T *restrict db, T *restrict block)
+                                                                T *restrict out)
 {
     NAME(ivec) acc[MR][NV] = {{{0}}};
     if (accumulate)
         NAME(tile_move)(acc, out, g->f, 1);
-    if (y || db) {
-        NAME(ivec) dbsum[NV] = {{0}}, dbblock[NV] = {{0}};
-        for (int v = 0; v < NV && db && accumulate; v++) {
-            dbsum[v] = VLOAD(db + v * VL);
-            dbblock[v] = VLOAD(block + v * VL);
-        }
-        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbsum : NULL, dbblock, n0, n1, off, f0);
-        for (int v = 0; v < NV && db; v++) {
-            if (n1 == g->n)
-                dbsum[v] += dbblock[v];
-            VSTORE(db + v * VL, dbsum[v]);
-            VSTORE(block + v * VL, dbblock[v]);
-        }
-    } else {
-        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, NULL, n0, n1, off, f0);
-    }
+    if (y)
+        NAME(implicit_weight_pixels)(g, acc, x, dy, y, n0, n1, off, f0);
+    else
+        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, n0, n1, off, f0);
     NAME(tile_move)(acc, out, g->f, 0);
 }
 
-/* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
- * every element has one sum, in the same order whatever the thread count). Each thread takes one run of
- * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
- * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
- * dy again). Step 12: every tile masks dy by y itself (when given); the first tile of each panel of
- * filters (kh = 0, the first MR numbers of the run) also sums that panel's bias gradient, in the blocks
- * of slice_sums. */
+/* dW tile by tile, in fixed slices of images (from the shapes, not the threads: conv_slices, at most
+ * NNX_CONV_IMPLICIT_SLICES): slice s sums its images in order into its own partial dW (slice_sums; with
+ * one slice, dw itself), and the partials are added in slice order, so every element is summed in the
+ * same order whatever the thread count. A unit of work is one run of a slice's tiles (as many runs as
+ * threads); it streams the slice's x and dy through its tiles a few images at a time, and the threads
+ * take units as they come free, the runs of one slice side by side. (One run a thread over all the
+ * images, no partials, was as fast on an idle machine, but any time a core lost to another process was
+ * lost to the whole call: conv2's weight gradient on 2 Zen 4 threads no faster than on one.) Step 12:
+ * every tile masks dy by y itself (when given); the first run of each slice also sums the slice's bias
+ * gradient (when wanted) into slice_sums' blocks before its tiles, masking each image's dy into a buffer
+ * of the thread's. */
 TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
                                                  T *dw, T *db)
 {
     const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
+    const ptrdiff_t F = g->f, size = g->kh * run * F, pixels = g->oh * g->ow;
+    const ptrdiff_t slices = conv_min(conv_slices(g, g->n, sizeof(T)), NNX_CONV_IMPLICIT_SLICES);
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
      * the run's tiles read them, and each tile's loads and stores are spread over enough pixels */
-    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
-    T *block = db ? malloc((size_t)g->f * sizeof(T)) : NULL; /* each panel's block under way */
-    if (db && !block)
+    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, pixels);
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, slices, size, F, g->n * pixels, dw, db != NULL))
         return -1;
-#pragma omp parallel if (conv_parallel(g))
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
     {
-        const ptrdiff_t team = conv_thread_count(), runs = conv_min(tiles, team);
+        const ptrdiff_t runs = conv_min(tiles, conv_thread_count());
+        T *masked = y && db ? malloc((size_t)(pixels * F) * sizeof(T)) : NULL;
+        failed = y && db && !masked;
 #pragma omp for schedule(dynamic)
-        for (ptrdiff_t r = 0; r < runs; r++)
-            for (ptrdiff_t n = 0; n < g->n; n += group)
+        for (ptrdiff_t u = 0; u < slices * runs; u++) {
+            const ptrdiff_t s = u / runs, r = u % runs, n0 = s * g->n / slices, n1 = (s + 1) * g->n / slices;
+            if (failed)
+                continue;
+            if (r == 0 && db) {
+                sums.ends[s] = n1 * pixels;
+                for (ptrdiff_t n = n0; n < n1; n++)
+                    NAME(masked_rows)(pixels, F, dy + n * pixels * F, y ? y + n * pixels * F : NULL, masked,
+                                      sums.blocks, n * pixels, n0 * pixels);
+            }
+            for (ptrdiff_t n = n0; n < n1; n += group)
                 for (ptrdiff_t tile = r * tiles / runs; tile < (r + 1) * tiles / runs; tile++) {
                     ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
                     ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
-                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(g->n, n + group),
-                                               kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
-                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL,
-                                               db ? block + p * NR : NULL);
+                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(n1, n + group),
+                                               kh * g->dh * g->w * g->c + b * MR, p * NR, n > n0,
+                                               sums.dw + s * size + k0 * F + p * NR);
                 }
+        }
+        free(masked);
     }
-    free(block);
-    return 0;
+    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
 }
 #undef VL
 #undef VLOAD
