@@ -143,6 +143,8 @@
 #define NNX_CONV_FORWARD_TILES 8
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
+/* Step 2: partial weight gradients of fewer numbers than this (in all) are added up by one thread. */
+#define NNX_CONV_PARALLEL_SUM (1 << 20)
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */
 #define NNX_CONV_GEMM_RUNG NNX_GEMM_PACKED
 

@@ -135,14 +135,15 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *
 
 /* Step 2: dw = the sum of the partial weight gradients in slice order, and the partials freed (with
  * one slice, part is dw itself). Each element is summed by one thread in the same order whatever the
- * thread count; the inner loop streams contiguous blocks. */
-TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t slices, ptrdiff_t size,
-                                      T *restrict dw)
+ * thread count; the inner loop streams contiguous blocks. Shared out only when the partials are big:
+ * a few hundred KiB take microseconds, less than waking the team (which, with a core busy elsewhere,
+ * can take a whole time slice). */
+TARGET static void NAME(sum_partials)(T *part, ptrdiff_t slices, ptrdiff_t size, T *restrict dw)
 {
     if (slices == 1)
         return;
     const ptrdiff_t block = 4096;
-#pragma omp parallel for schedule(static) if (conv_parallel(g) && size >= 4 * block)
+#pragma omp parallel for schedule(dynamic) if (slices * size >= NNX_CONV_PARALLEL_SUM)
     for (ptrdiff_t e0 = 0; e0 < size; e0 += block) {
         const ptrdiff_t len = conv_min(block, size - e0);
         NAME(copy)(dw + e0, part + e0, len);
@@ -228,10 +229,9 @@ TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, p
 
 /* dw = the partial dWs added in slice order; db (when wanted) = the blocks' sums, their rows in later
  * slices added first, in block order. Frees the partials; returns -1 if `failed`, else 0. */
-TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, const T *dy, const T *y,
-                                         T *dw, T *db, int failed)
+TARGET static int NAME(slice_sums_close)(NAME(slice_sums) *p, const T *dy, const T *y, T *dw, T *db, int failed)
 {
-    NAME(sum_partials)(g, p->dw, p->slices, p->size, dw);
+    NAME(sum_partials)(p->dw, p->slices, p->size, dw);
     if (!db)
         return failed ? -1 : 0;
     const ptrdiff_t F = p->f;
@@ -287,7 +287,7 @@ TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, con
         }
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -866,7 +866,7 @@ TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T
         }
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 #undef VL
 #undef VLOAD
@@ -994,7 +994,7 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
         free(col);
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------
