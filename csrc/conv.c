@@ -139,7 +139,7 @@
 #define NNX_CONV_IMPLICIT_ROWS 512
 /* Step 9: at most this many partial weight gradients (units of work: slices x runs of tiles). */
 #define NNX_CONV_IMPLICIT_SLICES 8
-/* Step 8: register tiles per unit of work handed out to a thread. */
+/* Step 8: the fewest register tiles handed out to a thread at a time. */
 #define NNX_CONV_FORWARD_TILES 8
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6

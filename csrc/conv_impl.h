@@ -652,9 +652,11 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
                 ptrdiff_t f = p * NR + j;
                 packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
             }
-    /* handed out a few at a time as threads come free: a core lost to another process for a while
-     * costs the call only that core's share of the while */
-#pragma omp parallel for schedule(dynamic, NNX_CONV_FORWARD_TILES) if (conv_parallel(g))
+    /* guided: the first thread takes about half the tiles in one contiguous run, the next half of the
+     * rest, and so on down to NNX_CONV_FORWARD_TILES: neighbouring tiles (which read the same rows of x)
+     * stay on one core as with a static split, but a thread that starts late (woken late, or its core
+     * busy) leaves its share to the others instead of adding its delay to the call */
+#pragma omp parallel for schedule(guided, NNX_CONV_FORWARD_TILES) if (conv_parallel(g))
     for (ptrdiff_t t = 0; t < tiles; t++) {
         const T *px[MR];
         ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
