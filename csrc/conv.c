@@ -65,9 +65,9 @@
  *      6 x 16 floats on AVX2, 12 x 32 on AVX-512.
  *   9. The weight gradient the same way (also needs KW*C a multiple of MR and F of NR): an MR x NR tile
  *      of dW in registers while the pixels of a few images stream by, x read in place (5-10% over
- *      im2col on Zen 1). Each tile sums over every image in order straight into dW, and the threads
- *      share the tiles out: no slices, no partials to write and add up (those cost conv3 at batch 256
- *      a quarter of its time).
+ *      im2col on Zen 1). Each tile sums the images of a slice in order into the slice's partial dW;
+ *      at most NNX_CONV_IMPLICIT_SLICES slices (step 13), not step 2's 32 (whose partials cost conv3
+ *      at batch 256 a quarter of its time).
  *  10. The input gradient the same way (same conditions, plus KW*C a multiple of NR): an MR x NR tile
  *      of dcol = dY . W^T, dy read in place against W^T packed once per call, is added onto dx as soon
  *      as it is computed (col2im without the col), in blocks of whole images so that each dx pixel
@@ -92,11 +92,24 @@
  *      loaded Zen 4 core, y and dy from memory: 0.60-0.67 -> 0.54-0.58 ms, docs/convolution.md). The
  *      sliced paths (steps 2, 5, 6) mask each image's or chunk's dy into a per-thread buffer that stays
  *      in L2 while the loops or GEMMs read it; the implicit GEMM (step 9) masks each vector of dy as it
- *      loads it, and the first tile of each panel of filters also sums that panel's db. db is summed
+ *      loads it, and the first run of tiles of each slice sums the slice's db (masking each image's dy
+ *      into such a buffer: one more read of dy and y, beside the tiles' many). db is summed
  *      in nnx_bias_relu_backward's blocks of NNX_EPILOGUE_BLOCK rows, each from 0 in row order, then
  *      the blocks in order; a slice sums the blocks that start in it and the rows such a block has in
  *      later slices are added after the parallel part. So dW and db are bit-identical to the unfused
  *      passes (the same numbers summed in the same order), for any thread count.
+ *  13. Late threads: on a 2-core virtual machine a team's second thread can start a millisecond late
+ *      (woken from sleep, or its core busy elsewhere), which a fixed split adds to the whole call: in
+ *      an idle run on Zen 4, AVX2, conv2's weight gradient at batch 32 took 1.56 ms on 2 threads
+ *      against 1.59 on one, and the forward 1.77 against 1.31. So the work is handed out as threads
+ *      come free, in pieces that keep neighbouring work together: the implicit forward's tiles
+ *      guided (about half the tiles in one run to the first thread, half the rest to the next, down
+ *      to NNX_CONV_FORWARD_TILES), the implicit weight gradient's units of one slice x one run of
+ *      tiles (as many runs as threads; a unit streams its slice's x and dy once, as a run over all
+ *      images did, and adds only the slices' partials: 7 x 73 KB on conv2 at batch 32). Partials
+ *      of fewer than NNX_CONV_PARALLEL_SUM numbers are added up by one thread: a second team costs
+ *      more than the adds, and can wait for a late thread again. Measured on a loaded machine only
+ *      (docs/convolution.md, "Late threads").
  */
 #include <stdlib.h>
 #include <string.h>
