@@ -75,8 +75,8 @@
  *      conv3, one Zen 4 core). The tile is only F deep (64 on conv2, against the forward's 288), so
  *      what a tile costs besides its FMAs counts 4.5 times as much: one call runs all the panels of
  *      MR pixels (their dy pointers set up once), the panel's place in dx is counted rather than
- *      divided out, blocks hold about 512 pixels (fewer short tiles) and the threads share the
- *      packing of W^T. conv2, batch 32, one loaded Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s
+ *      divided out, blocks hold about 512 pixels (fewer short tiles) and W^T is packed reading rows
+ *      of w (shared out by the threads at first; step 13 took that back). conv2, batch 32, one loaded Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s
  *      (forward 103-105), AVX2 99-100 -> 100-103 (forward 109-110); on 2 threads 0.83-0.89 ->
  *      0.75-0.81 ms on both paths.
  *  11. Fused epilogue: the forward pass takes the layer's bias and relu flag and applies relu(y + bias)
@@ -106,7 +106,9 @@
  *      guided (about half the tiles in one run to the first thread, half the rest to the next, down
  *      to NNX_CONV_FORWARD_TILES), the implicit weight gradient's units of one slice x one run of
  *      tiles (as many runs as threads; a unit streams its slice's x and dy once, as a run over all
- *      images did, and adds only the slices' partials: 7 x 73 KB on conv2 at batch 32). Partials
+ *      images did, and adds only the slices' partials: 7 x 73 KB on conv2 at batch 32). The input
+ *      gradient's blocks already were; its W^T is now packed before the team starts, not shared out
+ *      with a barrier at its end (tens of microseconds, against a late thread's milliseconds). Partials
  *      of fewer than NNX_CONV_PARALLEL_SUM numbers are added up by one thread: a second team costs
  *      more than the adds, and can wait for a late thread again. Measured on a loaded machine only
  *      (docs/convolution.md, "Late threads").

@@ -734,29 +734,26 @@ TARGET static int NAME(implicit_backward_input)(const nnx_conv_geom *g, const T 
     const int parallel = conv_parallel(g);
     ptrdiff_t blocks = conv_max(conv_ceil_div(g->n * per_image, NNX_CONV_IMPLICIT_ROWS), parallel ? 2 : 1);
     blocks = conv_min(g->n, blocks + (blocks > 1 && blocks % 2));
-#pragma omp parallel if (parallel)
-    {
-        /* W^T (F x K) as panels of NR columns of dcol, F x NR each (a transpose: shared out too) */
-#pragma omp for schedule(static)
-        for (ptrdiff_t p = 0; p < panels; p++)
-            for (ptrdiff_t j = 0; j < NR; j++) /* reading rows of w: 1.5x faster than columns (AVX-512) */
-                for (ptrdiff_t f = 0; f < F; f++)
-                    packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
-#pragma omp for schedule(dynamic)
-        for (ptrdiff_t b = 0; b < blocks; b++) {
-            const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
-            NAME(zero)(dx + n0 * image, (n1 - n0) * image);
-            for (ptrdiff_t r0 = n0 * per_image; r0 < n1 * per_image; r0 += MR) {
-                const T *dyp[MR];
-                T *px[MR];
-                ptrdiff_t off[MR], rows = conv_min(MR, n1 * per_image - r0);
-                NAME(implicit_pixels)(g, r0, rows, off);
-                for (ptrdiff_t i = 0; i < MR; i++) {
-                    dyp[i] = dy + (r0 + conv_min(i, rows - 1)) * F;
-                    px[i] = dx + off[i];
-                }
-                NAME(implicit_input_tiles)(g, dyp, packed, px, rows);
+    /* W^T (F x K) as panels of NR columns of dcol, F x NR each: a transpose, by this thread before the
+     * team starts (shared out, the team waited at its end for a late thread: step 13) */
+    for (ptrdiff_t p = 0; p < panels; p++)
+        for (ptrdiff_t j = 0; j < NR; j++) /* reading rows of w: 1.5x faster than columns (AVX-512) */
+            for (ptrdiff_t f = 0; f < F; f++)
+                packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
+#pragma omp parallel for schedule(dynamic) if (parallel)
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
+        NAME(zero)(dx + n0 * image, (n1 - n0) * image);
+        for (ptrdiff_t r0 = n0 * per_image; r0 < n1 * per_image; r0 += MR) {
+            const T *dyp[MR];
+            T *px[MR];
+            ptrdiff_t off[MR], rows = conv_min(MR, n1 * per_image - r0);
+            NAME(implicit_pixels)(g, r0, rows, off);
+            for (ptrdiff_t i = 0; i < MR; i++) {
+                dyp[i] = dy + (r0 + conv_min(i, rows - 1)) * F;
+                px[i] = dx + off[i];
             }
+            NAME(implicit_input_tiles)(g, dyp, packed, px, rows);
         }
     }
     free(packed);
