@@ -76,9 +76,9 @@
  *      what a tile costs besides its FMAs counts 4.5 times as much: one call runs all the panels of
  *      MR pixels (their dy pointers set up once), the panel's place in dx is counted rather than
  *      divided out, blocks hold about 512 pixels (fewer short tiles) and W^T is packed reading rows
- *      of w (shared out by the threads at first; step 13 took that back). conv2, batch 32, one loaded Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s
- *      (forward 103-105), AVX2 99-100 -> 100-103 (forward 109-110); on 2 threads 0.83-0.89 ->
- *      0.75-0.81 ms on both paths.
+ *      of w (shared out by the threads at first; step 13 took that back). conv2, batch 32, one loaded
+ *      Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s (forward 103-105), AVX2 99-100 -> 100-103
+ *      (forward 109-110); on 2 threads 0.83-0.89 -> 0.75-0.81 ms on both paths.
  *  11. Fused epilogue: the forward pass takes the layer's bias and relu flag and applies relu(y + bias)
  *      (epilogue_row.h, the row function of csrc/epilogue.c, so the same numbers bit for bit) to each
  *      block of output it has just written — a row of pixels, a register tile's rows, a chunk —

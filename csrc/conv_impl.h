@@ -775,13 +775,12 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
 {
     typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
     const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
-    const ptrdiff_t F = g->f;
+    const ptrdiff_t F = g->f, image = g->h * g->w * g->c, row_step = g->sh * g->w * g->c, step = g->sw * g->c;
+    const T *dyp = dy + n0 * g->oh * g->ow * F + f0; /* the pixels' rows of dy follow one another */
     for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
         for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
-            const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-            const ptrdiff_t row = (n * g->oh + oh) * g->ow;
-            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
-                const T *dyp = dy + (row + ow) * F + f0;
+            const T *xp = x + n * image + oh * row_step + off;
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += step, dyp += F) {
                 if (!y) {
                     NAME(tile_step)(acc, xp, dyp);
                     continue;
@@ -789,8 +788,7 @@ TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(
                 T d[NR];
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: NaN stays */
-                    VSTORE(d + v * VL, VLOAD(dyp + v * VL) *
-                                           (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one));
+                    VSTORE(d + v * VL, VLOAD(dyp + v * VL) * (NAME(ivec))((VLOAD(y + (dyp - dy) + v * VL) > 0) & one));
                 NAME(tile_step)(acc, xp, d);
             }
         }
