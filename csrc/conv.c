@@ -65,9 +65,9 @@
  *      6 x 16 floats on AVX2, 12 x 32 on AVX-512.
  *   9. The weight gradient the same way (also needs KW*C a multiple of MR and F of NR): an MR x NR tile
  *      of dW in registers while the pixels of a few images stream by, x read in place (5-10% over
- *      im2col on Zen 1). Each tile sums over every image in order straight into dW, and the threads
- *      share the tiles out: no slices, no partials to write and add up (those cost conv3 at batch 256
- *      a quarter of its time).
+ *      im2col on Zen 1). Each tile sums the images of a slice in order into the slice's partial dW;
+ *      at most NNX_CONV_IMPLICIT_SLICES slices (step 13), not step 2's 32 (whose partials cost conv3
+ *      at batch 256 a quarter of its time).
  *  10. The input gradient the same way (same conditions, plus KW*C a multiple of NR): an MR x NR tile
  *      of dcol = dY . W^T, dy read in place against W^T packed once per call, is added onto dx as soon
  *      as it is computed (col2im without the col), in blocks of whole images so that each dx pixel
@@ -75,10 +75,10 @@
  *      conv3, one Zen 4 core). The tile is only F deep (64 on conv2, against the forward's 288), so
  *      what a tile costs besides its FMAs counts 4.5 times as much: one call runs all the panels of
  *      MR pixels (their dy pointers set up once), the panel's place in dx is counted rather than
- *      divided out, blocks hold about 512 pixels (fewer short tiles) and the threads share the
- *      packing of W^T. conv2, batch 32, one loaded Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s
- *      (forward 103-105), AVX2 99-100 -> 100-103 (forward 109-110); on 2 threads 0.83-0.89 ->
- *      0.75-0.81 ms on both paths.
+ *      divided out, blocks hold about 512 pixels (fewer short tiles) and W^T is packed reading rows
+ *      of w (shared out by the threads at first; step 13 took that back). conv2, batch 32, one loaded
+ *      Zen 4 core: AVX-512 85-91 -> 96-97 GFLOP/s (forward 103-105), AVX2 99-100 -> 100-103
+ *      (forward 109-110); on 2 threads 0.83-0.89 -> 0.75-0.81 ms on both paths.
  *  11. Fused epilogue: the forward pass takes the layer's bias and relu flag and applies relu(y + bias)
  *      (epilogue_row.h, the row function of csrc/epilogue.c, so the same numbers bit for bit) to each
  *      block of output it has just written — a row of pixels, a register tile's rows, a chunk —
@@ -92,11 +92,26 @@
  *      loaded Zen 4 core, y and dy from memory: 0.60-0.67 -> 0.54-0.58 ms, docs/convolution.md). The
  *      sliced paths (steps 2, 5, 6) mask each image's or chunk's dy into a per-thread buffer that stays
  *      in L2 while the loops or GEMMs read it; the implicit GEMM (step 9) masks each vector of dy as it
- *      loads it, and the first tile of each panel of filters also sums that panel's db. db is summed
+ *      loads it, and the first run of tiles of each slice sums the slice's db (masking each image's dy
+ *      into such a buffer: one more read of dy and y, beside the tiles' many). db is summed
  *      in nnx_bias_relu_backward's blocks of NNX_EPILOGUE_BLOCK rows, each from 0 in row order, then
  *      the blocks in order; a slice sums the blocks that start in it and the rows such a block has in
  *      later slices are added after the parallel part. So dW and db are bit-identical to the unfused
  *      passes (the same numbers summed in the same order), for any thread count.
+ *  13. Late threads: on a 2-core virtual machine a team's second thread can start a millisecond late
+ *      (woken from sleep, or its core busy elsewhere), which a fixed split adds to the whole call: in
+ *      an idle run on Zen 4, AVX2, conv2's weight gradient at batch 32 took 1.56 ms on 2 threads
+ *      against 1.59 on one, and the forward 1.77 against 1.31. So the work is handed out as threads
+ *      come free, in pieces that keep neighbouring work together: the implicit forward's tiles
+ *      guided (about half the tiles in one run to the first thread, half the rest to the next, down
+ *      to NNX_CONV_FORWARD_TILES), the implicit weight gradient's units of one slice x one run of
+ *      tiles (as many runs as threads; a unit streams its slice's x and dy once, as a run over all
+ *      images did, and adds only the slices' partials: 7 x 73 KB on conv2 at batch 32). The input
+ *      gradient's blocks already were; its W^T is now packed before the team starts, not shared out
+ *      with a barrier at its end (tens of microseconds, against a late thread's milliseconds). Partials
+ *      of fewer than NNX_CONV_PARALLEL_SUM numbers are added up by one thread: a second team costs
+ *      more than the adds, and can wait for a late thread again. Measured on a loaded machine only
+ *      (docs/convolution.md, "Late threads").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +152,14 @@
 /* Step 10 hands out blocks of whole images of about this many pixels: each block ends in a short register
  * tile (computed in full), so bigger blocks waste less (256 -> 512: AVX-512 conv2 dx about 3% faster). */
 #define NNX_CONV_IMPLICIT_ROWS 512
+/* Step 9: at most this many partial weight gradients (units of work: slices x runs of tiles). */
+#define NNX_CONV_IMPLICIT_SLICES 8
+/* Step 8: the fewest register tiles handed out to a thread at a time. */
+#define NNX_CONV_FORWARD_TILES 8
 /* Below this many flops a single thread is faster than waking a team. */
 #define NNX_CONV_PARALLEL_FLOPS 2.0e6
+/* Step 2: partial weight gradients of fewer numbers than this (in all) are added up by one thread. */
+#define NNX_CONV_PARALLEL_SUM (1 << 20)
 /* The GEMM each thread calls on its own chunk: the packed rung, whose threads we manage ourselves. */
 #define NNX_CONV_GEMM_RUNG NNX_GEMM_PACKED
 

@@ -135,14 +135,15 @@ TARGET NNX_CONV_INLINE_COPIES static void NAME(col2im_add)(const nnx_conv_geom *
 
 /* Step 2: dw = the sum of the partial weight gradients in slice order, and the partials freed (with
  * one slice, part is dw itself). Each element is summed by one thread in the same order whatever the
- * thread count; the inner loop streams contiguous blocks. */
-TARGET static void NAME(sum_partials)(const nnx_conv_geom *g, T *part, ptrdiff_t slices, ptrdiff_t size,
-                                      T *restrict dw)
+ * thread count; the inner loop streams contiguous blocks. Shared out only when the partials are big:
+ * a few hundred KiB take microseconds, less than waking the team (which, with a core busy elsewhere,
+ * can take a whole time slice). */
+TARGET static void NAME(sum_partials)(T *part, ptrdiff_t slices, ptrdiff_t size, T *restrict dw)
 {
     if (slices == 1)
         return;
     const ptrdiff_t block = 4096;
-#pragma omp parallel for schedule(static) if (conv_parallel(g) && size >= 4 * block)
+#pragma omp parallel for schedule(dynamic) if (slices * size >= NNX_CONV_PARALLEL_SUM)
     for (ptrdiff_t e0 = 0; e0 < size; e0 += block) {
         const ptrdiff_t len = conv_min(block, size - e0);
         NAME(copy)(dw + e0, part + e0, len);
@@ -228,10 +229,9 @@ TARGET static int NAME(slice_sums_open)(NAME(slice_sums) *p, ptrdiff_t slices, p
 
 /* dw = the partial dWs added in slice order; db (when wanted) = the blocks' sums, their rows in later
  * slices added first, in block order. Frees the partials; returns -1 if `failed`, else 0. */
-TARGET static int NAME(slice_sums_close)(const nnx_conv_geom *g, NAME(slice_sums) *p, const T *dy, const T *y,
-                                         T *dw, T *db, int failed)
+TARGET static int NAME(slice_sums_close)(NAME(slice_sums) *p, const T *dy, const T *y, T *dw, T *db, int failed)
 {
-    NAME(sum_partials)(g, p->dw, p->slices, p->size, dw);
+    NAME(sum_partials)(p->dw, p->slices, p->size, dw);
     if (!db)
         return failed ? -1 : 0;
     const ptrdiff_t F = p->f;
@@ -287,7 +287,7 @@ TARGET static int NAME(image_slices_backward_weight)(const nnx_conv_geom *g, con
         }
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 
 /* ---- step 5: depthwise, direct loops over the contiguous channels -------------------------------- */
@@ -652,7 +652,11 @@ TARGET static int NAME(implicit_forward)(const nnx_conv_geom *g, const T *x, con
                 ptrdiff_t f = p * NR + j;
                 packed[(p * K + k) * NR + j] = f < F ? w[k * F + f] : 0;
             }
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
+    /* guided: the first thread takes about half the tiles in one contiguous run, the next half of the
+     * rest, and so on down to NNX_CONV_FORWARD_TILES: neighbouring tiles (which read the same rows of x)
+     * stay on one core as with a static split, but a thread that starts late (woken late, or its core
+     * busy) leaves its share to the others instead of adding its delay to the call */
+#pragma omp parallel for schedule(guided, NNX_CONV_FORWARD_TILES) if (conv_parallel(g))
     for (ptrdiff_t t = 0; t < tiles; t++) {
         const T *px[MR];
         ptrdiff_t off[MR], r0 = t * MR, rows = conv_min(MR, m - r0);
@@ -730,29 +734,26 @@ TARGET static int NAME(implicit_backward_input)(const nnx_conv_geom *g, const T 
     const int parallel = conv_parallel(g);
     ptrdiff_t blocks = conv_max(conv_ceil_div(g->n * per_image, NNX_CONV_IMPLICIT_ROWS), parallel ? 2 : 1);
     blocks = conv_min(g->n, blocks + (blocks > 1 && blocks % 2));
-#pragma omp parallel if (parallel)
-    {
-        /* W^T (F x K) as panels of NR columns of dcol, F x NR each (a transpose: shared out too) */
-#pragma omp for schedule(static)
-        for (ptrdiff_t p = 0; p < panels; p++)
-            for (ptrdiff_t j = 0; j < NR; j++) /* reading rows of w: 1.5x faster than columns (AVX-512) */
-                for (ptrdiff_t f = 0; f < F; f++)
-                    packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
-#pragma omp for schedule(dynamic)
-        for (ptrdiff_t b = 0; b < blocks; b++) {
-            const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
-            NAME(zero)(dx + n0 * image, (n1 - n0) * image);
-            for (ptrdiff_t r0 = n0 * per_image; r0 < n1 * per_image; r0 += MR) {
-                const T *dyp[MR];
-                T *px[MR];
-                ptrdiff_t off[MR], rows = conv_min(MR, n1 * per_image - r0);
-                NAME(implicit_pixels)(g, r0, rows, off);
-                for (ptrdiff_t i = 0; i < MR; i++) {
-                    dyp[i] = dy + (r0 + conv_min(i, rows - 1)) * F;
-                    px[i] = dx + off[i];
-                }
-                NAME(implicit_input_tiles)(g, dyp, packed, px, rows);
+    /* W^T (F x K) as panels of NR columns of dcol, F x NR each: a transpose, by this thread before the
+     * team starts (shared out, the team waited at its end for a late thread: step 13) */
+    for (ptrdiff_t p = 0; p < panels; p++)
+        for (ptrdiff_t j = 0; j < NR; j++) /* reading rows of w: 1.5x faster than columns (AVX-512) */
+            for (ptrdiff_t f = 0; f < F; f++)
+                packed[(p * F + f) * NR + j] = w[(p * NR + j) * F + f];
+#pragma omp parallel for schedule(dynamic) if (parallel)
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const ptrdiff_t n0 = b * g->n / blocks, n1 = (b + 1) * g->n / blocks;
+        NAME(zero)(dx + n0 * image, (n1 - n0) * image);
+        for (ptrdiff_t r0 = n0 * per_image; r0 < n1 * per_image; r0 += MR) {
+            const T *dyp[MR];
+            T *px[MR];
+            ptrdiff_t off[MR], rows = conv_min(MR, n1 * per_image - r0);
+            NAME(implicit_pixels)(g, r0, rows, off);
+            for (ptrdiff_t i = 0; i < MR; i++) {
+                dyp[i] = dy + (r0 + conv_min(i, rows - 1)) * F;
+                px[i] = dx + off[i];
             }
+            NAME(implicit_input_tiles)(g, dyp, packed, px, rows);
         }
     }
     free(packed);
@@ -767,112 +768,102 @@ static inline int NAME(implicit_weight_fits)(const nnx_conv_geom *g)
 
 /* acc += the tile's products over the pixels of images [n0, n1): x at offset `off` of each patch, dy at
  * filter f0. Step 12: when y is given, dy masked by the relu (dy * (y > 0), as masked_rows) as it is
- * loaded; when dbsum is given, the (masked) dy added onto dbblock pixel by pixel, and dbblock onto
- * dbsum (then zeroed) at the start of every block of NNX_EPILOGUE_BLOCK rows: slice_sums' order. Inlined
- * with y = dbsum = NULL, the plain loop. */
+ * loaded. Inlined with y = NULL, the plain loop. */
 TARGET NNX_CONV_CONTRACT static inline __attribute__((always_inline)) void NAME(implicit_weight_pixels)(
-    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, NAME(ivec) *dbsum,
-    NAME(ivec) *dbblock, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t off, ptrdiff_t f0)
+    const nnx_conv_geom *g, NAME(ivec) (*acc)[NV], const T *x, const T *dy, const T *y, ptrdiff_t n0, ptrdiff_t n1,
+    ptrdiff_t off, ptrdiff_t f0)
 {
     typedef __typeof__((NAME(ivec)){0} > 0) mask_bits; /* all ones where a comparison holds */
     const mask_bits one = (mask_bits)((NAME(ivec)){0} + 1);
-    const ptrdiff_t F = g->f;
+    const ptrdiff_t F = g->f, image = g->h * g->w * g->c, row_step = g->sh * g->w * g->c, step = g->sw * g->c;
+    const T *dyp = dy + n0 * g->oh * g->ow * F + f0; /* the pixels' rows of dy follow one another */
     for (ptrdiff_t n = n0; n < n1; n++) /* nested, not one loop over rows: no division per output row */
         for (ptrdiff_t oh = 0; oh < g->oh; oh++) {
-            const T *xp = x + (n * g->h + oh * g->sh) * g->w * g->c + off;
-            const ptrdiff_t row = (n * g->oh + oh) * g->ow;
-            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += g->sw * g->c) {
-                const T *dyp = dy + (row + ow) * F + f0;
-                if (!y && !dbsum) {
+            const T *xp = x + n * image + oh * row_step + off;
+            for (ptrdiff_t ow = 0; ow < g->ow; ow++, xp += step, dyp += F) {
+                if (!y) {
                     NAME(tile_step)(acc, xp, dyp);
                     continue;
                 }
                 T d[NR];
-                const int new_block = dbsum && (row + ow) % NNX_EPILOGUE_BLOCK == 0;
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) {
-                    NAME(ivec) dv = VLOAD(dyp + v * VL);
-                    if (y) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: dy * 0 of a NaN is NaN */
-                        dv = dv * (NAME(ivec))((VLOAD(y + (row + ow) * F + f0 + v * VL) > 0) & one);
-                    if (new_block) {
-                        dbsum[v] += dbblock[v];
-                        dbblock[v] = (NAME(ivec)){0};
-                    }
-                    if (dbsum)
-                        dbblock[v] += dv;
-                    VSTORE(d + v * VL, dv);
-                }
+                for (int v = 0; v < NV; v++) /* the 0/1 mask multiplies, as in nnx_bias_relu_backward: NaN stays */
+                    VSTORE(d + v * VL, VLOAD(dyp + v * VL) * (NAME(ivec))((VLOAD(y + (dyp - dy) + v * VL) > 0) & one));
                 NAME(tile_step)(acc, xp, d);
             }
         }
 }
 
-/* Adds (or, unless `accumulate`, writes) into out (MR rows of dW at stride F) the tile's sum over the
- * pixels of images [n0, n1): x at offset `off` of each patch, dy at filter f0; step 12: dy masked by y
- * when given, and, when db is given, its NR sums carried on from (or, unless `accumulate`, started at
- * 0 in) db and block (the sums of the blocks done, and of the block under way; the last call adds the
- * last block onto db). */
+/* Writes into out (MR rows of dW at stride F), or, when `accumulate`, adds onto what it holds, the tile's
+ * sum over the pixels of images [n0, n1): x at offset `off` of each patch, dy (masked by y when given) at
+ * filter f0. */
 TARGET NNX_CONV_CONTRACT static void NAME(implicit_weight_tile)(const nnx_conv_geom *g, const T *x, const T *dy,
                                                                 const T *y, ptrdiff_t n0, ptrdiff_t n1,
                                                                 ptrdiff_t off, ptrdiff_t f0, int accumulate,
-                                                                T *restrict out, T *restrict db, T *restrict block)
+                                                                T *restrict out)
 {
     NAME(ivec) acc[MR][NV] = {{{0}}};
     if (accumulate)
         NAME(tile_move)(acc, out, g->f, 1);
-    if (y || db) {
-        NAME(ivec) dbsum[NV] = {{0}}, dbblock[NV] = {{0}};
-        for (int v = 0; v < NV && db && accumulate; v++) {
-            dbsum[v] = VLOAD(db + v * VL);
-            dbblock[v] = VLOAD(block + v * VL);
-        }
-        NAME(implicit_weight_pixels)(g, acc, x, dy, y, db ? dbsum : NULL, dbblock, n0, n1, off, f0);
-        for (int v = 0; v < NV && db; v++) {
-            if (n1 == g->n)
-                dbsum[v] += dbblock[v];
-            VSTORE(db + v * VL, dbsum[v]);
-            VSTORE(block + v * VL, dbblock[v]);
-        }
-    } else {
-        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, NULL, NULL, n0, n1, off, f0);
-    }
+    if (y)
+        NAME(implicit_weight_pixels)(g, acc, x, dy, y, n0, n1, off, f0);
+    else
+        NAME(implicit_weight_pixels)(g, acc, x, dy, NULL, n0, n1, off, f0);
     NAME(tile_move)(acc, out, g->f, 0);
 }
 
-/* dW tile by tile, each tile summing over all the pixels in image order, into dw itself (no partials:
- * every element has one sum, in the same order whatever the thread count). Each thread takes one run of
- * tiles and streams x and dy through them once, a few images at a time (4 runs a thread, to balance
- * load, were about 20% slower on conv2 at batch 256 on two loaded Zen 4 cores: each run streams x and
- * dy again). Step 12: every tile masks dy by y itself (when given); the first tile of each panel of
- * filters (kh = 0, the first MR numbers of the run) also sums that panel's bias gradient, in the blocks
- * of slice_sums. */
+/* dW tile by tile, in fixed slices of images (from the shapes, not the threads: conv_slices, at most
+ * NNX_CONV_IMPLICIT_SLICES): slice s sums its images in order into its own partial dW (slice_sums; with
+ * one slice, dw itself), and the partials are added in slice order, so every element is summed in the
+ * same order whatever the thread count. A unit of work is one run of a slice's tiles (as many runs as
+ * threads); it streams the slice's x and dy through its tiles a few images at a time, and the threads
+ * take units as they come free, the runs of one slice side by side. (One run a thread over all the
+ * images, no partials, was as fast on an idle machine, but any time a core lost to another process was
+ * lost to the whole call: conv2's weight gradient on 2 Zen 4 threads no faster than on one.) Step 12:
+ * every tile masks dy by y itself (when given); the first run of each slice also sums the slice's bias
+ * gradient (when wanted) into slice_sums' blocks before its tiles, masking each image's dy into a buffer
+ * of the thread's. */
 TARGET static int NAME(implicit_backward_weight)(const nnx_conv_geom *g, const T *x, const T *dy, const T *y,
                                                  T *dw, T *db)
 {
     const ptrdiff_t run = g->kw * g->c, blocks = run / MR, panels = g->f / NR, tiles = g->kh * blocks * panels;
+    const ptrdiff_t F = g->f, size = g->kh * run * F, pixels = g->oh * g->ow;
+    const ptrdiff_t slices = conv_min(conv_slices(g, g->n, sizeof(T)), NNX_CONV_IMPLICIT_SLICES);
     /* a few images (>= NNX_CONV_MIN_ROWS pixels) at a time, so that their x and dy stay in L1 / L2 while
      * the run's tiles read them, and each tile's loads and stores are spread over enough pixels */
-    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, g->oh * g->ow);
-    T *block = db ? malloc((size_t)g->f * sizeof(T)) : NULL; /* each panel's block under way */
-    if (db && !block)
+    const ptrdiff_t group = conv_ceil_div(NNX_CONV_MIN_ROWS, pixels);
+    NAME(slice_sums) sums;
+    if (NAME(slice_sums_open)(&sums, slices, size, F, g->n * pixels, dw, db != NULL))
         return -1;
-#pragma omp parallel if (conv_parallel(g))
+    int failed = 0;
+#pragma omp parallel if (conv_parallel(g)) reduction(| : failed)
     {
-        const ptrdiff_t team = conv_thread_count(), runs = conv_min(tiles, team);
+        const ptrdiff_t runs = conv_min(tiles, conv_thread_count());
+        T *masked = y && db ? malloc((size_t)(pixels * F) * sizeof(T)) : NULL;
+        failed = y && db && !masked;
 #pragma omp for schedule(dynamic)
-        for (ptrdiff_t r = 0; r < runs; r++)
-            for (ptrdiff_t n = 0; n < g->n; n += group)
+        for (ptrdiff_t u = 0; u < slices * runs; u++) {
+            const ptrdiff_t s = u / runs, r = u % runs, n0 = s * g->n / slices, n1 = (s + 1) * g->n / slices;
+            if (failed)
+                continue;
+            if (r == 0 && db) {
+                sums.ends[s] = n1 * pixels;
+                for (ptrdiff_t n = n0; n < n1; n++)
+                    NAME(masked_rows)(pixels, F, dy + n * pixels * F, y ? y + n * pixels * F : NULL, masked,
+                                      sums.blocks, n * pixels, n0 * pixels);
+            }
+            for (ptrdiff_t n = n0; n < n1; n += group)
                 for (ptrdiff_t tile = r * tiles / runs; tile < (r + 1) * tiles / runs; tile++) {
                     ptrdiff_t kh = tile / (blocks * panels), b = (tile / panels) % blocks, p = tile % panels;
                     ptrdiff_t k0 = kh * run + b * MR; /* first row of dW in this tile */
-                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(g->n, n + group),
-                                               kh * g->dh * g->w * g->c + b * MR, p * NR, n > 0,
-                                               dw + k0 * g->f + p * NR, db && k0 == 0 ? db + p * NR : NULL,
-                                               db ? block + p * NR : NULL);
+                    NAME(implicit_weight_tile)(g, x, dy, y, n, conv_min(n1, n + group),
+                                               kh * g->dh * g->w * g->c + b * MR, p * NR, n > n0,
+                                               sums.dw + s * size + k0 * F + p * NR);
                 }
+        }
+        free(masked);
     }
-    free(block);
-    return 0;
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 #undef VL
 #undef VLOAD
@@ -1000,7 +991,7 @@ TARGET static int NAME(im2col_backward_weight)(const nnx_conv_geom *g, const T *
         free(col);
         free(masked);
     }
-    return NAME(slice_sums_close)(g, &sums, dy, y, dw, db, failed);
+    return NAME(slice_sums_close)(&sums, dy, y, dw, db, failed);
 }
 
 /* ---- the 'fast' rung: the direct paths where the geometry allows them, else im2col ----------------

@@ -32,6 +32,8 @@ CASES = {
     # F = 64 gives db two panels
     "implicit-two-panels": ((8, 9, 9, 4), (3, 3, 4, 64), (1, 1), NO_PAD, (1, 1), 1),
     "implicit-strided-dilated": ((4, 12, 11, 4), (2, 3, 4, 32), (2, 3), NO_PAD, (2, 1), 1),
+    # step 9 in 3 slices of images (9 MFLOP): the slices end at rows 637 and 1274, inside db's blocks
+    "implicit-slices": ((40, 9, 9, 4), (3, 3, 4, 64), (1, 1), NO_PAD, (1, 1), 1),
     # step 5
     "depthwise": ((3, 11, 10, 8), (3, 3, 1, 8), (2, 1), ((1, 1), (2, 0)), (1, 2), 8),
     # steps 1-4: im2col, grouped and padded; pointwise; an image cut into several chunks
@@ -195,7 +197,8 @@ def test_first_layer_gradients_match_the_reference_backend(c, filters):
 
 # ---- threads: bit-identical for any thread count ----------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["single-channel", "implicit-two-panels", "depthwise", "image-split-into-chunks"])
+@pytest.mark.parametrize("name", ["single-channel", "implicit-two-panels", "implicit-slices", "depthwise",
+                                  "image-split-into-chunks"])
 def test_bit_identical_for_one_and_two_threads_and_to_the_unfused_passes(name):
     x, dy, y, k_shape, args = _relu_case(name, np.float32)
     x, dy, y = (np.concatenate([a] * 4) for a in (x, dy, y))   # above the single-thread cut-off
