@@ -171,7 +171,7 @@ def _two_weights():
 
 
 @pytest.mark.parametrize("case", ["short-list", "not-a-list", "bad-second-weight", "readonly-second-m",
-                                  "second-shares-memory", "no-v-hat-list"])
+                                  "second-shares-memory", "no-v-hat-list", "a v-hat-missing"])
 def test_a_bad_weight_in_a_list_is_a_clean_error_naming_it_and_changes_nothing(case):
     w, g, m, v, h = _two_weights()
     before = [[a.copy() for a in column] for column in (w, g, m, v, h)]
@@ -179,7 +179,8 @@ def test_a_bad_weight_in_a_list_is_a_clean_error_naming_it_and_changes_nothing(c
              "bad-second-weight": r"gradient shape \(4,\) does not match weight shape \(5,\) \(weight 1\)",
              "readonly-second-m": r"m\[1\] \(5,\) is read-only",
              "second-shares-memory": r"w\[1\], m, v and v_hat must not share memory",
-             "no-v-hat-list": "got v_hat of type ndarray"}[case]
+             "no-v-hat-list": "got v_hat of type ndarray",
+             "a v-hat-missing": r"v_hat\[1\] must be a NumPy array, got NoneType"}[case]
     args = [w, g, m, v, h]
     if case == "short-list":
         args[2] = m[:1]
@@ -191,8 +192,10 @@ def test_a_bad_weight_in_a_list_is_a_clean_error_naming_it_and_changes_nothing(c
         m[1].flags.writeable = False
     elif case == "second-shares-memory":
         args[3] = [v[0], m[1]]
-    else:
+    elif case == "no-v-hat-list":
         args[4] = h[0]
+    else:
+        args[4] = [h[0], None]
     with pytest.raises((ValueError, TypeError), match=match):
         K.adam_update(*args, 0.01, 0.9, 0.999, 1e-7)
     for column, saved in zip((w, g, m, v, h), before):

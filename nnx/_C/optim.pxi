@@ -63,7 +63,7 @@ cdef class _AdamWeight:
     cdef object dt
     cdef cnp.ndarray W, M, V, H, cW, cG, cM, cV, cH
 
-    def __cinit__(self, str kernel, Py_ssize_t index, w, g, m, v, v_hat):
+    def __cinit__(self, str kernel, Py_ssize_t index, bint amsgrad, w, g, m, v, v_hat):
         if not isinstance(w, np.ndarray):
             raise TypeError(f"{kernel}: {_named('w', index)} must be a NumPy array, got {type(w).__name__}")
         if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT or cnp.PyArray_TYPE(w) == cnp.NPY_DOUBLE:
@@ -73,7 +73,7 @@ cdef class _AdamWeight:
         W = _in_place(kernel, "w", index, w, w)
         M = _in_place(kernel, "m", index, m, W)
         V = _in_place(kernel, "v", index, v, W)
-        H = None if v_hat is None else _in_place(kernel, "v_hat", index, v_hat, W)
+        H = _in_place(kernel, "v_hat", index, v_hat, W) if amsgrad else None   # every weight, or none
         if (_overlaps(W, M) or _overlaps(W, V) or _overlaps(M, V) or H is not None and (
                 _overlaps(H, W) or _overlaps(H, M) or _overlaps(H, V))):
             raise ValueError(f"{kernel}: {_named('w', index)}, m, v and v_hat must not share memory")
@@ -99,7 +99,7 @@ cdef class _AdamWeight:
 cdef list _adam_weights(str kernel, w, g, m, v, v_hat):
     """The checked weights of a call: one, or one per entry of the sequences."""
     if isinstance(w, np.ndarray):
-        return [_AdamWeight(kernel, -1, w, g, m, v, v_hat)]
+        return [_AdamWeight(kernel, -1, v_hat is not None, w, g, m, v, v_hat)]
     arguments = {"w": w, "g": g, "m": m, "v": v}
     if v_hat is not None:
         arguments["v_hat"] = v_hat
@@ -112,7 +112,7 @@ cdef list _adam_weights(str kernel, w, g, m, v, v_hat):
         raise ValueError(f"{kernel}: the lists of arrays must have one entry per weight each, got lengths "
                          f"{lengths}")
     hats = v_hat if v_hat is not None else [None] * len(w)
-    return [_AdamWeight(kernel, i, *arrays) for i, arrays in enumerate(zip(w, g, m, v, hats))]
+    return [_AdamWeight(kernel, i, v_hat is not None, *arrays) for i, arrays in enumerate(zip(w, g, m, v, hats))]
 
 
 cdef void _adam_run(list weights, object dt, double a, double b1, double b2, double eps) except *:
