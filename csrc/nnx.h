@@ -176,14 +176,16 @@ void nnx_lstm_cell_backward_f64(ptrdiff_t n, ptrdiff_t u, const double *gates, c
                                 const double *tc, const double *dh, const double *dc, double *dz,
                                 double *dc_prev);
 
-/* ---- optim.c: the Adam update of one weight, in place -------------------------------------------------
- * n elements each of w (the weight), g (its gradient), m, v (the moments) and v_hat (amsgrad's running
- * maximum of v; NULL without amsgrad), pairwise disjoint. alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t).
- * See optim.c for the rule. */
-void nnx_adam_update_f32(ptrdiff_t n, float *w, const float *g, float *m, float *v, float *v_hat,
-                         double alpha, double beta_1, double beta_2, double epsilon);
-void nnx_adam_update_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double *v_hat,
-                         double alpha, double beta_1, double beta_2, double epsilon);
+/* ---- optim.c: the Adam update of `count` weights, in place, one after the other ---------------------
+ * Weight i: n[i] elements each of w[i] (the weight), g[i] (its gradient), m[i], v[i] (the moments) and
+ * v_hat[i] (amsgrad's running maximum of v; v_hat is NULL without amsgrad), pairwise disjoint.
+ * alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t). See optim.c for the rule. */
+void nnx_adam_update_f32(ptrdiff_t count, const ptrdiff_t *n, float *const *w, const float *const *g,
+                         float *const *m, float *const *v, float *const *v_hat, double alpha, double beta_1,
+                         double beta_2, double epsilon);
+void nnx_adam_update_f64(ptrdiff_t count, const ptrdiff_t *n, double *const *w, const double *const *g,
+                         double *const *m, double *const *v, double *const *v_hat, double alpha, double beta_1,
+                         double beta_2, double epsilon);
 
 /* ---- buffers.c: a cache of big freed array buffers (an allocator for NumPy; buffers.c explains it) ----
  * While a scope is open (enter / exit nest), big freed blocks are kept and handed back to requests of

@@ -1,4 +1,5 @@
-/* optim.c — the Adam update (Keras 3's rule, keras/src/optimizers/adam.py) as one fused pass per weight.
+/* optim.c — the Adam update (Keras 3's rule, keras/src/optimizers/adam.py) as one fused pass per weight,
+ * for all the weights of a model in one call.
  *
  * For each of the n elements, with c1 = 1 - beta_1, c2 = 1 - beta_2 and the step's
  * alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) computed once by the caller (who also applies any
@@ -10,7 +11,9 @@
  *                                           this order is the one nnx's NumPy Adam always had)
  * Cost: ~12 flops and one square root per element; reads g, w, m, v (and v_hat) once and writes w, m,
  * v (and v_hat) once. NumPy needs about ten ufunc passes for the same, each reading and writing a whole
- * weight-sized buffer, and ~10 Python-level calls per weight; here it is one call and one pass.
+ * weight-sized buffer, and ~10 Python-level calls per weight; here it is one pass per weight and one call
+ * (one release of the GIL, one SIMD dispatch) per training step: the weights are updated in turn, in the
+ * order given, each exactly as a call for it alone would update it.
  *
  * Every operation is one IEEE-754 operation in T, in the order above, rounded as NumPy rounds the same
  * ufuncs (the scalars are converted to T first, as NumPy converts a Python float for a float32 array;
@@ -39,14 +42,16 @@
 #define NNX_IMPL "optim_impl.h"
 #include "simd_instances.h"
 
-void nnx_adam_update_f32(ptrdiff_t n, float *w, const float *g, float *m, float *v, float *v_hat,
-                         double alpha, double beta_1, double beta_2, double epsilon)
+void nnx_adam_update_f32(ptrdiff_t count, const ptrdiff_t *n, float *const *w, const float *const *g,
+                         float *const *m, float *const *v, float *const *v_hat, double alpha, double beta_1,
+                         double beta_2, double epsilon)
 {
-    DISPATCH(adam_update, f32, n, w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon);
+    DISPATCH(adam_update, f32, count, n, w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon);
 }
 
-void nnx_adam_update_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double *v_hat,
-                         double alpha, double beta_1, double beta_2, double epsilon)
+void nnx_adam_update_f64(ptrdiff_t count, const ptrdiff_t *n, double *const *w, const double *const *g,
+                         double *const *m, double *const *v, double *const *v_hat, double alpha, double beta_1,
+                         double beta_2, double epsilon)
 {
-    DISPATCH(adam_update, f64, n, w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon);
+    DISPATCH(adam_update, f64, count, n, w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon);
 }

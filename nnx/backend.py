@@ -111,19 +111,36 @@ class _Shadow:
             if name in IN_PLACE or isinstance(kwargs.get("out"), np.ndarray):
                 # out may be read (gemm's beta) or be an input (an in-place epilogue), and native
                 # overwrites it first: the reference gets copies
-                ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                ref_args = [_copied(a) for a in args]
                 ref_kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
             got = native(*args, **kwargs)
             want = reference(*ref_args, **ref_kwargs)
             if name in IN_PLACE:
                 updated = [i for i in IN_PLACE[name] if i < len(args) and args[i] is not None]
-                got, want = tuple(args[i] for i in updated), tuple(ref_args[i] for i in updated)
+                got, want = _arrays_of(args, updated), _arrays_of(ref_args, updated)
             assert_results_match(f"shadow backend: native {describe_call(name, args, kwargs)}", got,
                                  want, ShadowMismatch)
             return got
 
         shadowed.__name__ = name
         return shadowed
+
+
+def _copied(value):
+    """A copy of an array, or of each array of a list (adam_update's weights of a whole model)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)) and value and all(isinstance(a, np.ndarray) for a in value):
+        return [a.copy() for a in value]
+    return value
+
+
+def _arrays_of(args, positions):
+    """The arrays at `positions` of args, the arrays of a list argument one by one."""
+    arrays = []
+    for i in positions:
+        arrays.extend(args[i] if isinstance(args[i], (list, tuple)) else [args[i]])
+    return tuple(arrays)
 
 
 _SHADOW = _Shadow()

@@ -14,6 +14,8 @@ TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-10, 1
 def describe_call(name, args, kwargs):
     """`gemm(array(2, 3):float64, 1.0, out=...)`: arrays by shape and dtype, everything else by repr."""
     def describe(value):
+        if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+            return f"[{', '.join(describe(v) for v in value)}]"
         return f"array{value.shape}:{value.dtype}" if isinstance(value, np.ndarray) else repr(value)
     shown = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return f"{name}({', '.join(shown)})"

@@ -22,12 +22,17 @@ def integer_indices(values, who, name, what="indices"):
     return indices.astype(np.intp, copy=False)
 
 
-def class_labels(values, scores_shape, who, name="labels", scores="y_pred"):
+def class_labels(values, scores_shape, who, name="labels", scores="y_pred", checked=False):
     """Integer class labels for scores of shape `scores_shape` (batch..., K): labels of the batch
     shape, or of the batch shape plus a trailing axis of 1 (dropped), each in [0, K). `name` and
-    `scores` are what the caller calls the two arguments."""
-    labels = integer_indices(values, who, name, "class indices")
+    `scores` are what the caller calls the two arguments. checked=True: `values` are (part of) labels
+    that passed this check before (Model.fit checks its targets once, not every batch): only
+    converted."""
     batch = tuple(scores_shape[:-1])
+    if checked:
+        return np.asarray(values.data if isinstance(values, Tensor) else values).reshape(batch).astype(
+            np.intp, copy=False)
+    labels = integer_indices(values, who, name, "class indices")
     if labels.shape == batch + (1,):
         labels = labels.reshape(batch)
     if labels.shape != batch:

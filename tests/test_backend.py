@@ -98,6 +98,36 @@ def test_shadow_runs_an_in_place_kernel_once_and_checks_what_it_updated(amsgrad)
         np.testing.assert_array_equal(shadow, native)
 
 
+def test_shadow_runs_adam_on_a_list_of_weights_once_and_names_a_wrong_one(monkeypatch):
+    # the optimizer updates all of a model's weights in one call: the reference gets copies of every
+    # array of the lists, and a mismatch names the array, counted over the lists' arrays in order
+    rng = np.random.default_rng(2)
+    shapes = [(3, 4), (4,)]
+    ws = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    gs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+    def fresh():    # w, m, v lists
+        return [w.copy() for w in ws], [np.zeros(s, np.float32) for s in shapes], [np.zeros(s, np.float32)
+                                                                                   for s in shapes]
+
+    native, shadow = fresh(), fresh()
+    nnx.kernels.adam_update(native[0], gs, native[1], native[2], None, 0.01, 0.9, 0.999, 1e-7)
+    with nnx.use_backend("shadow"):
+        backend.kernels().adam_update(shadow[0], gs, shadow[1], shadow[2], None, 0.01, 0.9, 0.999, 1e-7)
+    for got, want in zip(sum(shadow, []), sum(native, [])):
+        np.testing.assert_array_equal(got, want)      # applied once
+
+    def wrong_adam(w, g, m, v, *args):
+        nnx.reference.adam_update(w, g, m, v, *args)
+        v[1] += 1.0
+
+    monkeypatch.setattr(nnx.kernels, "adam_update", wrong_adam)
+    with nnx.use_backend("shadow"):
+        with pytest.raises(backend.ShadowMismatch,
+                           match=r"adam_update\(\[array\(3, 4\):float32, .*result 5"):
+            backend.kernels().adam_update(shadow[0], gs, shadow[1], shadow[2], None, 0.01, 0.9, 0.999, 1e-7)
+
+
 def test_shadow_names_an_in_place_kernel_that_updates_wrongly(monkeypatch):
     def wrong_adam(w, *args):
         nnx.reference.adam_update(w, *args)

@@ -91,14 +91,15 @@ def state(model):
 def test_sigint_inside_the_optimizer_step_lands_after_the_step():
     model, x, y = model_and_data()
     optimizer = model.optimizer
-    update, calls = optimizer._update, []
+    update_all, calls = optimizer._update_all, []
 
-    def update_then_interrupt(*args):    # SIGINT after the first of the 6 weights of step 3 is updated
-        update(*args)
-        calls.append(1)
-        if len(calls) == 2 * 6 + 1:
-            signal.raise_signal(signal.SIGINT)
-    optimizer._update = update_then_interrupt
+    def update_then_interrupt(pairs):    # SIGINT after the first of the 6 weights of step 3 is updated
+        for pair in pairs:               # (Adam updates all of them in one call: here one at a time)
+            update_all([pair])
+            calls.append(1)
+            if len(calls) == 2 * 6 + 1:
+                signal.raise_signal(signal.SIGINT)
+    optimizer._update_all = update_then_interrupt
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     assert len(calls) == 3 * 6 and optimizer.iterations == 3    # the step finished, then the interrupt

@@ -135,6 +135,74 @@ def test_gradient_sharing_memory_with_the_weight_is_read_before_written():
     np.testing.assert_array_equal(w2, want[0])
 
 
+# ---- several weights in one call -----------------------------------------------------------------------
+
+@given(shapes=st.lists(st.lists(st.integers(0, 6), max_size=3).map(tuple), min_size=0, max_size=5),
+       dtypes=st.lists(st.sampled_from([np.float32, np.float64, np.float16]), min_size=5, max_size=5),
+       amsgrad=st.booleans(), seed=st.integers(0, 2**16))
+def test_a_list_of_weights_is_bit_identical_to_one_call_per_weight(shapes, dtypes, amsgrad, seed):
+    """Lists (mixed dtypes, empty weights, an empty list) update each weight exactly as a call for it
+    alone does, on both backends."""
+    weights = [_state(shape, dtype, seed + i, amsgrad)
+               for i, (shape, dtype) in enumerate(zip(shapes, dtypes))]
+    one_by_one = [_copies(arrays) for arrays in weights]
+    reference = [_copies(arrays) for arrays in weights]
+
+    def columns(per_weight):    # [(w, g, m, v, v_hat)] -> w list, g list, m list, v list, v_hat list or None
+        lists = [[arrays[k] for arrays in per_weight] for k in range(5)]
+        return lists[:4] + [lists[4] if amsgrad else None]
+
+    scalars = (0.0123, 0.9, 0.999, 1e-7)
+    for _ in range(2):
+        K.adam_update(*columns(weights), *scalars)
+        R.adam_update(*columns(reference), *scalars)
+        for arrays in one_by_one:
+            K.adam_update(*arrays, *scalars)
+    for arrays, alone, ref in zip(weights, one_by_one, reference):
+        for got, want, want_ref in zip(arrays, alone, ref):
+            if got is not None:
+                np.testing.assert_array_equal(got, want)
+                np.testing.assert_array_equal(got, want_ref)
+
+
+def _two_weights():
+    a, b = _state((4, 3), np.float32, 10, True), _state((5,), np.float32, 11, True)
+    return [list(c) for c in zip(a, b)]
+
+
+@pytest.mark.parametrize("case", ["short-list", "not-a-list", "bad-second-weight", "readonly-second-m",
+                                  "second-shares-memory", "no-v-hat-list", "a v-hat-missing"])
+def test_a_bad_weight_in_a_list_is_a_clean_error_naming_it_and_changes_nothing(case):
+    w, g, m, v, h = _two_weights()
+    before = [[a.copy() for a in column] for column in (w, g, m, v, h)]
+    match = {"short-list": "one entry per weight", "not-a-list": "lists of arrays",
+             "bad-second-weight": r"gradient shape \(4,\) does not match weight shape \(5,\) \(weight 1\)",
+             "readonly-second-m": r"m\[1\] \(5,\) is read-only",
+             "second-shares-memory": r"w\[1\], m, v and v_hat must not share memory",
+             "no-v-hat-list": "got v_hat of type ndarray",
+             "a v-hat-missing": r"v_hat\[1\] must be a NumPy array, got NoneType"}[case]
+    args = [w, g, m, v, h]
+    if case == "short-list":
+        args[2] = m[:1]
+    elif case == "not-a-list":
+        args[1] = g[0]                              # an array among lists
+    elif case == "bad-second-weight":
+        args[1] = [g[0], g[1][:4]]
+    elif case == "readonly-second-m":
+        m[1].flags.writeable = False
+    elif case == "second-shares-memory":
+        args[3] = [v[0], m[1]]
+    elif case == "no-v-hat-list":
+        args[4] = h[0]
+    else:
+        args[4] = [h[0], None]
+    with pytest.raises((ValueError, TypeError), match=match):
+        K.adam_update(*args, 0.01, 0.9, 0.999, 1e-7)
+    for column, saved in zip((w, g, m, v, h), before):
+        for a, b in zip(column, saved):
+            np.testing.assert_array_equal(a, b)     # the good first weight was not updated either
+
+
 # ---- bad input: a clean error naming the kernel, and nothing changed -----------------------------------
 
 def _bad_calls():
@@ -200,10 +268,10 @@ def test_any_layout_and_float16_match_the_reference(layout, amsgrad):
 def test_adam_optimizer_updates_through_the_kernel(amsgrad, monkeypatch):
     calls = []
     kernel = K.adam_update
-    monkeypatch.setattr(K, "adam_update", lambda *a: calls.append(a[0].shape) or kernel(*a))
+    monkeypatch.setattr(K, "adam_update", lambda *a: calls.append([w.shape for w in a[0]]) or kernel(*a))
     opt = optimizers.Adam(amsgrad=amsgrad)
     weights = [np.ones((3, 2), np.float32), np.ones(5, np.float16), np.ones((4, 4))[:, ::2]]
     opt.apply_gradients([(np.full(w.shape, 0.5, w.dtype), w) for w in weights])
-    assert calls == [(3, 2), (5,), (4, 2)]
+    assert calls == [[(3, 2), (5,), (4, 2)]]      # one call for all the weights of the step
     for w in weights:    # step 1 from zero moments moves each weight by about lr
         np.testing.assert_allclose(w, 1 - 0.001, rtol=1e-3)

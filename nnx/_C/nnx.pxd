@@ -119,10 +119,12 @@ cdef extern from "nnx.h" nogil:
     void nnx_lstm_cell_backward_f64(Py_ssize_t n, Py_ssize_t u, const double *gates, const double *c_prev,
                                     const double *tc, const double *dh, const double *dc, double *dz,
                                     double *dc_prev)
-    void nnx_adam_update_f32(Py_ssize_t n, float *w, const float *g, float *m, float *v, float *v_hat,
-                             double alpha, double beta_1, double beta_2, double epsilon)
-    void nnx_adam_update_f64(Py_ssize_t n, double *w, const double *g, double *m, double *v, double *v_hat,
-                             double alpha, double beta_1, double beta_2, double epsilon)
+    void nnx_adam_update_f32(Py_ssize_t count, const Py_ssize_t *n, float **w, const float **g, float **m,
+                             float **v, float **v_hat, double alpha, double beta_1, double beta_2,
+                             double epsilon)
+    void nnx_adam_update_f64(Py_ssize_t count, const Py_ssize_t *n, double **w, const double **g,
+                             double **m, double **v, double **v_hat, double alpha, double beta_1,
+                             double beta_2, double epsilon)
     double nnx_fma_peak_f32(int64_t iterations, double *checksum)
     double nnx_fma_peak_f64(int64_t iterations, double *checksum)
     void nnx_buffer_cache_enter()

@@ -51,13 +51,34 @@ class Conv2DOp(Function):
         return dx, dk, db, None, None, None, None, None
 
 
+def conv2d_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1, groups=1, op="conv2d"):
+    """The window arguments the kernels take, (strides, pads, dilation, groups) with pads
+    ((top, bottom), (left, right)), for an input and kernel of these shapes (rank 4 each), checked: a
+    ValueError naming `op` for bad arguments, channels that do not agree or a window that does not fit.
+    It depends on nothing but the shapes and the arguments, so a layer computes it once per input
+    shape and hands it to `conv2d(..., geometry=)`."""
+    strides = pair(op, "strides", strides)
+    dilation = pair(op, "dilation_rate", dilation_rate)
+    groups = positive_int(op, "groups", groups)
+    kh, kw, k_in, c_out = kernel_shape
+    c_in = x_shape[3]
+    if c_in % groups or c_out % groups or k_in * groups != c_in:
+        raise ValueError(f"{op}: input shape {x_shape} (C_in={c_in}) and kernel shape {kernel_shape} "
+                         f"do not agree for groups={groups}: need C_in == kernel.shape[2] * groups "
+                         f"and C_out divisible by groups")
+    pads = per_side(padding_arg(op, padding), x_shape[1:3], (kh, kw), strides, dilation)
+    window_output(op, x_shape, (kh, kw), strides, pads, dilation)
+    return strides, pads, dilation, groups
+
+
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1,
-           activation=None):
+           activation=None, geometry=None):
     """Channels-last 2-D convolution (cross-correlation, as in Keras and PyTorch).
 
     x (N, H, W, C_in), kernel (KH, KW, C_in // groups, C_out), bias (C_out,) -> (N, OH, OW, C_out).
     `activation='relu'` fuses bias and relu into the op: the kernel applies them to its output as it
-    writes it; backward, the relu mask and the bias gradient are one pass."""
+    writes it; backward, the relu mask and the bias gradient are one pass. `geometry`: what
+    conv2d_geometry returned for these shapes and arguments, which then are not looked at again."""
     op = "conv2d"
     x, kernel = _t(x, op), _t(kernel, op)
     _check_image(x, op)
@@ -66,24 +87,15 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
                          f"{kernel.shape} (input shape {x.shape})")
     if kernel.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point kernel, got dtype {kernel.dtype}")
-    strides = pair(op, "strides", strides)
-    dilation = pair(op, "dilation_rate", dilation_rate)
-    groups = positive_int(op, "groups", groups)
-    kh, kw, k_in, c_out = kernel.shape
-    c_in = x.shape[3]
-    if c_in % groups or c_out % groups or k_in * groups != c_in:
-        raise ValueError(f"{op}: input shape {x.shape} (C_in={c_in}) and kernel shape {kernel.shape} "
-                         f"do not agree for groups={groups}: need C_in == kernel.shape[2] * groups "
-                         f"and C_out divisible by groups")
+    if geometry is None:
+        geometry = conv2d_geometry(x.shape, kernel.shape, strides, padding, dilation_rate, groups, op)
     if bias is not None:
         bias = _t(bias, op)
-        if bias.shape != (c_out,):
+        if bias.shape != (kernel.shape[3],):
             raise ValueError(f"{op}: bias shape {bias.shape} does not match kernel shape "
-                             f"{kernel.shape} (expected ({c_out},))")
-    pads = per_side(padding_arg(op, padding), x.shape[1:3], (kh, kw), strides, dilation)
-    window_output(op, x.shape, (kh, kw), strides, pads, dilation)
+                             f"{kernel.shape} (expected ({kernel.shape[3]},))")
     relu = fused_relu(activation, op)
-    return Conv2DOp.apply(x, kernel, bias, relu, strides, pads, dilation, groups)
+    return Conv2DOp.apply(x, kernel, bias, relu, *geometry)
 
 
 # --- transposed and depthwise convolution ---------------------------------------------------------
@@ -195,22 +207,30 @@ class AvgPool2D(Function):
         return backend.kernels().avg_pool2d_backward(g, *ctx.args), None, None, None
 
 
-def _pool_args(x, pool_size, strides, padding, op):
-    x = _t(x, op)
-    _check_image(x, op)
+def pool_geometry(x_shape, pool_size, strides=None, padding="valid", op="max_pool2d"):
+    """The window arguments the pooling kernels take, (pool_size, strides, pads), for an input of
+    this shape (rank 4), checked (a ValueError naming `op`); as conv2d_geometry, a layer computes it
+    once per input shape."""
     pool_size = pair(op, "pool_size", pool_size)
     strides = pool_size if strides is None else pair(op, "strides", strides)
-    pads = per_side(padding_arg(op, padding), x.shape[1:3], pool_size, strides, (1, 1))
-    check_pool_padding(op, x.shape, pool_size, pads)
-    window_output(op, x.shape, pool_size, strides, pads)
-    return x, pool_size, strides, pads
+    pads = per_side(padding_arg(op, padding), x_shape[1:3], pool_size, strides, (1, 1))
+    check_pool_padding(op, x_shape, pool_size, pads)
+    window_output(op, x_shape, pool_size, strides, pads)
+    return pool_size, strides, pads
 
 
-def max_pool2d(x, pool_size, strides=None, padding="valid"):
-    """Max pooling; ties send the gradient to the first maximum of the window (row-major)."""
-    return MaxPool2D.apply(*_pool_args(x, pool_size, strides, padding, "max_pool2d"))
+def _pool_args(x, pool_size, strides, padding, geometry, op):
+    x = _t(x, op)
+    _check_image(x, op)
+    return (x,) + (geometry or pool_geometry(x.shape, pool_size, strides, padding, op))
 
 
-def avg_pool2d(x, pool_size, strides=None, padding="valid"):
-    """Average pooling; padding is excluded from each window's count."""
-    return AvgPool2D.apply(*_pool_args(x, pool_size, strides, padding, "avg_pool2d"))
+def max_pool2d(x, pool_size, strides=None, padding="valid", geometry=None):
+    """Max pooling; ties send the gradient to the first maximum of the window (row-major).
+    `geometry`: what pool_geometry returned for x's shape and these arguments."""
+    return MaxPool2D.apply(*_pool_args(x, pool_size, strides, padding, geometry, "max_pool2d"))
+
+
+def avg_pool2d(x, pool_size, strides=None, padding="valid", geometry=None):
+    """Average pooling; padding is excluded from each window's count. `geometry`: as max_pool2d's."""
+    return AvgPool2D.apply(*_pool_args(x, pool_size, strides, padding, geometry, "avg_pool2d"))

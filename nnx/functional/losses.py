@@ -85,12 +85,14 @@ def _logits(logits, op):
     return logits
 
 
-def sparse_softmax_cross_entropy(logits, labels, return_probabilities=False):
+def sparse_softmax_cross_entropy(logits, labels, return_probabilities=False, labels_checked=False):
     """-log softmax(logits)[label] per sample. logits (..., K); labels integer (...) or (..., 1).
-    return_probabilities=True: (losses, softmax(logits) as a NumPy array of the logits' shape)."""
+    return_probabilities=True: (losses, softmax(logits) as a NumPy array of the logits' shape).
+    labels_checked=True: the labels passed nnx.labels.class_labels for these logits before (as
+    Model.fit's targets do, once for all batches) and are not checked again."""
     op = "sparse_softmax_cross_entropy"
     logits = _logits(logits, op)
-    labels = class_labels(labels, logits.shape, op, "labels", "logits")
+    labels = class_labels(labels, logits.shape, op, "labels", "logits", checked=labels_checked)
     log_p, p = _log_softmax_rows(logits.data.reshape(-1, logits.shape[-1]))
     losses = SparseSoftmaxCrossEntropy.apply(logits, labels, log_p, p)
     return (losses, p.reshape(logits.shape)) if return_probabilities else losses

@@ -338,6 +338,18 @@ class Layer:
                 else (None,) + out.shape[1:]
         return cache[key]
 
+    def per_input_shape(self, shape, compute):
+        """`compute(shape)`, computed once per input shape and kept: what a layer's call derives from
+        its configuration and the input's shape alone (a convolution's padding and checks). A few
+        shapes are kept; more (inputs of ever new sizes) start the collection afresh."""
+        cache = self.__dict__.setdefault("_per_input_shape", {})
+        value = cache.get(shape)
+        if value is None:
+            if len(cache) >= 16:
+                cache.clear()
+            value = cache[shape] = compute(shape)
+        return value
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 

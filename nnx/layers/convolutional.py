@@ -6,6 +6,7 @@ kernel. `_ConvWindow` holds what every convolution layer shares (the window argu
 shape, the config); the variants in conv_variants.py build on it too.
 """
 from nnx import functional as F
+from nnx.functional.convolution import conv2d_geometry
 from nnx.geometry import (VALID_SAME, output_length, padding_arg, padding_mode, pixel_pairs, positive_int,
                           positive_ints)
 from nnx.layers.base import KernelBiasMixin, Layer, format_shape
@@ -117,18 +118,27 @@ class BaseConv(_ConvWindow):
     def compute_output_shape(self, input_shape):
         return self._window_output_shape(input_shape, self.filters)
 
-    def call_linear(self, inputs, training=False, fused_activation=None):
-        x, kernel, padding = inputs, self.kernel, self.padding
+    def _geometry(self, input_shape):
+        """F.conv2d's window arguments for inputs of this shape (checked: a bad shape fails here)."""
+        kernel_shape, padding = self.kernel.shape, self.padding
         strides, dilation = self.strides, self.dilation_rate
         if self.rank == 1:       # the 2-D op on a height-1 image with a height-1 kernel
-            self.compute_output_shape(inputs.shape)         # a too-short input fails here, named
-            x, kernel = height_one(inputs), kernel.reshape(1, *kernel.shape)
+            self.compute_output_shape(input_shape)          # a too-short input fails here, named
+            input_shape, kernel_shape = (input_shape[0], 1) + input_shape[1:], (1,) + kernel_shape
             strides, dilation = (1,) + strides, (1,) + dilation
             if padding == "causal":
                 padding = ((0, 0), self._axis_padding()[0])
-        y = F.conv2d(x, kernel, self.bias, strides, padding, dilation, self.groups,
-                     activation=fused_activation)
-        return drop_height(y) if self.rank == 1 else y
+        return conv2d_geometry(input_shape, kernel_shape, strides, padding, dilation, self.groups)
+
+    def call_linear(self, inputs, training=False, fused_activation=None):
+        # the window arguments depend only on the configuration and the input's shape: worked out
+        # and checked once per shape, not at every step
+        geometry = self.per_input_shape(inputs.shape, self._geometry)
+        if self.rank == 1:
+            y = F.conv2d(height_one(inputs), self.kernel.reshape(1, *self.kernel.shape), self.bias,
+                         activation=fused_activation, geometry=geometry)
+            return drop_height(y)
+        return F.conv2d(inputs, self.kernel, self.bias, activation=fused_activation, geometry=geometry)
 
     def flops(self, input_shape):
         """2 per multiply-add, per sample."""

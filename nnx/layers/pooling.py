@@ -4,6 +4,7 @@ BasePooling: a window over `rank` spatial axes) with MaxPooling2D and AveragePoo
 global ones. The 1-D subclasses live in nnx.layers.sequence1d; rank 1 runs the 2-D ops on a height-1
 image."""
 from nnx import functional as F
+from nnx.functional.convolution import pool_geometry
 from nnx.geometry import output_length, padding_mode, positive_ints
 from nnx.layers.base import Layer, format_shape
 from nnx.layers.convolutional import drop_height, height_one
@@ -32,11 +33,21 @@ class _Pooling(Layer):
                              f"{'shorter' if self.rank == 1 else 'smaller'} than pool_size {self.pool_size}")
         return (input_shape[0],) + sizes + (input_shape[-1],)
 
-    def call(self, inputs, training=False):
+    def _geometry(self, input_shape):
+        """The pooling op's window arguments for inputs of this shape (checked)."""
         if self.rank == 2:
-            return type(self).pool_op(inputs, self.pool_size, self.strides, self.padding)
-        self.compute_output_shape(inputs.shape)         # a too-short input fails here, named
-        y = type(self).pool_op(height_one(inputs), (1,) + self.pool_size, (1,) + self.strides, self.padding)
+            return pool_geometry(input_shape, self.pool_size, self.strides, self.padding,
+                                 type(self).pool_op.__name__)
+        self.compute_output_shape(input_shape)          # a too-short input fails here, named
+        return pool_geometry((input_shape[0], 1) + input_shape[1:], (1,) + self.pool_size,
+                             (1,) + self.strides, self.padding, type(self).pool_op.__name__)
+
+    def call(self, inputs, training=False):
+        geometry = self.per_input_shape(inputs.shape, self._geometry)   # once per input shape
+        if self.rank == 2:
+            return type(self).pool_op(inputs, self.pool_size, self.strides, self.padding, geometry=geometry)
+        y = type(self).pool_op(height_one(inputs), (1,) + self.pool_size, (1,) + self.strides, self.padding,
+                               geometry=geometry)
         return drop_height(y)
 
     def flops(self, input_shape):

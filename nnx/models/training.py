@@ -43,6 +43,7 @@ from nnx.autograd import no_grad
 from nnx.callbacks import CallbackList, History, TerminateOnNaN
 from nnx.layers.base import Layer, _snake_case, format_shape, is_input_list
 from nnx.layers.symbolic import is_symbolic
+from nnx.labels import class_labels
 from nnx.layers.embedding import as_padded_array
 from nnx.losses import reduce_weighted
 from nnx.models.data import ArrayData, BatchStream, class_weight_to_sample_weights, is_batch_source
@@ -53,13 +54,16 @@ from nnx.utils.interrupts import hold_interrupts
 from nnx.utils.progbar import Progbar
 
 # (output activation, loss) -> the same loss computed from the logits: (per-sample losses, the
-# probabilities when the loss computed them on the way, else None)
+# probabilities when the loss computed them on the way, else None). `checked`: the targets were
+# checked as class labels when the data was (once for all batches), so the loss need not repeat it
 _FROM_LOGITS = {
     ("softmax", "sparse_categorical_crossentropy"):
-        lambda y, z: F.sparse_softmax_cross_entropy(z, y, return_probabilities=True),
+        lambda y, z, checked: F.sparse_softmax_cross_entropy(z, y, return_probabilities=True,
+                                                             labels_checked=checked),
     ("softmax", "categorical_crossentropy"):
-        lambda y, z: F.softmax_cross_entropy(z, y, return_probabilities=True),
-    ("sigmoid", "binary_crossentropy"): lambda y, z: (F.binary_cross_entropy_with_logits(z, y), None),
+        lambda y, z, checked: F.softmax_cross_entropy(z, y, return_probabilities=True),
+    ("sigmoid", "binary_crossentropy"):
+        lambda y, z, checked: (F.binary_cross_entropy_with_logits(z, y), None),
 }
 
 
@@ -154,6 +158,7 @@ class _Objective:
         if self.reduction == "none":   # training needs one number: the mean, as before
             self.reduction = "sum_over_batch_size"
         self.use_logits, self.activation = False, None
+        self.labels_checked = False   # the model's data checks cover this output's class labels
         if loss is None:
             return
         act_name, activation = _activation_name(layer)
@@ -161,10 +166,11 @@ class _Objective:
         if fused is not None and not getattr(loss, "from_logits", False):
             self.use_logits, self.loss_fn, self.activation = True, fused, activation
 
-    def per_sample_loss(self, y, out):
-        """(per-sample loss Tensor, the probabilities if the loss computed them, else None)."""
+    def per_sample_loss(self, y, out, checked_targets=False):
+        """(per-sample loss Tensor, the probabilities if the loss computed them, else None).
+        checked_targets: y comes from data the model checked (and this output's labels with it)."""
         if self.use_logits:
-            return self.loss_fn(y, out)
+            return self.loss_fn(y, out, checked_targets and self.labels_checked)
         return self.loss_fn(y, out), None
 
     def probabilities(self, out):
@@ -404,6 +410,11 @@ class BaseModel(Layer):
                     raise ValueError(f"{who}: {name} expects integer labels of shape "
                                      f"{format_shape((n,) + out_shape[1:-1])} for outputs of shape "
                                      f"{format_shape(out_shape)}, got y shape {a.shape}")
+                if out_shape[-1] is not None:
+                    # whole numbers in [0, K), checked here for every batch at once, not by the loss
+                    # at each step
+                    class_labels(a, (n,) + tuple(out_shape[1:]), who, "y", "outputs")
+                    objective.labels_checked = True
             elif name:
                 if a.dtype != self.dtype:
                     a = a.astype(self.dtype)
@@ -479,7 +490,7 @@ class BaseModel(Layer):
         return ArrayData(xs, ys, self._sample_weights(op, sample_weight, class_weight, ys))
 
     # --- one batch --------------------------------------------------------------------------------
-    def _forward_and_loss(self, xb, yb, swb, training):
+    def _forward_and_loss(self, xb, yb, swb, training, checked_targets=False):
         """Forward + losses on one batch: (total loss Tensor, [per-output loss Tensors], what the
         metrics see per output: the probabilities as arrays). The total adds the regularization
         penalties, as Keras' compute_loss does (in training and in evaluation)."""
@@ -489,7 +500,7 @@ class BaseModel(Layer):
         for i, (objective, y, out) in enumerate(zip(objectives, yb, outs)):
             probabilities = None
             if objective.loss is not None:
-                per_sample, probabilities = objective.per_sample_loss(y, out)
+                per_sample, probabilities = objective.per_sample_loss(y, out, checked_targets)
                 value = reduce_weighted(per_sample, None if swb is None else swb[i],
                                         objective.reduction, objective.name)
                 values.append(value)
@@ -531,13 +542,15 @@ class BaseModel(Layer):
                 m.reset_state()
         self._batch_means = None
 
-    def train_step(self, xb, yb, swb=None):
+    def train_step(self, xb, yb, swb=None, checked_targets=False):
         """One optimizer step on a batch (lists of arrays); updates the metrics and returns the
-        batch's losses."""
+        batch's losses. checked_targets: the batch comes from data the model has checked (fit,
+        evaluate and the *_on_batch methods check their data once, for all batches), so the loss
+        need not check the labels again."""
         weights = self._train_weights
         for w in weights:
             w.grad = None
-        total, values, seen = self._forward_and_loss(xb, yb, swb, training=True)
+        total, values, seen = self._forward_and_loss(xb, yb, swb, True, checked_targets)
         # metrics and logged losses first, while NumPy's code and the batch's small arrays are
         # still in cache: the backward pass's kernels evict them
         self._update_metrics(yb, swb, seen)
@@ -546,9 +559,9 @@ class BaseModel(Layer):
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])
         return losses
 
-    def test_step(self, xb, yb, swb=None):
+    def test_step(self, xb, yb, swb=None, checked_targets=False):
         with no_grad():
-            total, values, seen = self._forward_and_loss(xb, yb, swb, training=False)
+            total, values, seen = self._forward_and_loss(xb, yb, swb, False, checked_targets)
             self._update_metrics(yb, swb, seen)
             return self._loss_values(total, values)
 
@@ -648,7 +661,7 @@ class BaseModel(Layer):
                     for c in callbacks.batch_begin:
                         c.on_train_batch_begin(step)
                     with hold:
-                        values = self.train_step(xb, yb, swb)
+                        values = self.train_step(xb, yb, swb, checked_targets=True)
                     means.add(values, len(xb[0]))
                     if verbose == 1 or callbacks.batch_end:
                         logs = self._logs(means)
@@ -685,7 +698,7 @@ class BaseModel(Layer):
         progbar = Progbar(steps or data.steps(batch_size), verbose=verbose)
         with _reusing_buffers():
             for step, (xb, yb, swb) in enumerate(itertools.islice(data.batches(batch_size), steps)):
-                means.add(self.test_step(xb, yb, swb), len(xb[0]))
+                means.add(self.test_step(xb, yb, swb, checked_targets=True), len(xb[0]))
                 progbar.update(step + 1)
         if means.count == 0:
             raise ValueError(f"{self._who()}.evaluate: no samples")
@@ -745,7 +758,7 @@ class BaseModel(Layer):
         if getattr(self, "_batch_means", None) is None:
             self._batch_means = _Means(self._loss_names)
         (xb, yb, swb), = data.batches(len(data))
-        self._batch_means.add(step(xb, yb, swb), len(data))
+        self._batch_means.add(step(xb, yb, swb, checked_targets=True), len(data))
         return self._logs(self._batch_means)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):

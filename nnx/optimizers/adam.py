@@ -4,7 +4,8 @@ t = iterations + 1, every rule O(size) per weight with no weight-sized temporari
     Adam     m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
              (amsgrad: v_hat = max(v_hat, v), used in place of v)
              w -= m * lr*sqrt(1 - b2^t)/(1 - b1^t) / (sqrt(v) + eps)        eps outside the sqrt
-             one fused pass per weight: the backend's adam_update (csrc/optim.c natively)
+             one fused pass per weight, one call for all of them: the backend's adam_update
+             (csrc/optim.c natively)
     AdamW    Adam with decoupled weight decay on by default (weight_decay=0.004)
     Nadam    u_t = b1 (1 - 0.5*0.96^t),  u_{t+1} likewise,  U_t = u_1 ... u_t (optimizer state)
              m, v as Adam;  m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t)
@@ -37,9 +38,13 @@ class Adam(Optimizer):
         t = self.iterations + 1
         self._alpha = self._lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
 
-    def _update(self, w, g, slots):
-        backend.kernels().adam_update(w, g, slots[0], slots[1], slots[2] if self.amsgrad else None,
-                                      self._alpha, self.beta_1, self.beta_2, self.epsilon)
+    def _update_all(self, pairs):
+        # one kernel call for every weight of the step: per call, the checks of the scalars, the
+        # thread count and the release of the GIL are done once, not once per weight
+        backend.kernels().adam_update(
+            [w for _, w, _, _ in pairs], [g for g, _, _, _ in pairs], [s[0] for _, _, s, _ in pairs],
+            [s[1] for _, _, s, _ in pairs], [s[2] for _, _, s, _ in pairs] if self.amsgrad else None,
+            self._alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         config = {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -72,6 +77,8 @@ class Nadam(Adam):
         self._u_next = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         self.u_product *= self._u_t
         self._v_scale = 1.0 / (1.0 - self.beta_2 ** t)
+
+    _update_all = Optimizer._update_all      # its own rule, weight by weight (not Adam's kernel)
 
     def _update(self, w, g, slots):
         tmp = self._scratch_like(w)

@@ -34,7 +34,8 @@ from nnx.utils.config import Configurable
 class Optimizer(Configurable):
     """Base class: slot bookkeeping, gradient checks, state and config. Subclasses define
     `_slot_specs()` -> [(slot name, initial value)] and `_update(w, g, slots)` (taking a scratch
-    buffer from `_scratch_like(w)` where the rule needs one)."""
+    buffer from `_scratch_like(w)` where the rule needs one), or `_update_all(pairs)` for all the
+    weights of a step at once."""
 
     def __init__(self, learning_rate, name=None, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):
@@ -118,12 +119,13 @@ class Optimizer(Configurable):
         self._lr = lr
         self._prepare()
         decay = self.weight_decay * lr if self.weight_decay else 0.0
-        for g, w, slots, var in pairs:
-            if decay and self._decays(var):
-                tmp = self._scratch_like(w)
-                np.multiply(w, decay, out=tmp)
-                w -= tmp                                      # Keras: w -= w * weight_decay * lr
-            self._update(w, g, slots)
+        if decay:
+            for g, w, slots, var in pairs:
+                if self._decays(var):
+                    tmp = self._scratch_like(w)
+                    np.multiply(w, decay, out=tmp)
+                    w -= tmp                                  # Keras: w -= w * weight_decay * lr
+        self._update_all(pairs)
         self.iterations += 1
 
     def _clipped(self, pairs):
@@ -145,6 +147,12 @@ class Optimizer(Configurable):
 
     def _update(self, w, g, slots):
         raise NotImplementedError
+
+    def _update_all(self, pairs):
+        """The rule's update of every (g, w, slots, var) of the step; a rule with a kernel for all the
+        weights at once overrides this instead of `_update`."""
+        for g, w, slots, _ in pairs:
+            self._update(w, g, slots)
 
     def _slot_specs(self):
         return []

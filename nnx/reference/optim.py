@@ -11,7 +11,8 @@ decay, if any, is applied before):
 
 Each line is a few ufuncs, in this order, in float32 (float64 for float64 weights; float16 arrays
 are computed in float32 and written back), so the compiled kernel, which does the same operations
-per element, matches it bit for bit.
+per element, matches it bit for bit. w, g, m, v (and v_hat) may also be lists of arrays, one entry per
+weight: the weights are updated in turn, as the compiled kernel does in one call.
 """
 import numpy as np
 
@@ -19,7 +20,12 @@ from nnx.reference.epilogue import _dtype
 
 
 def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon):
-    """One Adam step of weight w from gradient g, in place; returns None."""
+    """One Adam step of weight w from gradient g (or of each weight of the lists), in place; returns
+    None."""
+    if isinstance(w, (list, tuple)):
+        for one in zip(w, g, m, v, [None] * len(w) if v_hat is None else v_hat):
+            adam_update(*one, alpha, beta_1, beta_2, epsilon)
+        return
     dt = _dtype("adam_update", [("w", w)])
     arrays = [w, m, v] + ([] if v_hat is None else [v_hat])
     work = [a if a.dtype == dt else a.astype(dt) for a in arrays]
