@@ -13,8 +13,9 @@ and the per-turn ratios to torch (median, min, max: their spread shows how noisy
 pytest-benchmark instead runs each contender's rounds in a block of its own: use the script for
 ratios on a shared machine.
 Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
-alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed, with OpenBLAS on
-the same thread count (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
+alpha * a @ b + beta * out, with OpenBLAS on the same thread count: the input projection and the
+weight and input gradients; the recurrence itself runs in nnx's whole-sequence kernels (lstm_forward /
+lstm_backward, which call nnx's GEMM inside) either way (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import argparse

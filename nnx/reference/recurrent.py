@@ -83,6 +83,8 @@ def lstm_forward(xw, recurrent_kernel, h0, c0, out=None):
     rk = _matrix(kernel, "recurrent_kernel", recurrent_kernel, (u, 4 * u))
     dt = _dtype(kernel, [("xw", xw), ("recurrent_kernel", rk), ("h0", h0), ("c0", c0)])
     _check_states(kernel, (n, u), [("h0", h0), ("c0", c0)])
+    if out is not None and (not isinstance(out, np.ndarray) or out.dtype != dt or out.shape != xw.shape):
+        raise ValueError(f"{kernel}: out must be a {dt} array of shape {xw.shape}")
     gates = np.empty(xw.shape, dt) if out is None else out
     h, c, tc = (np.empty((steps, n, u), dt) for _ in range(3))
     h_prev, c_prev = h0.astype(dt), c0.astype(dt)
