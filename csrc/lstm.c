@@ -61,10 +61,11 @@
 #endif
 
 /* Step 4's thread count: the kernels' count, but no thread with fewer than NNX_LSTM_MIN_ROWS rows (a
- * GEMM tile has up to 12) or with less than NNX_LSTM_MIN_FLOPS of GEMM in all (a thread costs a few
- * microseconds to start). */
+ * GEMM tile has up to 12) or with less than NNX_LSTM_MIN_FLOPS of GEMM in all (~0.1 ms: a thread costs
+ * a few microseconds to start, and much more when another process holds its core; small models, like
+ * batch 32 of 32 steps and 32 units, stay on one thread). */
 #define NNX_LSTM_MIN_ROWS 4
-#define NNX_LSTM_MIN_FLOPS 2.0e6
+#define NNX_LSTM_MIN_FLOPS 1.0e7
 static int lstm_threads(ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u)
 {
     double flops = 8.0 * (double)steps * (double)n * (double)u * (double)u;

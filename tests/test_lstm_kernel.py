@@ -161,10 +161,10 @@ def test_sequence_gradient_is_the_finite_difference():
 
 def test_sequence_bit_identical_for_any_thread_count():
     """Each thread runs its own rows through every step: 1, 2 and 3 threads split the 30 rows at
-    different places (tile edges move), and the results do not change by a bit. (5 steps, 80 units:
-    enough work for 3 threads.)"""
-    xw, rec, h0, c0 = _sequence(5, 30, 80, np.float32, 27, 2.0)
-    dh, dc = _normal((5, 30, 80), np.float32, 28), _normal((30, 80), np.float32, 29)
+    different places (tile edges move), and the results do not change by a bit. (10 steps, 128 units:
+    enough work for 3 threads, see lstm_threads in csrc/lstm.c.)"""
+    xw, rec, h0, c0 = _sequence(10, 30, 128, np.float32, 27, 2.0)
+    dh, dc = _normal((10, 30, 128), np.float32, 28), _normal((30, 128), np.float32, 29)
     before = _native.get_num_threads()
     results = []
     try:
