@@ -66,6 +66,7 @@
  * batch 32 of 32 steps and 32 units, stay on one thread). */
 #define NNX_LSTM_MIN_ROWS 4
 #define NNX_LSTM_MIN_FLOPS 1.0e7
+#ifdef NNX_OPENMP
 static int lstm_threads(ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u)
 {
     double flops = 8.0 * (double)steps * (double)n * (double)u * (double)u;
@@ -76,6 +77,7 @@ static int lstm_threads(ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u)
         threads = (ptrdiff_t)(flops / NNX_LSTM_MIN_FLOPS);
     return threads < 1 ? 1 : (int)threads;
 }
+#endif
 
 #define NNX_IMPL "lstm_impl.h"
 #include "simd_instances.h"

@@ -189,17 +189,18 @@ TARGET static int NAME(lstm_backward_rows)(const NAME(lstm_seq) *S, ptrdiff_t r0
 TARGET static int NAME(lstm_sequence)(int (*rows_fn)(const NAME(lstm_seq) *, ptrdiff_t, ptrdiff_t),
                                       const NAME(lstm_seq) *S)
 {
-    int threads = lstm_threads(S->steps, S->n, S->u), failed = 0;
-    if (threads == 1)
-        return rows_fn(S, 0, S->n);
 #ifdef NNX_OPENMP
+    int threads = lstm_threads(S->steps, S->n, S->u), failed = 0;
+    if (threads > 1) {
 #pragma omp parallel num_threads(threads) reduction(| : failed)
-    {
-        ptrdiff_t s = omp_get_thread_num(), k = omp_get_num_threads();
-        failed |= rows_fn(S, S->n * s / k, S->n * (s + 1) / k) != 0;
+        {
+            ptrdiff_t s = omp_get_thread_num(), k = omp_get_num_threads();
+            failed |= rows_fn(S, S->n * s / k, S->n * (s + 1) / k) != 0;
+        }
+        return failed ? -1 : 0;
     }
 #endif
-    return failed ? -1 : 0;
+    return rows_fn(S, 0, S->n);
 }
 
 TARGET static int NAME(lstm_forward)(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const T *xw,
