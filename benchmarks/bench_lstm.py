@@ -5,7 +5,8 @@ output (return_sequences). The nnx side is the `nnx.layers.LSTM` layer (one whol
 op); PyTorch runs with the same thread count. Run either
     pytest benchmarks/bench_lstm.py --benchmark-group-by=group
 or  python benchmarks/bench_lstm.py [--turns 7] [--threads 1] [--simd avx2+fma] [--clock cpu]
-    (the installed nnx: `PYTHONPATH=.` measures the checkout).
+    (the installed nnx: `PYTHONPATH=.` measures the checkout; --breakdown also prints where nnx's
+    best turn spent its time, kernel by kernel).
 The script takes turns, so that a spell of machine noise hits every contender alike: every turn
 times one forward + backward of each contender, one after the other (a fraction of a second each),
 each right after an untimed call of its own (see timed_in_turns for why). It prints each one's best turn, the ratio of the bests to torch,
@@ -13,8 +14,9 @@ and the per-turn ratios to torch (median, min, max: their spread shows how noisy
 pytest-benchmark instead runs each contender's rounds in a block of its own: use the script for
 ratios on a shared machine.
 Also timed: the same op with NumPy's matmul (OpenBLAS) in place of nnx's GEMM, computing the same
-alpha * a @ b + beta * out, to separate the framework's overhead from the GEMM's speed, with OpenBLAS on
-the same thread count (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
+alpha * a @ b + beta * out, with OpenBLAS on the same thread count: the input projection and the
+weight and input gradients; the recurrence itself runs in nnx's whole-sequence kernels (lstm_forward /
+lstm_backward, which call nnx's GEMM inside) either way (the script restarts itself with OPENBLAS_NUM_THREADS set); unset
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for that row.
 """
 import argparse
@@ -189,6 +191,44 @@ def test_torch_lstm(benchmark):
     benchmark.pedantic(torch_step(), rounds=5, warmup_rounds=1)
 
 
+class _TimedKernels:
+    """The backend's kernels, each call's time added to `seconds` under its name (a GEMM's under its
+    shapes)."""
+
+    def __init__(self, kernels, seconds, clock):
+        self._kernels, self._seconds, self._clock = kernels, seconds, clock
+
+    def __getattr__(self, name):
+        kernel = getattr(self._kernels, name)
+
+        def timed(*args, **kwargs):
+            start = self._clock()
+            try:
+                return kernel(*args, **kwargs)
+            finally:
+                key = f"gemm {args[0].shape} x {args[1].shape}" if name == "gemm" else name
+                self._seconds[key] = self._seconds.get(key, 0.0) + self._clock() - start
+        return timed
+
+
+def breakdown(turns, clock):
+    """(total, {kernel: seconds}) of nnx's best of `turns` forward + backward passes."""
+    run, original, best = nnx_step(), backend.kernels, None
+    run()
+    for _ in range(turns):
+        seconds = {}
+        backend.kernels = lambda: _TimedKernels(original(), seconds, clock)
+        try:
+            start = clock()
+            run()
+            total = clock() - start
+        finally:
+            backend.kernels = original
+        if best is None or total < best[0]:
+            best = (total, seconds)
+    return best
+
+
 def timed_in_turns(contenders, turns, clock):
     """{name: seconds of each turn}: every turn times each contender once, one after the other (one
     forward + backward, a fraction of a second), so that a spell of machine noise hits all of them
@@ -215,6 +255,7 @@ def main(turns=7):
                         help="cpu: the process's CPU time, which leaves out time spent waiting for a core "
                              "on a loaded machine (1 thread only)")
     parser.add_argument("--simd", help="force a SIMD path: avx512, avx2+fma or portable")
+    parser.add_argument("--breakdown", action="store_true", help="also time nnx's kernels one by one")
     args = parser.parse_args()
     threads = str(args.threads or nnx.get_num_threads())
     if os.environ.get("OPENBLAS_NUM_THREADS") != threads:
@@ -248,6 +289,12 @@ def main(turns=7):
             ratio = (f"  ({min(times) / min(reference):.2f}x torch; per turn median "
                      f"{statistics.median(turn):.2f}, min {min(turn):.2f}, max {max(turn):.2f})")
         print(f"  {name:<20} {min(times) * 1e3:8.1f} ms{ratio}")
+    if args.breakdown:
+        total, seconds = breakdown(turns, clock)
+        print(f"nnx's best turn, {total * 1e3:.1f} ms, kernel by kernel:")
+        for name, spent in sorted(seconds.items(), key=lambda item: -item[1]):
+            print(f"  {name:<48} {spent * 1e3:8.1f} ms")
+        print(f"  {'the rest (Python, NumPy)':<48} {(total - sum(seconds.values())) * 1e3:8.1f} ms")
 
 
 if __name__ == "__main__":

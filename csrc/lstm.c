@@ -23,11 +23,27 @@
  *      no-trapping-math note below).
  *   3. OpenMP over rows once a step has NNX_LSTM_PARALLEL_MIN units in all; rows are independent, so
  *      the result is bit-identical for any thread count.
+ *   4. The whole sequence in one call (nnx_lstm_forward / nnx_lstm_backward), for the unmasked LSTM:
+ *      each step's recurrent GEMM (N x U)·(U x 4U) (backward: (N x 4U)·(4U x U)) and its cell.
+ *      One step's GEMM is small (64 x 256 x 1024 at batch 64, 256 units: ~0.2 ms), and splitting it
+ *      among threads step by step cost a thread-team start, a barrier and a 1.2-1.5x speed-up at
+ *      2 threads. But the batch rows of an LSTM are independent sequences: here each thread takes a
+ *      fixed slice of the rows and runs them through every step on its own (its GEMM on U packed once,
+ *      then the cell), in one parallel region with no barrier at all. The GEMM on a slice of rows
+ *      gives each element the bits it gets in the whole product (the same k order; the micro-kernel's
+ *      tile edges differ, but its lanes are independent and beta is 0 or 1), so the results are
+ *      bit-identical for any thread count. Cost per step and thread: 8*(N/threads)*U*U flops of
+ *      GEMM (U read from L2/L3: 4*U*U*4 bytes) plus the cell's O((N/threads)*U).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnx.h"
+
+#ifdef NNX_OPENMP
+#include <omp.h>
+#endif
 
 /* Step 2 needs this: GCC assumes by default that floating-point operations may trap, and then cannot
  * turn exp's clamps and NaN selects into vector blends on AVX2 or SSE2 (AVX-512's masks can), so the
@@ -42,6 +58,25 @@
 #define NNX_LSTM_PARALLEL_ROWS _Pragma("omp parallel for schedule(static) if (n * u >= NNX_LSTM_PARALLEL_MIN)")
 #else
 #define NNX_LSTM_PARALLEL_ROWS
+#endif
+
+/* Step 4's thread count: the kernels' count, but no thread with fewer than NNX_LSTM_MIN_ROWS rows (a
+ * GEMM tile has up to 12) or with less than NNX_LSTM_MIN_FLOPS of GEMM in all (~0.1 ms: a thread costs
+ * a few microseconds to start, and much more when another process holds its core; small models, like
+ * batch 32 of 32 steps and 32 units, stay on one thread). */
+#define NNX_LSTM_MIN_ROWS 4
+#define NNX_LSTM_MIN_FLOPS 1.0e7
+#ifdef NNX_OPENMP
+static int lstm_threads(ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u)
+{
+    double flops = 8.0 * (double)steps * (double)n * (double)u * (double)u;
+    ptrdiff_t threads = nnx_get_num_threads();
+    if (threads > n / NNX_LSTM_MIN_ROWS)
+        threads = n / NNX_LSTM_MIN_ROWS;
+    if (threads > flops / NNX_LSTM_MIN_FLOPS)
+        threads = (ptrdiff_t)(flops / NNX_LSTM_MIN_FLOPS);
+    return threads < 1 ? 1 : (int)threads;
+}
 #endif
 
 #define NNX_IMPL "lstm_impl.h"
@@ -70,4 +105,32 @@ void nnx_lstm_cell_backward_f64(ptrdiff_t n, ptrdiff_t u, const double *gates, c
                                 double *dc_prev)
 {
     DISPATCH(lstm_cell_backward, f64, n, u, gates, c_prev, tc, dh, dc, dz, dc_prev);
+}
+
+int nnx_lstm_forward_f32(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const float *xw,
+                         const float *packed_u, const float *h0, const float *c0, float *gates, float *h,
+                         float *c, float *tc)
+{
+    return DISPATCH(lstm_forward, f32, path, steps, n, u, xw, packed_u, h0, c0, gates, h, c, tc);
+}
+
+int nnx_lstm_forward_f64(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const double *xw,
+                         const double *packed_u, const double *h0, const double *c0, double *gates, double *h,
+                         double *c, double *tc)
+{
+    return DISPATCH(lstm_forward, f64, path, steps, n, u, xw, packed_u, h0, c0, gates, h, c, tc);
+}
+
+int nnx_lstm_backward_f32(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const float *gates,
+                          const float *c0, const float *c, const float *tc, const float *packed_ut,
+                          const float *dh, const float *dc, float *dz, float *dh0, float *dc0)
+{
+    return DISPATCH(lstm_backward, f32, path, steps, n, u, gates, c0, c, tc, packed_ut, dh, dc, dz, dh0, dc0);
+}
+
+int nnx_lstm_backward_f64(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const double *gates,
+                          const double *c0, const double *c, const double *tc, const double *packed_ut,
+                          const double *dh, const double *dc, double *dz, double *dh0, double *dc0)
+{
+    return DISPATCH(lstm_backward, f64, path, steps, n, u, gates, c0, c, tc, packed_ut, dh, dc, dz, dh0, dc0);
 }

@@ -50,15 +50,14 @@ TARGET static inline T NAME(sigmoid)(T x) { return (T)1 / ((T)1 + NAME(exp)(-x))
 
 TARGET static inline T NAME(tanh)(T x) { return (T)2 / ((T)1 + NAME(exp)((T)-2 * x)) - (T)1; }
 
-TARGET static void NAME(lstm_cell_forward_row)(ptrdiff_t u, const T *restrict z, const T *restrict c_prev,
-                                               T *restrict gates, T *restrict h, T *restrict c,
-                                               T *restrict tc)
+/* One row in place: zg holds the gate pre-activations z on entry and the gates on return. */
+TARGET static void NAME(lstm_cell_forward_row)(ptrdiff_t u, T *restrict zg, const T *restrict c_prev,
+                                               T *restrict h, T *restrict c, T *restrict tc)
 {
-    const T *zi = z, *zf = z + u, *zg = z + 2 * u, *zo = z + 3 * u;
-    T *gi = gates, *gf = gates + u, *gg = gates + 2 * u, *go = gates + 3 * u;
+    T *gi = zg, *gf = zg + u, *gg = zg + 2 * u, *go = zg + 3 * u;
     for (ptrdiff_t j = 0; j < u; j++) {
-        T i = NAME(sigmoid)(zi[j]), f = NAME(sigmoid)(zf[j]), g = NAME(tanh)(zg[j]);
-        T o = NAME(sigmoid)(zo[j]);
+        T i = NAME(sigmoid)(gi[j]), f = NAME(sigmoid)(gf[j]), g = NAME(tanh)(gg[j]);
+        T o = NAME(sigmoid)(go[j]);
         T cj = f * c_prev[j] + i * g;
         T t = NAME(tanh)(cj);
         gi[j] = i;
@@ -75,9 +74,11 @@ TARGET static void NAME(lstm_cell_forward)(ptrdiff_t n, ptrdiff_t u, const T *z,
                                            T *h, T *c, T *tc)
 {
     NNX_LSTM_PARALLEL_ROWS
-    for (ptrdiff_t r = 0; r < n; r++)
-        NAME(lstm_cell_forward_row)(u, z + r * 4 * u, c_prev + r * u, gates + r * 4 * u, h + r * u,
-                                    c + r * u, tc + r * u);
+    for (ptrdiff_t r = 0; r < n; r++) {
+        if (gates != z)
+            memcpy(gates + r * 4 * u, z + r * 4 * u, (size_t)(4 * u) * sizeof(T));
+        NAME(lstm_cell_forward_row)(u, gates + r * 4 * u, c_prev + r * u, h + r * u, c + r * u, tc + r * u);
+    }
 }
 
 TARGET static void NAME(lstm_cell_backward_row)(ptrdiff_t u, const T *restrict gates,
@@ -105,6 +106,118 @@ TARGET static void NAME(lstm_cell_backward)(ptrdiff_t n, ptrdiff_t u, const T *g
     for (ptrdiff_t r = 0; r < n; r++)
         NAME(lstm_cell_backward_row)(u, gates + r * 4 * u, c_prev + r * u, tc + r * u, dh + r * u,
                                      dc + r * u, dz + r * 4 * u, dc_prev + r * u);
+}
+
+/* ---- Step 4: the whole sequence, each thread on its own rows (see lstm.c) -------------------------- */
+
+/* One call of the whole-sequence kernels (nnx.h): the forward fills gates, h, c, tc; the backward reads
+ * them (as const) and fills dz, dh0, dc0. */
+typedef struct {
+    nnx_simd path;            /* the layout of packed */
+    ptrdiff_t steps, n, u;
+    const T *packed;          /* U (forward) or Uᵀ (backward), packed by nnx_*gemm_pack_b */
+    const T *xw, *h0, *c0, *dh, *dc;
+    const T *gates_in, *c_in, *tc_in;  /* the backward's view of the forward's gates, c, tc */
+    T *gates, *h, *c, *tc, *dz, *dh0, *dc0;
+} NAME(lstm_seq);
+
+/* c = a·packed + beta*c on this thread alone (the callers run inside their own parallel region) */
+TARGET static int NAME(gemm)(nnx_simd path, ptrdiff_t m, ptrdiff_t cols, ptrdiff_t k, const T *a, const T *packed,
+                             T beta, T *c)
+{
+    if (sizeof(T) == sizeof(float))
+        return nnx_sgemm_with_packed_b(path, 1, 0, m, cols, k, 1.0f, (const float *)a, k, (const float *)packed,
+                                       (float)beta, (float *)c, cols);
+    return nnx_dgemm_with_packed_b(path, 1, 0, m, cols, k, 1.0, (const double *)a, k, (const double *)packed,
+                                   (double)beta, (double *)c, cols);
+}
+
+/* Rows r0..r1 of every step forward: gates[t] = xw[t] + h[t-1]·U, then the cell in place. */
+TARGET static int NAME(lstm_forward_rows)(const NAME(lstm_seq) *S, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t n = S->n, u = S->u, m = r1 - r0;
+    for (ptrdiff_t t = 0; t < S->steps; t++) {
+        T *gt = S->gates + (t * n + r0) * 4 * u, *ht = S->h + (t * n + r0) * u;
+        T *ct = S->c + (t * n + r0) * u, *tct = S->tc + (t * n + r0) * u;
+        const T *xt = S->xw + (t * n + r0) * 4 * u;
+        const T *hp = t ? ht - n * u : S->h0 + r0 * u, *cp = t ? ct - n * u : S->c0 + r0 * u;
+        if (gt != xt)
+            memcpy(gt, xt, (size_t)(m * 4 * u) * sizeof(T));
+        if (NAME(gemm)(S->path, m, 4 * u, u, hp, S->packed, 1, gt) != 0)
+            return -1;
+        for (ptrdiff_t r = 0; r < m; r++)
+            NAME(lstm_cell_forward_row)(u, gt + r * 4 * u, cp + r * u, ht + r * u, ct + r * u, tct + r * u);
+    }
+    return 0;
+}
+
+/* Rows r0..r1 of every step backward, last step first: the cell's dz[t], then dh reaching step t-1 =
+ * dh[t-1] + dz[t]·Uᵀ, in a buffer of the thread's own, as are dc's two (the step's input and output). */
+TARGET static int NAME(lstm_backward_rows)(const NAME(lstm_seq) *S, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t n = S->n, u = S->u, m = r1 - r0, block = m * u;
+    const size_t bytes = (size_t)block * sizeof(T);
+    T *work = malloc(3 * bytes);
+    if (!work)
+        return -1;
+    T *dh = work, *dc = work + block, *dc_prev = work + 2 * block;
+    memcpy(dh, S->dh + ((S->steps - 1) * n + r0) * u, bytes);
+    memcpy(dc, S->dc + r0 * u, bytes);
+    int status = 0;
+    for (ptrdiff_t t = S->steps - 1; t >= 0 && status == 0; t--) {
+        const T *gt = S->gates_in + (t * n + r0) * 4 * u, *tct = S->tc_in + (t * n + r0) * u;
+        const T *cp = t ? S->c_in + ((t - 1) * n + r0) * u : S->c0 + r0 * u;
+        T *dzt = S->dz + (t * n + r0) * 4 * u;
+        for (ptrdiff_t r = 0; r < m; r++)
+            NAME(lstm_cell_backward_row)(u, gt + r * 4 * u, cp + r * u, tct + r * u, dh + r * u, dc + r * u,
+                                         dzt + r * 4 * u, dc_prev + r * u);
+        T *swap = dc;
+        dc = dc_prev, dc_prev = swap;
+        if (t > 0) {
+            memcpy(dh, S->dh + ((t - 1) * n + r0) * u, bytes);
+            status = NAME(gemm)(S->path, m, u, 4 * u, dzt, S->packed, 1, dh);
+        } else {
+            status = NAME(gemm)(S->path, m, u, 4 * u, dzt, S->packed, 0, S->dh0 + r0 * u);
+        }
+    }
+    memcpy(S->dc0 + r0 * u, dc, bytes);
+    free(work);
+    return status;
+}
+
+/* Run rows_fn on the rows split evenly among the threads lstm_threads allows. */
+TARGET static int NAME(lstm_sequence)(int (*rows_fn)(const NAME(lstm_seq) *, ptrdiff_t, ptrdiff_t),
+                                      const NAME(lstm_seq) *S)
+{
+#ifdef NNX_OPENMP
+    int threads = lstm_threads(S->steps, S->n, S->u), failed = 0;
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+        {
+            ptrdiff_t s = omp_get_thread_num(), k = omp_get_num_threads();
+            failed |= rows_fn(S, S->n * s / k, S->n * (s + 1) / k) != 0;
+        }
+        return failed ? -1 : 0;
+    }
+#endif
+    return rows_fn(S, 0, S->n);
+}
+
+TARGET static int NAME(lstm_forward)(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const T *xw,
+                                     const T *packed_u, const T *h0, const T *c0, T *gates, T *h, T *c, T *tc)
+{
+    NAME(lstm_seq) S = {.path = path, .steps = steps, .n = n, .u = u, .packed = packed_u, .xw = xw, .h0 = h0,
+                        .c0 = c0, .gates = gates, .h = h, .c = c, .tc = tc};
+    return NAME(lstm_sequence)(NAME(lstm_forward_rows), &S);
+}
+
+TARGET static int NAME(lstm_backward)(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const T *gates,
+                                      const T *c0, const T *c, const T *tc, const T *packed_ut, const T *dh,
+                                      const T *dc, T *dz, T *dh0, T *dc0)
+{
+    NAME(lstm_seq) S = {.path = path, .steps = steps, .n = n, .u = u, .packed = packed_ut, .c0 = c0, .dh = dh,
+                        .dc = dc, .gates_in = gates, .c_in = c, .tc_in = tc, .dz = dz, .dh0 = dh0, .dc0 = dc0};
+    return NAME(lstm_sequence)(NAME(lstm_backward_rows), &S);
 }
 
 #undef T

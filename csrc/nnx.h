@@ -164,8 +164,8 @@ int nnx_bias_relu_backward_f64(ptrdiff_t rows, ptrdiff_t c, const double *dy, co
 
 /* ---- lstm.c: one LSTM step's gate nonlinearities and state update, and their gradient ---------------
  * n rows, u units; z, gates, dz are n x 4u (gate blocks i, f, g, o), the rest n x u; all row-major and
- * pairwise disjoint. Forward: gates = (sigmoid, sigmoid, tanh, sigmoid)(z), c = f*c_prev + i*g,
- * tc = tanh(c), h = o*tc. Backward: dz and dc_prev from dh, dc and the forward's gates, c_prev, tc. */
+ * pairwise disjoint, except that gates may be z (in place). Forward: gates = (sigmoid, sigmoid, tanh,
+ * sigmoid)(z), c = f*c_prev + i*g, tc = tanh(c), h = o*tc. Backward: dz and dc_prev from dh, dc and the forward's gates, c_prev, tc. */
 void nnx_lstm_cell_forward_f32(ptrdiff_t n, ptrdiff_t u, const float *z, const float *c_prev, float *gates,
                                float *h, float *c, float *tc);
 void nnx_lstm_cell_forward_f64(ptrdiff_t n, ptrdiff_t u, const double *z, const double *c_prev,
@@ -175,6 +175,25 @@ void nnx_lstm_cell_backward_f32(ptrdiff_t n, ptrdiff_t u, const float *gates, co
 void nnx_lstm_cell_backward_f64(ptrdiff_t n, ptrdiff_t u, const double *gates, const double *c_prev,
                                 const double *tc, const double *dh, const double *dc, double *dz,
                                 double *dc_prev);
+/* The whole unmasked sequence, time-major: xw, gates, dz are steps x n x 4u, h, c, tc, dh steps x n x u,
+ * h0, c0, dc, dh0, dc0 n x u. Forward, for t = 0..steps-1: gates[t] = the cell's gates of
+ * xw[t] + h[t-1]·U (h[-1] = h0, c[-1] = c0), with h[t], c[t], tc[t] as above; gates may be xw (in
+ * place), otherwise all disjoint. Backward, from dh[t] (the gradient reaching h[t] from outside) and
+ * dc (reaching c[steps-1]): dz[t] of every step, dh0 and dc0 reaching h0 and c0. packed_u is U (u x 4u),
+ * packed_ut Uᵀ (4u x u), each packed by nnx_*gemm_pack_b for `path`. Bit-identical for any thread
+ * count. Each returns 0, or -1 when a workspace could not be allocated (outputs undefined). */
+int nnx_lstm_forward_f32(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const float *xw,
+                         const float *packed_u, const float *h0, const float *c0, float *gates, float *h,
+                         float *c, float *tc);
+int nnx_lstm_forward_f64(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const double *xw,
+                         const double *packed_u, const double *h0, const double *c0, double *gates, double *h,
+                         double *c, double *tc);
+int nnx_lstm_backward_f32(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const float *gates,
+                          const float *c0, const float *c, const float *tc, const float *packed_ut,
+                          const float *dh, const float *dc, float *dz, float *dh0, float *dc0);
+int nnx_lstm_backward_f64(nnx_simd path, ptrdiff_t steps, ptrdiff_t n, ptrdiff_t u, const double *gates,
+                          const double *c0, const double *c, const double *tc, const double *packed_ut,
+                          const double *dh, const double *dc, double *dz, double *dh0, double *dc0);
 
 /* ---- optim.c: the Adam update of `count` weights, in place, one after the other ---------------------
  * Weight i: n[i] elements each of w[i] (the weight), g[i] (its gradient), m[i], v[i] (the moments) and

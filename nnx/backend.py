@@ -23,7 +23,7 @@ KERNEL_NAMES = (
     "avg_pool2d_forward", "avg_pool2d_backward",
     "affine_transform",
     "bias_relu_forward", "bias_relu_backward",
-    "lstm_cell_forward", "lstm_cell_backward",
+    "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward",
     "adam_update",
 )
 # Kernels that update some of their array arguments in place and return None: the shadow backend runs

@@ -31,7 +31,7 @@ from nnx._C._native import (  # noqa: F401, E402  (re-exported)
     max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
     affine_transform,
     bias_relu_forward, bias_relu_backward,
-    lstm_cell_forward, lstm_cell_backward,
+    lstm_cell_forward, lstm_cell_backward, lstm_forward, lstm_backward,
     adam_update,
     fma_peak,
     reusing_buffers, buffer_cache_bytes,

@@ -139,10 +139,12 @@ def test_zero_sizes(m, k, n):
 @pytest.mark.parametrize("kind, packs", [("lstm", 2), ("simple_rnn", 2), ("gru", 2)])
 def test_recurrent_ops_pack_their_weights_once_per_call(monkeypatch, kind, packs):
     """The time loop multiplies by packed recurrent weights: U and Uᵀ are packed once per call (not once
-    per step), and every recurrent product of the 7 steps forward and backward gets a PackedB."""
+    per step), and every recurrent product of the 7 steps forward and backward gets a PackedB (the
+    LSTM's run inside lstm_forward / lstm_backward, one call for all steps each way)."""
     from nnx.functional import recurrent
     calls = {"pack": 0, "packed_products": 0}
     pack, gemm = K.gemm_pack_b, K.gemm
+    lstm_forward, lstm_backward = K.lstm_forward, K.lstm_backward
 
     def counting_pack(b):
         calls["pack"] += 1
@@ -151,8 +153,16 @@ def test_recurrent_ops_pack_their_weights_once_per_call(monkeypatch, kind, packs
     def counting_gemm(a, b, *args, **kwargs):
         calls["packed_products"] += isinstance(b, K.PackedB)
         return gemm(a, b, *args, **kwargs)
+
+    def counting_sequence(kernel, weights_at):
+        def run(*args, **kwargs):
+            calls["packed_products"] += isinstance(args[weights_at], K.PackedB) * len(args[0])  # one per step
+            return kernel(*args, **kwargs)
+        return run
     monkeypatch.setattr(K, "gemm_pack_b", counting_pack)
     monkeypatch.setattr(K, "gemm", counting_gemm)
+    monkeypatch.setattr(K, "lstm_forward", counting_sequence(lstm_forward, 1))
+    monkeypatch.setattr(K, "lstm_backward", counting_sequence(lstm_backward, 4))
     rng = np.random.default_rng(5)
     gates = {"lstm": 4, "simple_rnn": 1, "gru": 3}[kind]
     x = nnx.Tensor(rng.standard_normal((2, 7, 3)).astype(np.float32), requires_grad=True)

@@ -119,6 +119,18 @@ cdef extern from "nnx.h" nogil:
     void nnx_lstm_cell_backward_f64(Py_ssize_t n, Py_ssize_t u, const double *gates, const double *c_prev,
                                     const double *tc, const double *dh, const double *dc, double *dz,
                                     double *dc_prev)
+    int nnx_lstm_forward_f32(nnx_simd path, Py_ssize_t steps, Py_ssize_t n, Py_ssize_t u, const float *xw,
+                             const float *packed_u, const float *h0, const float *c0, float *gates, float *h,
+                             float *c, float *tc)
+    int nnx_lstm_forward_f64(nnx_simd path, Py_ssize_t steps, Py_ssize_t n, Py_ssize_t u, const double *xw,
+                             const double *packed_u, const double *h0, const double *c0, double *gates,
+                             double *h, double *c, double *tc)
+    int nnx_lstm_backward_f32(nnx_simd path, Py_ssize_t steps, Py_ssize_t n, Py_ssize_t u, const float *gates,
+                              const float *c0, const float *c, const float *tc, const float *packed_ut,
+                              const float *dh, const float *dc, float *dz, float *dh0, float *dc0)
+    int nnx_lstm_backward_f64(nnx_simd path, Py_ssize_t steps, Py_ssize_t n, Py_ssize_t u, const double *gates,
+                              const double *c0, const double *c, const double *tc, const double *packed_ut,
+                              const double *dh, const double *dc, double *dz, double *dh0, double *dc0)
     void nnx_adam_update_f32(Py_ssize_t count, const Py_ssize_t *n, float **w, const float **g, float **m,
                              float **v, float **v_hat, double alpha, double beta_1, double beta_2,
                              double epsilon)

@@ -93,6 +93,7 @@ class _SimpleRNNCell:
     gates = 1
     n_states = 1
     joint_weight_grads = True   # dW and dU multiply the same dZ: the driver computes both in one GEMM
+    whole_sequence = False      # no kernel runs the whole sequence: the driver steps through it
 
     def __init__(self, units, recurrent_kernel, bias, activation):
         self.U = _packed(recurrent_kernel)
@@ -113,7 +114,10 @@ class _LSTMCell:
     """z = x_t·W + h_{t-1}·U + b split into i, f, g, o;  c_t = f*c_{t-1} + i*g;  h_t = o*act(c_t).
 
     With Keras' default activations (tanh, recurrent sigmoid) a step's elementwise work runs as one
-    fused kernel each way (lstm_cell_forward / lstm_cell_backward); other activations run in NumPy."""
+    fused kernel each way (lstm_cell_forward / lstm_cell_backward); other activations run in NumPy.
+    With them, and without masks or recurrent dropout, the driver hands the whole sequence to
+    lstm_forward / lstm_backward (run / run_backward): one kernel call each way, which runs every
+    step's recurrent GEMM and cell on its own threads (csrc/lstm.c)."""
     gates = 4
     n_states = 2
     joint_weight_grads = True
@@ -125,7 +129,24 @@ class _LSTMCell:
         self.input_bias = bias
         self.act, self.dact = activation
         self.ract, self.dract = recurrent_activation
-        self.fused = fused
+        self.fused = self.whole_sequence = fused
+
+    def run(self, xw, initial_states):
+        """Every step at once, xw (T, N, 4U) becoming the gates: (h of every step (T, N, U), the final
+        (h, c), the tape)."""
+        h0, c0 = initial_states
+        out = xw if xw.dtype in (np.float32, np.float64) else None
+        gates, h, c, tc = backend.kernels().lstm_forward(xw, self.U, h0, c0, out=out)
+        return h, (h[-1].copy(), c[-1].copy()), (gates, c0, c, tc)
+
+    def run_backward(self, tape, dy, dstates):
+        """BPTT of run from dy (T, N, U) (or None) and the final states' gradients: (dZ (T, N, 4U),
+        the initial states' gradients)."""
+        gates, c0, c, tc = tape
+        dh = np.zeros(c.shape, c.dtype) if dy is None else np.array(dy, c.dtype, order="C")
+        dh[-1] += dstates[0]
+        dz, dh0, dc0 = backend.kernels().lstm_backward(gates, c0, c, tc, self.UT, dh, dstates[1])
+        return dz, (dh0, dc0)
 
     def step(self, xw, h_prev, states):
         z = _mm(h_prev, self.U, add_to=xw)              # xw[t] becomes the gate pre-activations
@@ -173,6 +194,7 @@ class _GRUCell:
     gates = 3
     n_states = 1
     joint_weight_grads = False   # its recurrent product has its own gradient (or its own input r*h)
+    whole_sequence = False
 
     def __init__(self, units, recurrent_kernel, bias, activation, recurrent_activation, reset_after):
         u = self.u = units
@@ -271,6 +293,30 @@ class _Tape:
     """What the backward pass needs from the forward pass."""
 
 
+def _run_steps(cell, xw, initial_states, mt, recurrent_mask, h_prev_all):
+    """The time loop, one cell.step at a time, with masking and recurrent dropout: (outputs (T, N, U),
+    final states, the steps' caches); h_prev_all[t] receives the h_{t-1} that step t multiplies."""
+    steps, n = xw.shape[:2]
+    states = tuple(initial_states)
+    outputs = np.empty((steps, n, states[0].shape[1]), xw.dtype)
+    caches = []
+    y_prev = np.zeros_like(states[0])
+    for t in range(steps):
+        h_in = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+        h_prev_all[t] = h_in
+        new, cache = cell.step(xw[t], h_in, states)
+        if mt is not None:
+            m = mt[t]
+            new = tuple(np.where(m, s_new, s_old) for s_new, s_old in zip(new, states))
+            y_prev = np.where(m, new[0], y_prev)
+            outputs[t] = y_prev
+        else:
+            outputs[t] = new[0]
+        states = new
+        caches.append(cache)
+    return outputs, states, caches
+
+
 def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, recurrent_mask=None):
     """Run `cell` over every step of x (N, T, D). recurrent_mask (N, U) (recurrent dropout, SimpleRNN
     and LSTM only) scales h_{t-1} where it enters the recurrent product, the same at every step.
@@ -296,45 +342,30 @@ def rnn_forward(cell, x, kernel, initial_states, mask=None, go_backwards=False, 
     xw = _mm(xh.reshape(steps * n, xh.shape[2])[:, :d + ones], kernel_bias)   # a strided view: no copy
     xw = xw.reshape(steps, n, kernel.shape[1])
 
-    states = tuple(initial_states)
-    outputs = np.empty((steps, n, units), x.dtype)
-    caches = []
-    y_prev = np.zeros((n, units), x.dtype)
-    for t in range(steps):
-        h_in = states[0] if recurrent_mask is None else states[0] * recurrent_mask
-        h_prev_all[t] = h_in
-        new, cache = cell.step(xw[t], h_in, states)
-        if mt is not None:
-            m = mt[t]
-            new = tuple(np.where(m, s_new, s_old) for s_new, s_old in zip(new, states))
-            y_prev = np.where(m, new[0], y_prev)
-            outputs[t] = y_prev
-        else:
-            outputs[t] = new[0]
-        states = new
-        caches.append(cache)
+    whole_sequence = mt is None and recurrent_mask is None and cell.whole_sequence
+    if whole_sequence:
+        outputs, states, caches = cell.run(xw, initial_states)
+        h_prev_all[0] = initial_states[0]
+        h_prev_all[1:] = outputs[:-1]
+    else:
+        outputs, states, caches = _run_steps(cell, xw, initial_states, mt, recurrent_mask, h_prev_all)
 
     tape = _Tape()
     tape.cell, tape.xh, tape.xt, tape.mt, tape.caches = cell, xh, xt, mt, caches
     tape.h_prev_all, tape.kernel, tape.go_backwards = h_prev_all, kernel, go_backwards
-    tape.recurrent_mask = recurrent_mask
+    tape.recurrent_mask, tape.whole_sequence = recurrent_mask, whole_sequence
     return outputs.transpose(1, 0, 2), states, tape
 
 
-def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
-    """BPTT. d_outputs: (N, T, U) gradient of the outputs (processing order) or None;
-    d_final_states: one array or None per state.  Returns (dx or None, dkernel, drecurrent_kernel,
-    dbias, d_initial_states)."""
-    cell, xt, mt, caches = tape.cell, tape.xt, tape.mt, tape.caches
-    steps, n, d = xt.shape
-    units = tape.h_prev_all.shape[2]
-    dtype = xt.dtype
-    zeros = lambda: np.zeros((n, units), dtype)  # noqa: E731
-    dstates = tuple(zeros() if g is None else np.asarray(g, dtype) for g in d_final_states)
-    dy = None if d_outputs is None else np.asarray(d_outputs, dtype).transpose(1, 0, 2)
-    dxw_all = np.empty((steps, n, cell.gates * units), dtype)
+def _backprop_steps(tape, dy, dstates):
+    """BPTT one cell.step_backward at a time, with masking and recurrent dropout: (dZ of every step
+    (T, N, kU), the recurrent product's own gradient or None, the gradients reaching the initial
+    states)."""
+    cell, mt, caches = tape.cell, tape.mt, tape.caches
+    steps, n, units = tape.h_prev_all.shape
+    dxw_all = np.empty((steps, n, cell.gates * units), tape.xt.dtype)
     drec_all = None
-    carry = zeros()                              # gradient reaching the output repeated by masked steps
+    carry = np.zeros((n, units), tape.xt.dtype)   # gradient reaching the output repeated by masked steps
     for t in range(steps - 1, -1, -1):
         if mt is not None:
             m = mt[t]
@@ -358,7 +389,24 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
                 drec_all = np.empty_like(dxw_all)
             drec_all[t] = drec
         dstates = dprev
+    return dxw_all, drec_all, dstates
 
+
+def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
+    """BPTT. d_outputs: (N, T, U) gradient of the outputs (processing order) or None;
+    d_final_states: one array or None per state.  Returns (dx or None, dkernel, drecurrent_kernel,
+    dbias, d_initial_states)."""
+    cell, xt = tape.cell, tape.xt
+    steps, n, d = xt.shape
+    units = tape.h_prev_all.shape[2]
+    dtype = xt.dtype
+    dstates = tuple(np.zeros((n, units), dtype) if g is None else np.asarray(g, dtype) for g in d_final_states)
+    dy = None if d_outputs is None else np.asarray(d_outputs, dtype).transpose(1, 0, 2)
+    if tape.whole_sequence:
+        dxw_all, dstates = cell.run_backward(tape.caches, dy, dstates)
+        drec_all = None
+    else:
+        dxw_all, drec_all, dstates = _backprop_steps(tape, dy, dstates)
     flat = dxw_all.reshape(steps * n, dxw_all.shape[2])
     xh = tape.xh.reshape(steps * n, tape.xh.shape[2])
     ones = xh.shape[1] - d - units                # the column of ones, when the cell has an input bias
@@ -369,7 +417,7 @@ def rnn_backward(tape, d_outputs, d_final_states, need_dx=True):
     else:
         drec_flat = flat if drec_all is None else drec_all.reshape(steps * n, drec_all.shape[2])
         dkernel = _mm(xh[:, :d].T, flat)
-        drecurrent, dbias = cell.weight_grads(xh[:, d + ones:], flat, drec_flat, caches)
+        drecurrent, dbias = cell.weight_grads(xh[:, d + ones:], flat, drec_flat, tape.caches)
     if not need_dx:
         return None, dkernel, drecurrent, dbias, dstates
     dxt = _mm(flat, np.ascontiguousarray(tape.kernel.T)).reshape(steps, n, d)

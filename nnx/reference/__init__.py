@@ -12,5 +12,7 @@ from nnx.reference.pooling import (  # noqa: F401
 )
 from nnx.reference.resample import affine_transform  # noqa: F401
 from nnx.reference.epilogue import bias_relu_backward, bias_relu_forward  # noqa: F401
-from nnx.reference.recurrent import lstm_cell_backward, lstm_cell_forward  # noqa: F401
+from nnx.reference.recurrent import (  # noqa: F401
+    lstm_backward, lstm_cell_backward, lstm_cell_forward, lstm_forward,
+)
 from nnx.reference.optim import adam_update  # noqa: F401
