@@ -374,8 +374,9 @@ static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
 
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
- * The threads share out C in units of one mc_max-row block by one column chunk (whole micro-tiles,
- * inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread): each takes
+ * The threads share out C in units of one row block (at most mc rows) by one column chunk (whole
+ * micro-tiles, inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread;
+ * the blocks and chunks equal to a tile, and their count a multiple of the threads): each takes
  * the next unit from a shared counter and, for each kc block, packs the unit's A block into its own
  * buffer and runs the macro-kernel on it. No thread owns a fixed share, so a thread on a core that
  * another process slows down just takes fewer units, and the others wait for it only at the end, for
