@@ -364,7 +364,8 @@ static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
                       q = unit % J->chunks;
             ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max, panels = (nc + nr - 1) / nr;
             ptrdiff_t ic = b * J->tiles_m / J->blocks_m * mr, jr = q * panels / J->chunks * nr;
-            ptrdiff_t i_end = (b + 1) * J->tiles_m / J->blocks_m * mr, j_end = (q + 1) * panels / J->chunks * nr;
+            ptrdiff_t i_end = (b + 1) * J->tiles_m / J->blocks_m * mr;
+            ptrdiff_t j_end = (q + 1) * panels / J->chunks * nr;
             ptrdiff_t mc = (i_end < J->m ? i_end : J->m) - ic, w = (j_end < nc ? j_end : nc) - jr;
             if (w > 0) /* (the last slice may have fewer panels than chunks) */
                 NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, mc, jc, jr, w);
