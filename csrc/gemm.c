@@ -27,14 +27,20 @@
  *                   portable  4 x 8 in plain C, which the compiler vectorises for SSE2
  *                 picked per call from nnx_simd_active(). A bottom edge tile runs a shorter
  *                 instance of the same template (1/3 or 2/3 of MR rows) where one covers its rows.
- *   4. parallel   rung 3 on OpenMP threads. C is cut into units (an MC-row block by a column chunk of
- *                 whole micro-tiles, about GEMM_UNITS_PER_THREAD per thread) that the threads take
- *                 from a shared counter, so a thread on a core another process slows just takes fewer
- *                 (a fixed split made the slowed thread set the pace). op(B) is packed once into one
+ *   4. parallel   rung 3 on OpenMP threads. C is cut into units (a row block of at most MC rows by a
+ *                 column chunk of whole micro-tiles, about GEMM_UNITS_PER_THREAD per thread) that the
+ *                 threads take from a shared counter, so a thread on a core another process slows just
+ *                 takes fewer (a fixed split made the slowed thread set the pace). The units are equal
+ *                 to a tile and as many as a multiple of the threads: m = 1024 as 7 blocks of 144 rows
+ *                 and one of 16 gave one of 2 threads 4 blocks, the other 3 and a bit (89% of the
+ *                 shareable work; now 8 blocks of 120-132 rows, 98.5%). op(B) is packed once into one
  *                 shared buffer, each micro-panel by the first unit that needs it (a per-panel flag):
- *                 no barrier between packing and multiplying. Every unit starts on a tile boundary and
- *                 sums each C element over the same KC slices in the same order, so results are
- *                 bit-identical for any thread count. One thread runs without OpenMP constructs.
+ *                 no barrier between packing and multiplying. A unit claims every free panel it needs
+ *                 before it waits for panels another thread is packing (waiting at each taken panel
+ *                 made two threads that start together pack B one panel at a time in turn). Every
+ *                 unit starts on a tile boundary and sums each C element over the same KC slices in
+ *                 the same order, so results are bit-identical for any thread count. One thread runs
+ *                 without OpenMP constructs.
  *   5. pre-packed B  for a B that multiplies many A (an RNN's recurrent weights at every time step):
  *                 nnx_*gemm_pack_b packs all of op(B) once in the layout rung 3 packs it slice by
  *                 slice, and nnx_*gemm_with_packed_b runs rung 4 on it, packing only A. Same result,

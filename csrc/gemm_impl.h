@@ -264,24 +264,28 @@ static void NAME(block_sizes)(const NAME(kernel) *K, ptrdiff_t m, ptrdiff_t n, p
     *kc = K->kc < k ? K->kc : k;
 }
 
-/* Make sure the B micro-panel `panel` (kc x cols, at op(B)[pc][j]) of the shared buffer is packed: by
- * this thread if it is the first to need it. *state is 2g + 2 once the panel is packed for k group g,
- * 2g + 1 while a thread packs it; a thread that finds it being packed waits (a few microseconds). */
-static void NAME(shared_b_panel)(const NAME(kernel) *K, atomic_int *state, int g, int tb, ptrdiff_t kc,
-                                 ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
-                                 T *panel)
+/* Pack the B micro-panel `panel` (kc x cols, at op(B)[pc][j]) of the shared buffer unless another
+ * thread has packed it or is packing it: returns at once either way. *state is 2g + 2 once the panel is
+ * packed for k group g, 2g + 1 while a thread packs it. A unit claims all its panels first and waits
+ * for the others' (await_b_panel) only then, so two threads that start on the same panels pack them
+ * side by side instead of one waiting for each panel the other took. */
+static void NAME(claim_b_panel)(const NAME(kernel) *K, atomic_int *state, int g, int tb, ptrdiff_t kc,
+                                ptrdiff_t cols, const T *b, ptrdiff_t ldb, ptrdiff_t pc, ptrdiff_t j,
+                                T *panel)
 {
     int expected = 2 * g;
-    if (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2) {
-        if (atomic_compare_exchange_strong_explicit(state, &expected, 2 * g + 1, memory_order_acquire,
-                                                    memory_order_acquire)) {
-            NAME(pack_b)(K, tb, kc, cols, b, ldb, pc, j, panel);
-            atomic_store_explicit(state, 2 * g + 2, memory_order_release);
-        } else {
-            while (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2)
-                ; /* another thread is packing it */
-        }
+    if (atomic_load_explicit(state, memory_order_relaxed) == expected &&
+        atomic_compare_exchange_strong_explicit(state, &expected, 2 * g + 1, memory_order_acquire,
+                                                memory_order_relaxed)) {
+        NAME(pack_b)(K, tb, kc, cols, b, ldb, pc, j, panel);
+        atomic_store_explicit(state, 2 * g + 2, memory_order_release);
     }
+}
+
+static void NAME(await_b_panel)(atomic_int *state, int g)
+{
+    while (atomic_load_explicit(state, memory_order_acquire) != 2 * g + 2)
+        ; /* another thread is packing it (a few microseconds) */
 }
 
 /* One call of the parallel rung, as every thread sees it (gemm_packed sets it up). */
@@ -293,21 +297,21 @@ typedef struct {
     const T *a, *b, *bpacked;
     T *c;
     ptrdiff_t mc_max, nc_max, kc_max, kg_max;  /* block sizes; kg_max: the k depth of one B group */
-    ptrdiff_t blocks_m, chunks, chunk_w, units; /* the units of C, per k group */
+    ptrdiff_t tiles_m, blocks_m, chunks, units; /* the units of C, per k group */
     T *bshared, *apacks;                        /* the shared B group; one A block per thread */
     size_t a_len;
     atomic_int *ready;                          /* one flag per micro-panel of the B group */
     atomic_ptrdiff_t *next;                     /* per k group: the next unit to hand out */
 } NAME(job);
 
-/* One unit of C, rows ic.. (one mc_max block) by columns jc + jr.. (w of them), over the k group
+/* One unit of C, rows ic..ic+mc (one row block) by columns jc + jr.. (w of them), over the k group
  * pg..pg+kg: the loops pc / ic / jr / ir. */
 static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, ptrdiff_t kg, ptrdiff_t ic,
-                            ptrdiff_t jc, ptrdiff_t jr, ptrdiff_t w)
+                            ptrdiff_t mc, ptrdiff_t jc, ptrdiff_t jr, ptrdiff_t w)
 {
     const NAME(kernel) *K = J->K;
     const ptrdiff_t mr = K->mr, nr = K->nr, k = J->k, kc_max = J->kc_max, lda = J->lda, ldb = J->ldb;
-    const ptrdiff_t mc = J->m - ic < J->mc_max ? J->m - ic : J->mc_max, tiles_n = (J->n + nr - 1) / nr;
+    const ptrdiff_t tiles_n = (J->n + nr - 1) / nr;
     /* Small products read A or B in place: A when this unit's few B panels would reuse a packed copy
      * little, B when a single row block of C uses its panels once. */
     int direct_a = w <= GEMM_DIRECT_A_PANELS * nr, direct_b = !J->bpacked && !J->tb && J->blocks_m == 1;
@@ -325,11 +329,14 @@ static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, p
             bp = J->bpacked + NAME(packed_b_offset)(K, k, J->n, J->nc_max, jc, pc) + jr * kc;
         } else { /* the same layout, for the k group only; pack the unit's panels not read in place */
             bp = J->bshared + NAME(packed_b_offset)(K, kg, J->n, J->nc_max, jc, pc - pg) + jr * kc;
+            atomic_int *ready = J->ready + (pc - pg) / kc_max * tiles_n + (jc + jr) / nr;
             for (ptrdiff_t jp = 0; jp < w; jp += nr)
                 if (!direct_b || w - jp < nr)
-                    NAME(shared_b_panel)(K, &J->ready[(pc - pg) / kc_max * tiles_n + (jc + jr + jp) / nr], g,
-                                         J->tb, kc, w - jp < nr ? w - jp : nr, J->b, ldb, pc, jc + jr + jp,
-                                         (T *)bp + jp * kc);
+                    NAME(claim_b_panel)(K, ready + jp / nr, g, J->tb, kc, w - jp < nr ? w - jp : nr, J->b,
+                                        ldb, pc, jc + jr + jp, (T *)bp + jp * kc);
+            for (ptrdiff_t jp = 0; jp < w; jp += nr)
+                if (!direct_b || w - jp < nr)
+                    NAME(await_b_panel)(ready + jp / nr, g);
         }
         if (full_rows < mc) /* loop 3: one MC block of A (with A in place, its bottom edge) */
             NAME(pack_a)(K, J->ta, mc - full_rows, kc, J->a, lda, ic + full_rows, pc,
@@ -339,31 +346,38 @@ static void NAME(gemm_unit)(const NAME(job) *J, T *apack, int g, ptrdiff_t pg, p
     }
 }
 
-/* What each of nt threads runs: units from the shared counter until none are left, per k group. */
+/* What each of nt threads runs: units from the shared counter until none are left, per k group. Unit
+ * u is row block b by column chunk q of a slice; block b holds tiles b * tiles_m / blocks_m up to the
+ * next block's first, chunk q likewise its share of the slice's panels: units differ by a tile row or
+ * a panel at most. */
 static void NAME(gemm_worker)(const NAME(job) *J, int nt, int tid)
 {
     T *apack = J->apacks + (size_t)tid * J->a_len;
-    const ptrdiff_t per_slice = J->blocks_m * J->chunks;
+    const ptrdiff_t mr = J->K->mr, nr = J->K->nr, per_slice = J->blocks_m * J->chunks;
     for (ptrdiff_t pg = 0, g = 0; pg < J->k; pg += J->kg_max, g++) {
         ptrdiff_t kg = J->k - pg < J->kg_max ? J->k - pg : J->kg_max, unit;
         if (g > 0 && nt > 1) {
 #pragma omp barrier /* every unit of the last group is done: its B buffer may be refilled */
         }
         while ((unit = atomic_fetch_add_explicit(&J->next[g], 1, memory_order_relaxed)) < J->units) {
-            ptrdiff_t jc = unit / per_slice * J->nc_max, in_slice = unit % per_slice;
-            ptrdiff_t ic = in_slice / J->chunks * J->mc_max, jr = in_slice % J->chunks * J->chunk_w;
-            ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max;
-            ptrdiff_t w = nc - jr < J->chunk_w ? nc - jr : J->chunk_w;
-            if (w > 0) /* (the last slice may be narrower) */
-                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, jc, jr, w);
+            ptrdiff_t jc = unit / per_slice * J->nc_max, b = unit % per_slice / J->chunks,
+                      q = unit % J->chunks;
+            ptrdiff_t nc = J->n - jc < J->nc_max ? J->n - jc : J->nc_max, panels = (nc + nr - 1) / nr;
+            ptrdiff_t ic = b * J->tiles_m / J->blocks_m * mr, jr = q * panels / J->chunks * nr;
+            ptrdiff_t i_end = (b + 1) * J->tiles_m / J->blocks_m * mr;
+            ptrdiff_t j_end = (q + 1) * panels / J->chunks * nr;
+            ptrdiff_t mc = (i_end < J->m ? i_end : J->m) - ic, w = (j_end < nc ? j_end : nc) - jr;
+            if (w > 0) /* (the last slice may have fewer panels than chunks) */
+                NAME(gemm_unit)(J, apack, (int)g, pg, kg, ic, mc, jc, jr, w);
         }
     }
 }
 
 /* The five loops jc / pc / ic / jr / ir on nthreads threads (1 for the packed rung).
  *
- * The threads share out C in units of one mc_max-row block by one column chunk (whole micro-tiles,
- * inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread): each takes
+ * The threads share out C in units of one row block (at most mc rows) by one column chunk (whole
+ * micro-tiles, inside one nc_max-wide slice, narrow enough for GEMM_UNITS_PER_THREAD units per thread;
+ * the blocks and chunks equal to a tile, and their count a multiple of the threads): each takes
  * the next unit from a shared counter and, for each kc block, packs the unit's A block into its own
  * buffer and runs the macro-kernel on it. No thread owns a fixed share, so a thread on a core that
  * another process slows down just takes fewer units, and the others wait for it only at the end, for
@@ -403,13 +417,21 @@ static int NAME(gemm_packed)(const NAME(kernel) *K, int nthreads, int ta, int tb
         J.kg_max = J.kg_max > J.kc_max ? J.kg_max : J.kc_max;
     }
     const ptrdiff_t groups = (k + J.kg_max - 1) / J.kg_max;
-    /* The units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks of chunk_w. */
+    /* The units: per nc_max slice of columns, blocks_m row blocks x chunks column chunks, all about the
+     * same size, and as many as a multiple of the threads where the tiles allow: with 7 units of 144
+     * rows and one of 16 (m = 1024) one thread did 4 units and the other 3 and a bit, 89% of the work
+     * it could have shared. */
     const ptrdiff_t slice_panels = (n < J.nc_max ? n + nr - 1 : J.nc_max) / nr;
+    J.tiles_m = tiles_m;
     J.blocks_m = (m + J.mc_max - 1) / J.mc_max;
     J.chunks = (GEMM_UNITS_PER_THREAD * nthreads + J.blocks_m - 1) / J.blocks_m;
     J.chunks = nthreads == 1 ? 1 : J.chunks < slice_panels ? J.chunks : slice_panels;
-    J.chunk_w = (slice_panels + J.chunks - 1) / J.chunks * nr;
-    J.chunks = (slice_panels * nr + J.chunk_w - 1) / J.chunk_w;
+    if (J.chunks == 1) /* tall C: more row blocks */
+        J.blocks_m = (J.blocks_m + nthreads - 1) / nthreads * nthreads;
+    J.blocks_m = J.blocks_m < tiles_m ? J.blocks_m : tiles_m;
+    while (J.blocks_m * J.chunks % nthreads && J.chunks < slice_panels) /* wide C: more column chunks */
+        J.chunks++;
+    J.mc_max = (tiles_m + J.blocks_m - 1) / J.blocks_m * mr; /* the tallest block */
     J.units = (n + J.nc_max - 1) / J.nc_max * J.blocks_m * J.chunks;
 
     /* One buffer: the shared B group (none when B comes packed), one A block (mc x kc) per thread, the

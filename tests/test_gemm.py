@@ -289,6 +289,27 @@ def test_threads_bit_identical(dtype, m, k, n, ta):
     assert_close(two, a, b, c, 0.75, -0.5)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(tall=st.booleans(), rows=st.integers(0, 700), cols=st.integers(0, 220), k=st.integers(60, 100),
+       count=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=8, deadline=None)
+def test_any_thread_count_splits_c_exactly_and_bit_identically(dtype, tall, rows, cols, k, count, seed):
+    """The parallel rung cuts C into equal units, as many as a multiple of the threads: more row blocks
+    for a tall C (here 1000 to 1700 rows), more column chunks for a wide one, each block or chunk a
+    share of the tiles that differs from the others' by one at most. Whatever the cut, every element of
+    C is computed once, over the same k blocks as on one thread: the same bits, within the rounding
+    bound."""
+    m, n = (1000 + rows, 40 + cols // 5) if tall else (100 + rows // 3, 100 + cols)
+    rng = np.random.default_rng(seed)
+    a, b, c = random(rng, (m, k), dtype), random(rng, (k, n), dtype), random(rng, (m, n), dtype)
+    with threads(1):  # (beta = 0.3: beta * c is rounded, so a tile cut in two would change the bits)
+        one = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=0.3)
+    with threads(count):
+        many = K.gemm(a, b, out=c.copy(), alpha=0.75, beta=0.3)
+    np.testing.assert_array_equal(many, one)
+    assert_close(many, a, b, c, 0.75, 0.3)
+
+
 # ---- small products: A and B read where they lie (the direct micro-kernels) ---------------------
 
 def operand(rng, shape, dtype, layout):
