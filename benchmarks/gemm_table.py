@@ -48,13 +48,20 @@ RECURRENT_SHAPES = [("LSTM step forward: h @ U", 64, 256, 1024),
                     ("LSTM step backward: dZ @ U^T", 64, 1024, 256)]
 
 CLOCK = time.perf_counter
+# Untimed calls first, for this long: a new process's threads can start on one core and run there, each
+# waiting for the other, until the kernel's load balancer moves one (on a 2-core Zen 4 VM the first ~25
+# calls of a 256 x 256 product took 0.6-1.1 ms instead of 0.17: "59 GFLOP/s" when timed right away).
+WARM_UP = 0.1
 
 
 def best_times(calls, repeats, slow=()):
     """The best time of each call over `repeats` rounds, the calls alternating within each round."""
     best = {}
     for name, call in calls.items():
+        warm_until = time.perf_counter() + WARM_UP
         call()
+        while time.perf_counter() < warm_until:
+            call()
         best[name] = float("inf")
     for i in range(repeats):
         for name, call in calls.items():
