@@ -236,7 +236,7 @@ def test_bad_input_is_a_clean_error_and_changes_nothing(good, arg, value):
 
 # ---- the optimizer -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed", "float16", "misaligned"])
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed", "float16", "misaligned", "byteswapped"])
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_any_layout_and_float16_match_the_reference(layout, amsgrad):
     """Arrays C cannot write through are updated through contiguous float32 copies, written back."""
@@ -249,6 +249,8 @@ def test_any_layout_and_float16_match_the_reference(layout, amsgrad):
             return a[::-1]
         if layout == "float16":
             return a.astype(np.float16)
+        if layout == "byteswapped":                       # '>f4': still NPY_FLOAT, not native
+            return a.astype(a.dtype.newbyteorder())
         buf = np.zeros(a.nbytes + 1, np.uint8)[1:]       # contiguous but not 4-byte aligned
         out = buf.view(a.dtype).reshape(a.shape)
         out[...] = a

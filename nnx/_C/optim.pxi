@@ -66,8 +66,12 @@ cdef class _AdamWeight:
     def __cinit__(self, str kernel, Py_ssize_t index, bint amsgrad, w, g, m, v, v_hat):
         if not isinstance(w, np.ndarray):
             raise TypeError(f"{kernel}: {_named('w', index)} must be a NumPy array, got {type(w).__name__}")
-        if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT or cnp.PyArray_TYPE(w) == cnp.NPY_DOUBLE:
-            dt = w.dtype                         # the common case, without _compute_dtype's cost
+        # the common case without _compute_dtype's cost; the native dtype, not w.dtype, which may be
+        # byte-swapped ('>f4' is NPY_FLOAT too): C works on native copies of such arrays
+        if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT:
+            dt = _FLOAT32
+        elif cnp.PyArray_TYPE(w) == cnp.NPY_DOUBLE:
+            dt = _FLOAT64
         else:
             dt = _compute_dtype(kernel, [(_named("w", index), w)])
         W = _in_place(kernel, "w", index, w, w)
