@@ -34,6 +34,8 @@ from nnx.tensor import Tensor
 from nnx import backend
 from nnx.layers.recurrent import GRU, LSTM
 
+from kernel_timer import KernelTimer
+
 try:
     import torch
 except ImportError:  # torch is optional: only the torch row needs it
@@ -191,41 +193,21 @@ def test_torch_lstm(benchmark):
     benchmark.pedantic(torch_step(), rounds=5, warmup_rounds=1)
 
 
-class _TimedKernels:
-    """The backend's kernels, each call's time added to `seconds` under its name (a GEMM's under its
-    shapes)."""
-
-    def __init__(self, kernels, seconds, clock):
-        self._kernels, self._seconds, self._clock = kernels, seconds, clock
-
-    def __getattr__(self, name):
-        kernel = getattr(self._kernels, name)
-
-        def timed(*args, **kwargs):
-            start = self._clock()
-            try:
-                return kernel(*args, **kwargs)
-            finally:
-                key = f"gemm {args[0].shape} x {args[1].shape}" if name == "gemm" else name
-                self._seconds[key] = self._seconds.get(key, 0.0) + self._clock() - start
-        return timed
+def _gemm_by_shapes(name, args):
+    return f"gemm {args[0].shape} x {args[1].shape}" if name == "gemm" else name
 
 
 def breakdown(turns, clock):
     """(total, {kernel: seconds}) of nnx's best of `turns` forward + backward passes."""
-    run, original, best = nnx_step(), backend.kernels, None
+    run, best = nnx_step(), None
     run()
     for _ in range(turns):
-        seconds = {}
-        backend.kernels = lambda: _TimedKernels(original(), seconds, clock)
-        try:
+        with KernelTimer(clock, _gemm_by_shapes) as timer:
             start = clock()
             run()
             total = clock() - start
-        finally:
-            backend.kernels = original
         if best is None or total < best[0]:
-            best = (total, seconds)
+            best = (total, timer.seconds)
     return best
 
 

@@ -5,7 +5,7 @@
 For each configuration (thread count x SIMD path) it runs the loop `Model.predict` runs (no_grad,
 the buffer cache, one batch after another, each layer on the previous layer's output, so every
 layer finds its input where the real run leaves it: in cache or not) and times every layer's call,
-and inside it the compiled kernels (wrapped through nnx.backend, as benchmarks/train_mnist.py's
+and inside it the compiled kernels (kernel_timer.KernelTimer, as train_mnist.py's
 profile does). What is left of a layer's time is its Python and NumPy work (argument handling,
 autograd bookkeeping under no_grad, the softmax). The configurations take turns batch by batch, so
 they meet the same machine load. Last, `model.predict` itself is timed, in turns too, against the
@@ -22,36 +22,13 @@ import numpy as np
 
 import nnx
 import nnx.kernels
-from nnx import backend
 from nnx.autograd import no_grad
 from nnx.examples import mnist_cnn
 from nnx.tensor import Tensor
 
+from kernel_timer import KernelTimer
+
 BATCH = 1000
-
-
-class LayerKernelTimer:
-    """Accumulates the compiled kernels' wall time while wrapped (`with` block)."""
-
-    def __init__(self):
-        self.kernels, self.seconds, self._saved = backend.kernels(), 0.0, {}
-
-    def __enter__(self):
-        for name in backend.KERNEL_NAMES:
-            fn = self._saved[name] = getattr(self.kernels, name)
-
-            def timed(*args, _fn=fn, **kwargs):
-                start = time.perf_counter()
-                try:
-                    return _fn(*args, **kwargs)
-                finally:
-                    self.seconds += time.perf_counter() - start
-            setattr(self.kernels, name, timed)
-        return self
-
-    def __exit__(self, *exc):
-        for name, fn in self._saved.items():
-            setattr(self.kernels, name, fn)
 
 
 def load_text():
@@ -71,17 +48,17 @@ def profile(model, x, configs, batches):
     """{config: {layer name: ([layer seconds], [kernel seconds])}} over `batches` batches each."""
     layers = model.layers
     times = {c: {layer.name: ([], []) for layer in layers} for c in configs}
-    with no_grad(), nnx.kernels.reusing_buffers(), LayerKernelTimer() as timer:
+    with no_grad(), nnx.kernels.reusing_buffers(), KernelTimer() as timer:
         for b in range(batches):
             lo = (b * BATCH) % (len(x) - BATCH + 1)
             for config in configs:
                 configure(*config)
                 h = Tensor(x[lo:lo + BATCH])
                 for layer in layers:
-                    timer.seconds = 0.0
+                    timer.seconds.clear()
                     start = time.perf_counter()
                     h = layer.invoke(h, False, {})
-                    total, kernel = time.perf_counter() - start, timer.seconds
+                    total, kernel = time.perf_counter() - start, timer.total()
                     times[config][layer.name][0].append(total)
                     times[config][layer.name][1].append(kernel)
     return times

@@ -65,54 +65,15 @@ import numpy as np
 
 import nnx
 import nnx.kernels
-from nnx import backend
 from nnx.callbacks import Callback
 from nnx.datasets import mnist
 from nnx.examples import mnist_cnn
 
+from kernel_timer import KernelTimer
+
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class KernelTimer:
-    """Wraps every compiled kernel (looked up through nnx.backend at call time) and the optimizer's
-    apply_gradients with a timer (`clock`: time.perf_counter, or time.process_time to leave out the
-    time spent waiting for a core on a loaded machine; one thread only, since CPU time adds up over
-    threads), for a profiling window of a few hundred steps."""
-
-    def __init__(self, optimizer, clock=time.perf_counter):
-        self.clock = clock
-        self.kernels = backend.kernels()
-        self.optimizer = optimizer
-        self.seconds = {}
-        self._saved = {}
-
-    def _wrap(self, owner, name, label):
-        fn = getattr(owner, name)
-        self._saved[(owner, name)] = fn
-        seconds, clock = self.seconds, self.clock
-
-        def timed(*args, **kwargs):
-            start = clock()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                seconds[label] = seconds.get(label, 0.0) + clock() - start
-        setattr(owner, name, timed)
-
-    def __enter__(self):
-        for name in backend.KERNEL_NAMES:
-            self._wrap(self.kernels, name, name)
-        self._wrap(self.optimizer, "apply_gradients", "optimizer")
-        return self
-
-    def __exit__(self, *exc):
-        for (owner, name), fn in self._saved.items():
-            if owner is self.optimizer:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, fn)
 
 
 def profile_steps(model, x, y, batch_size, steps=200, clock=time.perf_counter):
@@ -120,7 +81,8 @@ def profile_steps(model, x, y, batch_size, steps=200, clock=time.perf_counter):
     model.fit(x[:batch_size * 10], y[:batch_size * 10], batch_size=batch_size, epochs=1, verbose=0)
     steps = min(steps, len(x) // batch_size)   # --limit may leave fewer: per-step figures divide by these
     n = steps * batch_size
-    with KernelTimer(model.optimizer, clock) as timer:
+    with KernelTimer(clock) as timer:
+        timer.wrap(model.optimizer, "apply_gradients", "optimizer")
         start = clock()
         model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, verbose=0)
         total = clock() - start

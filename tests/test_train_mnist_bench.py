@@ -16,6 +16,9 @@ IMAGES, BATCH, ROUNDS = 256, 32, 2
 
 
 def load_script():
+    # as when run as a script: its folder on sys.path, for its sibling kernel_timer.py
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("train_mnist", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
